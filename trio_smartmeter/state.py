@@ -1,0 +1,194 @@
+"""ExporterState: the single mutable fact store.
+
+The supervisor is its only writer; ``metrics.py`` and the status page read it at scrape
+time. Nothing here reads a clock: callers pass monotonic and Unix times in, so the
+staleness rule can be tested with exact virtual times.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import attrs
+
+from .model import (
+    FixedTimeEnergy,
+    MeterInfo,
+    MeterScaling,
+    ModuleInfo,
+    Reading,
+    SessionState,
+)
+
+#: ``smartmeter_scrape_errors_total{type}`` label values; every one exists from start at 0.
+ERROR_TYPES = ("ip_resolve", "auth", "query", "parse", "serial", "rate_limit")
+
+#: ``smartmeter_module_events_total{event}`` label values (EVENT numbers as 2 hex digits).
+MODULE_EVENTS = ("01", "02", "05", "1F", "20", "21", "22", "24", "25", "26", "27", "28", "29", "32", "33", "other")
+
+#: Buckets of ``smartmeter_scrape_duration_seconds``: a radio round-trip with retries takes minutes.
+DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+
+#: How many (unix time, watts) points the status page keeps (one hour at a 10 s interval).
+HISTORY_POINTS = 360
+
+
+@attrs.define
+class DurationHistogram:
+    buckets: tuple[float, ...] = DURATION_BUCKETS
+    counts: list[int] = attrs.field(factory=lambda: [0] * len(DURATION_BUCKETS))
+    total: int = 0
+    sum: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.total += 1
+        self.sum += seconds
+        for i, bound in enumerate(self.buckets):
+            if seconds <= bound:
+                self.counts[i] += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """``(le, count)`` pairs as Prometheus wants them; the counts are cumulative."""
+        out = [(_fmt_le(b), c) for b, c in zip(self.buckets, self.counts, strict=True)]
+        out.append(("+Inf", self.total))
+        return out
+
+
+def _fmt_le(bound: float) -> str:
+    return repr(float(bound))
+
+
+@attrs.define
+class ExporterState:
+    interval: float = 60.0
+    reading: Reading | None = None
+    fixed_forward: FixedTimeEnergy | None = None
+    fixed_reverse: FixedTimeEnergy | None = None
+    scaling: MeterScaling | None = None
+    meter_info: MeterInfo | None = None
+    module_info: ModuleInfo | None = None
+    rssi_dbm: float | None = None
+    session_state: SessionState = SessionState.STARTING
+    session_up: bool = False
+    rate_limited: bool = False
+    credentials_latched: bool = False
+    last_success_unix: float | None = None
+    errors: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(ERROR_TYPES, 0))
+    module_events: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(MODULE_EVENTS, 0))
+    scans: int = 0
+    joins: int = 0
+    join_failures: int = 0
+    serial_reopens: int = 0
+    module_resets: int = 0
+    polls: int = 0
+    energy_resets: int = 0
+    durations: DurationHistogram = attrs.field(factory=DurationHistogram)
+    history: collections.deque[tuple[float, int]] = attrs.field(
+        factory=lambda: collections.deque(maxlen=HISTORY_POINTS)
+    )
+    #: Bumped on every change; lets the exposition be rendered once per change.
+    generation: int = 0
+
+    # -- reading side ------------------------------------------------------------------
+    @property
+    def max_age(self) -> float:
+        """Readings older than this are not exported (design.md §3)."""
+        return 3.0 * self.interval
+
+    def is_fresh(self, now_monotonic: float) -> bool:
+        r = self.reading
+        return r is not None and now_monotonic - r.received_monotonic <= self.max_age
+
+    def fresh_reading(self, now_monotonic: float) -> Reading | None:
+        return self.reading if self.is_fresh(now_monotonic) else None
+
+    def fresh_fixed(self, which: FixedTimeEnergy | None, now_monotonic: float) -> FixedTimeEnergy | None:
+        # The 30-minute push is fresh for one period plus the meter's few minutes of slack.
+        if which is None or now_monotonic - which.received_monotonic > max(self.max_age, 2400.0):
+            return None
+        return which
+
+    # -- writer side (the supervisor) ---------------------------------------------------
+    def _changed(self) -> None:
+        self.generation += 1
+
+    def record_reading(self, reading: Reading, duration: float) -> None:
+        self.reading = reading
+        self.last_success_unix = reading.received_unix
+        self.polls += 1
+        self.durations.observe(duration)
+        if reading.power_watts is not None:
+            self.history.append((reading.received_unix, reading.power_watts))
+        self._changed()
+
+    def record_failed_poll(self, error_type: str, duration: float | None = None) -> None:
+        self.polls += 1
+        self.count_error(error_type)
+        if duration is not None:
+            self.durations.observe(duration)
+
+    def count_error(self, error_type: str) -> None:
+        if error_type not in self.errors:
+            raise ValueError(f"unknown error type {error_type!r}")
+        self.errors[error_type] += 1
+        self._changed()
+
+    def count_module_event(self, code: int) -> None:
+        key = f"{code:02X}"
+        self.module_events[key if key in self.module_events else "other"] += 1
+        self._changed()
+
+    def set_session_state(self, state: SessionState) -> None:
+        if state is not self.session_state:
+            self.session_state = state
+            self._changed()
+
+    def set_session_up(self, up: bool) -> None:
+        if up != self.session_up:
+            self.session_up = up
+            self._changed()
+
+    def set_rate_limited(self, limited: bool) -> None:
+        if limited != self.rate_limited:
+            self.rate_limited = limited
+            self._changed()
+
+    def set_credentials_latched(self, latched: bool) -> None:
+        if latched != self.credentials_latched:
+            self.credentials_latched = latched
+            self._changed()
+
+    def set_module_info(self, info: ModuleInfo | None) -> None:
+        self.module_info = info
+        self._changed()
+
+    def set_meter_info(self, info: MeterInfo | None) -> None:
+        self.meter_info = info
+        self._changed()
+
+    def set_scaling(self, scaling: MeterScaling | None) -> None:
+        self.scaling = scaling
+        self._changed()
+
+    def set_rssi(self, dbm: float | None) -> None:
+        self.rssi_dbm = dbm
+        self._changed()
+
+    def set_fixed(self, *, forward: FixedTimeEnergy | None = None, reverse: FixedTimeEnergy | None = None) -> None:
+        if forward is not None:
+            self.fixed_forward = forward
+        if reverse is not None:
+            self.fixed_reverse = reverse
+        self._changed()
+
+    def bump(self, counter: str, by: int = 1) -> None:
+        """Increment one of the plain counters (scans, joins, join_failures, ...)."""
+        if counter not in _PLAIN_COUNTERS:
+            raise ValueError(f"unknown counter {counter!r}")
+        setattr(self, counter, getattr(self, counter) + by)
+        self._changed()
+
+
+_PLAIN_COUNTERS = frozenset(
+    {"scans", "joins", "join_failures", "serial_reopens", "module_resets", "energy_resets"}
+)
