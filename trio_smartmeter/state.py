@@ -8,6 +8,8 @@ staleness rule can be tested with exact virtual times.
 from __future__ import annotations
 
 import collections
+import datetime
+from decimal import Decimal
 
 import attrs
 
@@ -54,6 +56,14 @@ class DurationHistogram:
         return out
 
 
+JST = datetime.timezone(datetime.timedelta(hours=9), "JST")
+
+
+def jst_date(unix: float) -> str:
+    """ISO date of a Unix time in Japan (the meters' time zone, UTC+9, no DST)."""
+    return datetime.datetime.fromtimestamp(unix, JST).date().isoformat()
+
+
 def _fmt_le(bound: float) -> str:
     return repr(float(bound))
 
@@ -88,6 +98,9 @@ class ExporterState:
     )
     #: Bumped on every change; lets the exposition be rendered once per change.
     generation: int = 0
+    #: First forward-energy reading of the current JST day: (ISO date, joules, unix time).
+    #: Feeds "energy today" on the status page; restarts mid-day give "since HH:MM".
+    day_start: tuple[str, Decimal, float] | None = None
 
     # -- reading side ------------------------------------------------------------------
     @property
@@ -119,7 +132,22 @@ class ExporterState:
         self.durations.observe(duration)
         if reading.power_watts is not None:
             self.history.append((reading.received_unix, reading.power_watts))
+        forward = reading.energy_forward_joules
+        if forward is not None:
+            day = jst_date(reading.received_unix)
+            ds = self.day_start
+            if ds is None or ds[0] != day or forward < ds[1]:  # new day, or meter reset
+                self.day_start = (day, forward, reading.received_unix)
         self._changed()
+
+    def energy_today(self, now_unix: float) -> tuple[Decimal, float] | None:
+        """(forward joules since ``day_start``, its unix time) if both are from today (JST)."""
+        r, ds = self.reading, self.day_start
+        if r is None or r.energy_forward_joules is None or ds is None:
+            return None
+        if ds[0] != jst_date(now_unix) or jst_date(r.received_unix) != ds[0]:
+            return None
+        return r.energy_forward_joules - ds[1], ds[2]
 
     def record_failed_poll(self, error_type: str, duration: float | None = None) -> None:
         self.polls += 1

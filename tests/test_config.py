@@ -1,0 +1,320 @@
+"""Configuration: design.md §2 (env + Go/GNU flags, one line per problem, no secret leaks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trio_smartmeter.config import (
+    OPTIONS,
+    Config,
+    ConfigError,
+    HelpRequested,
+    VersionRequested,
+    help_text,
+    load_config,
+)
+from trio_smartmeter.secret import Secret
+
+RBID = "0123456789ABCDEF0123456789ABCDEF"  # 32
+PWD = "Pa55w0rdXyZq"  # 12
+ENV = {"SMARTMETER_ID": RBID, "SMARTMETER_PASSWORD": PWD, "HOME": "/home/pi"}
+SIM_DEFAULTS = {"id": "00112233445566778899AABBCCDDEEFF", "password": "0123456789AB"}
+
+
+def problems(argv: list[str], environ: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(argv, environ)
+    text = str(info.value)
+    for p in info.value.problems:
+        assert "\n" not in p
+        assert p in text
+    return info.value.problems
+
+
+def test_defaults() -> None:
+    cfg = load_config([], ENV)
+    assert cfg.id == Secret(RBID)
+    assert cfg.password.reveal() == PWD
+    assert cfg.device == "/dev/ttyACM0"
+    assert cfg.interval == 60
+    assert cfg.port == 9102
+    assert cfg.channel is None
+    assert cfg.ipaddr is None
+    assert cfg.dse == "auto"  # NOT true like the Go seed
+    assert cfg.verbosity == 1
+    assert cfg.log_format == "text"
+    assert cfg.listen_address == "::"
+    assert cfg.bind == "[::]:9102"
+    assert cfg.state_file == Path("/home/pi/.local/state/trio-smartmeter/state.json")
+    assert cfg.demo is False
+    assert cfg.sim_model is None
+    assert not cfg.skip_scan
+    assert RBID not in repr(cfg) and PWD not in repr(cfg)
+
+
+def test_xdg_state_home() -> None:
+    cfg = load_config([], {**ENV, "XDG_STATE_HOME": "/var/state"})
+    assert cfg.state_file == Path("/var/state/trio-smartmeter/state.json")
+    cfg = load_config([], {**ENV, "XDG_STATE_HOME": "relative"})  # ignored per the XDG spec
+    assert cfg.state_file == Path("/home/pi/.local/state/trio-smartmeter/state.json")
+    cfg = load_config(["-state-file", "~/s.json"], ENV)
+    assert cfg.state_file == Path("/home/pi/s.json")
+
+
+def test_every_variable_from_env() -> None:
+    cfg = load_config(
+        [],
+        {
+            **ENV,
+            "SMARTMETER_DEVICE": "/dev/ttyUSB0",
+            "SMARTMETER_INTERVAL": "30",
+            "SMARTMETER_PORT": "9200",
+            "SMARTMETER_CHANNEL": "0x3b",
+            "SMARTMETER_IPADDR": "fe80::21c:6400:3dd:6393",
+            "SMARTMETER_DSE": "YES",
+            "SMARTMETER_VERBOSITY": "3",
+            "SMARTMETER_LOG_FORMAT": "JSON",
+            "SMARTMETER_LISTEN_ADDRESS": "[::1]",
+            "SMARTMETER_STATE_FILE": "/tmp/x.json",
+        },
+    )
+    assert cfg.device == "/dev/ttyUSB0"
+    assert cfg.interval == 30
+    assert cfg.port == 9200
+    assert cfg.channel == 0x3B
+    assert cfg.ipaddr == "FE80:0000:0000:0000:021C:6400:03DD:6393"
+    assert cfg.dse is True
+    assert cfg.verbosity == 3
+    assert cfg.log_format == "json"
+    assert cfg.listen_address == "::1"
+    assert cfg.bind == "[::1]:9200"
+    assert cfg.state_file == Path("/tmp/x.json")
+    assert cfg.skip_scan
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-interval", "30"],
+        ["-interval=30"],
+        ["--interval", "30"],
+        ["--interval=30"],
+    ],
+)
+def test_flag_styles(argv: list[str]) -> None:
+    assert load_config(argv, ENV).interval == 30
+
+
+def test_all_flags() -> None:
+    cfg = load_config(
+        [
+            "-id",
+            RBID,
+            "--password=" + PWD,
+            "-device=/dev/ttyUSB1",
+            "--port",
+            "9999",
+            "-channel",
+            "21",
+            "--ipaddr",
+            "FE80::1",
+            "-dse=false",
+            "-verbosity",
+            "0",
+            "--log-format",
+            "json",
+            "-log_format=text",
+            "--listen-address",
+            "127.0.0.1",
+            "-state-file",
+            "/srv/s.json",
+        ],
+        {"HOME": "/root"},
+    )
+    assert cfg.id.reveal() == RBID
+    assert cfg.password.reveal() == PWD
+    assert cfg.device == "/dev/ttyUSB1"
+    assert cfg.port == 9999
+    assert cfg.channel == 0x21
+    assert cfg.ipaddr == "FE80:0000:0000:0000:0000:0000:0000:0001"
+    assert cfg.dse is False
+    assert cfg.verbosity == 0
+    assert cfg.log_format == "text"  # the last repeated flag wins, as in Go
+    assert cfg.bind == "127.0.0.1:9999"
+    assert cfg.state_file == Path("/srv/s.json")
+
+
+def test_flags_win_over_env() -> None:
+    env = {**ENV, "SMARTMETER_INTERVAL": "abc", "SMARTMETER_PORT": "1000"}
+    cfg = load_config(["-interval", "15", "--port=2000"], env)
+    assert (cfg.interval, cfg.port) == (15, 2000)
+
+
+def test_bare_dse_flag_is_true_like_go() -> None:
+    assert load_config(["-dse"], ENV).dse is True
+    assert load_config(["-dse", "-port", "1"], ENV).dse is True
+    assert load_config(["-dse", "no"], ENV).dse is False
+    assert load_config(["--dse=auto"], ENV).dse == "auto"
+    assert load_config([], {**ENV, "SMARTMETER_DSE": "0"}).dse is False
+
+
+def test_empty_env_means_unset() -> None:
+    cfg = load_config([], {**ENV, "SMARTMETER_CHANNEL": "", "SMARTMETER_IPADDR": ""})
+    assert cfg.channel is None and cfg.ipaddr is None
+
+
+def test_listen_address_forms() -> None:
+    assert load_config(["-listen-address", "0.0.0.0"], ENV).bind == "0.0.0.0:9102"
+    assert load_config(["-listen-address", "::"], ENV).bind == "[::]:9102"
+    assert load_config(["-listen-address", "pi.local"], ENV).bind == "pi.local:9102"
+
+
+def test_sim_device_uses_demo_credentials() -> None:
+    cfg = load_config(["-device", "sim:BP35A1"], {}, defaults=SIM_DEFAULTS)
+    assert cfg.device == "sim:bp35a1"
+    assert cfg.sim_model == "bp35a1"
+    assert cfg.id.reveal() == SIM_DEFAULTS["id"]
+    assert cfg.password.reveal() == SIM_DEFAULTS["password"]
+    # explicit credentials still win
+    cfg = load_config(["-device", "sim:rl7023-dss"], ENV, defaults=SIM_DEFAULTS)
+    assert cfg.id.reveal() == RBID
+
+
+def test_real_device_ignores_sim_defaults() -> None:
+    found = problems_with_defaults(["-device", "/dev/ttyUSB0"])
+    assert any("SMARTMETER_ID" in p and "required" in p for p in found)
+    assert any("SMARTMETER_PASSWORD" in p and "required" in p for p in found)
+
+
+def problems_with_defaults(argv: list[str]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(argv, {}, defaults=SIM_DEFAULTS)
+    return info.value.problems
+
+
+def test_demo_flag() -> None:
+    cfg = load_config(["--demo"], {}, defaults=SIM_DEFAULTS)
+    assert cfg.demo is True
+    assert cfg.sim_model is not None
+    cfg = load_config(["--demo", "-device", "sim:bp35a1"], {}, defaults=SIM_DEFAULTS)
+    assert cfg.device == "sim:bp35a1"
+    found = problems_with_defaults(["--demo", "-device", "/dev/ttyUSB0"])
+    assert any("-device" in p and "simulator" in p for p in found)
+
+
+def test_require_credentials_false() -> None:
+    cfg = load_config([], {}, require_credentials=False)
+    assert not cfg.id and not cfg.password
+
+
+def test_help_and_version() -> None:
+    with pytest.raises(HelpRequested) as info:
+        load_config(["-h"], {})
+    assert info.value.text == help_text()
+    with pytest.raises(HelpRequested):
+        load_config(["--interval", "3", "--help"], {"SMARTMETER_BOGUS": "1"})
+    with pytest.raises(VersionRequested):
+        load_config(["--version"], {})
+
+
+def test_help_lists_every_option() -> None:
+    text = help_text()
+    for o in OPTIONS:
+        assert f"-{o.flag}" in text
+        assert o.env in text
+        assert f"(default: {o.default})" in text
+    assert "9102" in text and "/dev/ttyACM0" in text
+
+
+SECRET_VALUES = [RBID, PWD, "short-id", "pw-too-long-1234", "X" * 31]
+
+INVALID = [
+    # (argv, env overrides, names that must appear in one problem, value shown)
+    ([], {"SMARTMETER_ID": None}, ["SMARTMETER_ID", "-id", "required"], None),
+    ([], {"SMARTMETER_PASSWORD": None}, ["SMARTMETER_PASSWORD", "-password", "required"], None),
+    ([], {"SMARTMETER_ID": "short-id"}, ["SMARTMETER_ID", "hidden, 8 characters", "32"], None),
+    (["-id", "X" * 31], {}, ["flag -id", "hidden, 31 characters"], None),
+    (
+        [],
+        {"SMARTMETER_PASSWORD": "pw-too-long-1234"},
+        ["SMARTMETER_PASSWORD", "hidden, 16 characters", "12"],
+        None,
+    ),
+    ([], {"SMARTMETER_PASSWORD": "pass word 12"}, ["SMARTMETER_PASSWORD", "printable"], None),
+    ([], {"SMARTMETER_INTERVAL": "5"}, ["SMARTMETER_INTERVAL", "-interval", ">= 10"], "'5'"),
+    ([], {"SMARTMETER_INTERVAL": "abc"}, ["SMARTMETER_INTERVAL"], "'abc'"),
+    (["-interval", "1.5"], {}, ["flag -interval", "SMARTMETER_INTERVAL"], "'1.5'"),
+    (["--port=0"], {}, ["flag -port", "1-65535"], "'0'"),
+    ([], {"SMARTMETER_PORT": "70000"}, ["SMARTMETER_PORT"], "'70000'"),
+    ([], {"SMARTMETER_CHANNEL": "20"}, ["SMARTMETER_CHANNEL", "21-3C"], "'20'"),
+    ([], {"SMARTMETER_CHANNEL": "3D"}, ["SMARTMETER_CHANNEL"], "'3D'"),
+    (["-channel", "zz"], {}, ["flag -channel"], "'zz'"),
+    ([], {"SMARTMETER_IPADDR": "not-an-ip"}, ["SMARTMETER_IPADDR", "link-local"], "'not-an-ip'"),
+    ([], {"SMARTMETER_IPADDR": "2001:db8::1"}, ["SMARTMETER_IPADDR"], "'2001:db8::1'"),
+    ([], {"SMARTMETER_IPADDR": "192.168.1.1"}, ["SMARTMETER_IPADDR"], "'192.168.1.1'"),
+    ([], {"SMARTMETER_DSE": "maybe"}, ["SMARTMETER_DSE", "true/false"], "'maybe'"),
+    ([], {"SMARTMETER_VERBOSITY": "4"}, ["SMARTMETER_VERBOSITY", "0, 1, 2 or 3"], "'4'"),
+    (["-log-format", "xml"], {}, ["flag -log-format", "text or json"], "'xml'"),
+    ([], {"SMARTMETER_LISTEN_ADDRESS": "bad host!"}, ["SMARTMETER_LISTEN_ADDRESS"], "'bad host!'"),
+    ([], {"SMARTMETER_DEVICE": "sim:nope"}, ["SMARTMETER_DEVICE", "bp35a1"], "'sim:nope'"),
+    ([], {"SMARTMETER_FOO": "1"}, ["unknown variable SMARTMETER_FOO", "SMARTMETER_ID"], None),
+    (["--bogus", "1"], {}, ["unknown flag -bogus", "-interval"], None),
+    (["-port"], {}, ["flag -port", "needs a value"], None),
+    (["stray"], {}, ["unexpected argument 'stray'"], None),
+]
+
+
+@pytest.mark.parametrize(("argv", "env", "needles", "shown"), INVALID)
+def test_invalid(
+    argv: list[str], env: dict[str, str | None], needles: list[str], shown: str | None
+) -> None:
+    environ = {**ENV, **env}
+    environ = {k: v for k, v in environ.items() if v is not None}
+    found = problems(argv, environ)
+    assert len(found) == 1, found
+    for needle in needles:
+        assert needle in found[0], (needle, found[0])
+    if shown is not None:
+        assert shown in found[0]
+    text = "\n".join(found)
+    for secret in SECRET_VALUES:
+        assert secret not in text
+
+
+def test_all_problems_are_collected() -> None:
+    found = problems(
+        ["-port", "0", "--verbosity=9", "--nope"],
+        {"SMARTMETER_INTERVAL": "5", "SMARTMETER_DSE": "maybe", "SMARTMETER_TYPO": "x"},
+    )
+    joined = "\n".join(found)
+    for needle in (
+        "-port",
+        "-verbosity",
+        "-nope",
+        "SMARTMETER_INTERVAL",
+        "SMARTMETER_DSE",
+        "SMARTMETER_TYPO",
+        "SMARTMETER_ID",
+        "SMARTMETER_PASSWORD",
+    ):
+        assert needle in joined
+    assert len(found) == 8
+
+
+def test_secret_values_never_in_error() -> None:
+    bad_id = "sEcReT-iD-that-is-not-32-chars"
+    bad_pw = "s3cr3t!"
+    with pytest.raises(ConfigError) as info:
+        load_config(["-password", bad_pw], {"SMARTMETER_ID": bad_id, "SMARTMETER_PORT": "x"})
+    text = str(info.value) + repr(info.value) + repr(info.value.problems)
+    assert bad_id not in text and bad_pw not in text
+    assert "hidden, 30 characters" in text and "hidden, 7 characters" in text
+
+
+def test_config_is_frozen() -> None:
+    cfg = load_config([], ENV)
+    assert isinstance(cfg, Config)
+    with pytest.raises(AttributeError):
+        cfg.port = 1  # type: ignore[misc]

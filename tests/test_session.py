@@ -1,0 +1,79 @@
+"""The session's pure decisions: PAN choice, scan plan, EVENT meaning, the state file."""
+
+from __future__ import annotations
+
+import pytest
+
+from trio_smartmeter.session import (
+    MeterAddress,
+    ScanStep,
+    SessionSignal,
+    choose_pan,
+    pair_id,
+    scan_plan,
+    signal_for,
+)
+from trio_smartmeter.skstack import ModuleEvent, PanDesc
+
+METER = "FE80:0000:0000:0000:021C:6400:03DD:6393"
+OTHER = "FE80:0000:0000:0000:021C:6400:0000:0001"
+
+
+def desc(lqi: int, pair: str | None, addr: str = "001C640003DD6393") -> PanDesc:
+    return PanDesc(channel=0x33, channel_page=9, pan_id=0x6393, addr=addr, lqi=lqi, side=None, pair_id=pair)
+
+
+def test_pair_id_is_last_eight_characters() -> None:
+    assert pair_id("00112233445566778899aabbccddeeff") == "CCDDEEFF"
+
+
+def test_choose_pan_prefers_matching_pair_id_then_lqi() -> None:
+    a = desc(0xF0, "11111111", "001C640000000001")
+    b = desc(0x40, "CCDDEEFF", "001C640000000002")
+    c = desc(0x80, "CCDDEEFF", "001C640000000003")
+    assert choose_pan([a, b, c], "CCDDEEFF") == c
+    assert choose_pan([a], "CCDDEEFF") is None
+    assert choose_pan([], "CCDDEEFF") is None
+    # mode 3 beacons carry no PairID: best LQI
+    assert choose_pan([desc(1, None), desc(9, None, "001C640000000009")], "CCDDEEFF") == desc(
+        9, None, "001C640000000009"
+    )
+
+
+def test_scan_plan_rises_step_by_step_with_a_bound() -> None:
+    assert scan_plan(None) == [ScanStep(None, d) for d in (4, 5, 6, 7, 8)]
+    plan = scan_plan(0x3B)
+    assert plan[:3] == [ScanStep(0x3B, 6), ScanStep(0x3B, 7), ScanStep(0x3B, 8)]
+    assert plan[3:] == [ScanStep(None, d) for d in (4, 5, 6, 7, 8)]
+
+
+@pytest.mark.parametrize(
+    ("code", "sender", "expected"),
+    [
+        (0x25, METER, SessionSignal.SESSION_UP),
+        (0x24, METER, SessionSignal.AUTH_FAILED),
+        (0x26, METER, SessionSignal.SESSION_ENDED),
+        (0x27, METER, SessionSignal.SESSION_ENDED),
+        (0x28, METER, SessionSignal.SESSION_ENDED),
+        (0x29, METER, SessionSignal.SESSION_EXPIRED),
+        (0x29, OTHER, None),
+        (0x32, OTHER, SessionSignal.RATE_LIMITED),
+        (0x33, OTHER, SessionSignal.RATE_RELEASED),
+        (0x21, METER, None),
+        (0x02, METER, None),
+    ],
+)
+def test_signal_for(code: int, sender: str, expected: SessionSignal | None) -> None:
+    assert signal_for(ModuleEvent(code=code, sender=sender, side=None, param=None), METER) == expected
+
+
+def test_state_file_round_trip_and_rejection() -> None:
+    addr = MeterAddress(channel=0x3B, pan_id=0x6393, mac="001C640003DD6393", ip=METER)
+    text = addr.to_json("dual-stack")
+    assert "B-route" not in text
+    back, dialect = MeterAddress.from_json(text)
+    assert back == addr
+    assert dialect == "dual-stack"
+    for bad in ("", "{}", '{"version": 2}', '{"version": 1, "channel": "99", "pan_id": "1", "mac": "x", "ip": "y"}'):
+        with pytest.raises(ValueError, match="state file"):
+            MeterAddress.from_json(bad)

@@ -1,0 +1,117 @@
+"""The composition root: one nursery with the HTTP server, the supervisor and the signals.
+
+```
+trio.run(run_exporter)
+└─ service nursery
+   ├─ signals: SIGTERM/SIGINT → graceful stop; a second one exits at once; SIGHUP logs state
+   ├─ http: hypercorn.trio.serve (starts first: /metrics answers without a device)
+   └─ link supervisor (supervisor.py)
+```
+
+Stop order: the supervisor stops polling and sends SKTERM (bounded), closes the port,
+then HTTP stops. A stop that has not finished after ``STOP_DEADLINE`` is cut short.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+from loguru import logger
+
+from . import __version__
+from .config import Config
+from .meter_client import Timing
+from .metrics import build_registry
+from .serial_port import SimOpener
+from .skstack import Dialect
+from .state import ExporterState
+from .supervisor import SessionSettings, Supervisor
+from .web import make_app, serve
+
+#: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
+STOP_DEADLINE = 4.5
+
+
+def settings_from_config(cfg: Config, *, timing: Timing | None = None) -> SessionSettings:
+    dialect = {True: Dialect.DUAL_STACK, False: Dialect.SINGLE_HOP}.get(cfg.dse)  # type: ignore[call-overload]
+    return SessionSettings(
+        rbid=cfg.id,
+        password=cfg.password,
+        device=cfg.device,
+        interval=float(cfg.interval),
+        channel=cfg.channel,
+        ipaddr=cfg.ipaddr,
+        dialect=dialect,
+        state_file=Path(cfg.state_file) if cfg.state_file else None,
+        timing=timing if timing is not None else Timing(),
+    )
+
+
+async def run_exporter(
+    cfg: Config,
+    *,
+    state: ExporterState | None = None,
+    sim_opener: SimOpener | None = None,
+    on_listening: Callable[[list[str]], None] | None = None,
+    handle_signals: bool = True,
+    rng: random.Random | None = None,
+) -> None:
+    state = state if state is not None else ExporterState(interval=float(cfg.interval))
+    registry = build_registry(state, trio.current_time)
+    app = make_app(state, registry, monotonic=trio.current_time, version=__version__)
+    supervisor = Supervisor(settings_from_config(cfg), state, rng=rng, sim_opener=sim_opener)
+    http_stop = trio.Event()
+
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(
+            _serve, app, cfg.listen_address, cfg.port, http_stop
+        )
+        logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
+        if on_listening is not None:
+            on_listening(binds)
+        if handle_signals:
+            nursery.start_soon(_watch_signals, supervisor, nursery.cancel_scope)
+        await supervisor.run()
+        logger.info("stopped: closing the HTTP server")
+        http_stop.set()
+        with trio.move_on_after(1.5):
+            while nursery.child_tasks and len(nursery.child_tasks) > (1 if handle_signals else 0):
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+
+
+async def _serve(
+    app: object,
+    host: str,
+    port: int,
+    stop: trio.Event,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await serve(app, host=host, port=port, shutdown_trigger=stop.wait, task_status=task_status)  # type: ignore[arg-type]
+
+
+async def _watch_signals(supervisor: Supervisor, service: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for signum in signals:
+            if signum == signal.SIGHUP:
+                s = supervisor.state
+                logger.info(
+                    "SIGHUP: state {}, session {}, last reading {} (SIGHUP does not stop the exporter)",
+                    s.session_state.value,
+                    "up" if s.session_up else "down",
+                    "none" if s.reading is None else f"{s.reading.power_watts} W",
+                )
+                continue
+            logger.info("{} received: stopping (again to exit at once)", signal.Signals(signum).name)
+            supervisor.request_stop()
+            service.deadline = min(service.deadline, trio.current_time() + STOP_DEADLINE)
+            async for again in signals:
+                if again != signal.SIGHUP:
+                    logger.warning("second signal: exiting at once")
+                    os._exit(1)

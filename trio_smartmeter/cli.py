@@ -1,0 +1,136 @@
+"""The process boundary: arguments and environment → Config → logging → trio.run; exit codes.
+
+```
+trio-smartmeter [options]            run the exporter (--demo: on the built-in simulator)
+trio-smartmeter scan [options]       find meters; print channel, PAN ID, address, LQI/RSSI
+trio-smartmeter read [options]       join once and print every readable property (--json)
+trio-smartmeter simulate [options]   serve a simulated Wi-SUN module on a pseudo-terminal
+trio-smartmeter deploy-files [NAME]  list or print the packaged deployment files
+```
+
+Exit status: 0 on a clean stop, 2 for invalid configuration (one line per problem), 1 for
+a runtime failure that ends the process (port already in use).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TypeVar
+
+import trio
+
+from . import __version__
+from .config import Config, ConfigError, HelpRequested, VersionRequested, load_config
+
+E = TypeVar("E", bound=BaseException)
+
+SUBCOMMANDS = ("scan", "read", "simulate", "deploy-files")
+
+
+def _demo_defaults() -> dict[str, str]:
+    from .sim import DEMO_PASSWORD, DEMO_RBID
+
+    return {"id": DEMO_RBID, "password": DEMO_PASSWORD}
+
+
+def parse(argv: Sequence[str], environ: dict[str, str] | os._Environ[str]) -> Config:
+    args = list(argv)
+    demo = "--demo" in args or "-demo" in args
+    sim_device = any(a.startswith("sim:") or "=sim:" in a for a in args) or environ.get(
+        "SMARTMETER_DEVICE", ""
+    ).startswith("sim:")
+    defaults: dict[str, str] = {}
+    if demo or sim_device:
+        defaults = _demo_defaults()
+    if demo:
+        defaults["device"] = "sim:bp35a1"
+    return load_config(args, environ, defaults=defaults)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        return _subcommand(args[0], args[1:])
+    try:
+        cfg = parse(args, os.environ)
+    except HelpRequested as req:
+        print(req.text)
+        return 0
+    except VersionRequested:
+        print(f"trio-smartmeter {__version__}")
+        return 0
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"trio-smartmeter: {line}", file=sys.stderr)
+        print("trio-smartmeter: see --help for every option", file=sys.stderr)
+        return 2
+    return run(cfg)
+
+
+def run(cfg: Config) -> int:
+    from .app import run_exporter
+    from .log import setup_logging
+    from .web import PortInUseError
+
+    setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
+    try:
+        trio.run(run_exporter, cfg)
+    except (Exception, KeyboardInterrupt) as exc:
+        port_error = find_leaf(exc, PortInUseError)
+        if port_error is not None:
+            print(
+                f"trio-smartmeter: port {cfg.port} is already in use ({port_error}); "
+                "choose another with -port",
+                file=sys.stderr,
+            )
+            return 1
+        if find_leaf(exc, KeyboardInterrupt) is not None:
+            return 0
+        raise
+    return 0
+
+
+def find_leaf(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of ``kind`` in ``exc`` or, recursively, in its groups."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = find_leaf(inner, kind)
+            if found is not None:
+                return found
+    return None
+
+
+def _subcommand(name: str, args: list[str]) -> int:
+    if name == "simulate":
+        from .sim.cli import simulate_main
+
+        return simulate_main(args)
+    if name == "deploy-files":
+        from .deploy_files import deploy_files_main
+
+        return deploy_files_main(args)
+    json_out = "--json" in args
+    args = [a for a in args if a != "--json"]
+    try:
+        cfg = parse(args, os.environ)
+    except HelpRequested as req:
+        print(req.text)
+        return 0
+    except VersionRequested:
+        print(f"trio-smartmeter {__version__}")
+        return 0
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"trio-smartmeter {name}: {line}", file=sys.stderr)
+        return 2
+    from .log import setup_logging
+    from .tools import read_main, scan_main
+
+    setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
+    if name == "scan":
+        return trio.run(scan_main, cfg)
+    return trio.run(read_main, cfg, json_out)

@@ -1,0 +1,37 @@
+"""``trio-smartmeter deploy-files [NAME]``: the packaged deployment files, after a pipx install too."""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+
+
+def _files() -> dict[str, str]:
+    root = resources.files("trio_smartmeter") / "deploy"
+    out: dict[str, str] = {}
+
+    def walk(node: resources.abc.Traversable, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            if child.is_dir():
+                walk(child, f"{prefix}{child.name}/")
+            elif not child.name.startswith(".") and not child.name.endswith(".pyc"):
+                out[f"{prefix}{child.name}"] = child.read_text(encoding="utf-8")
+
+    if root.is_dir():
+        walk(root, "")
+    return out
+
+
+def deploy_files_main(args: list[str]) -> int:
+    files = _files()
+    if not args:
+        print("packaged deployment files (print one with: trio-smartmeter deploy-files NAME):")
+        for name in files:
+            print(f"  {name}")
+        return 0
+    name = args[0]
+    if name not in files:
+        print(f"no deployment file {name!r}; known: {', '.join(files)}", file=sys.stderr)
+        return 2
+    sys.stdout.write(files[name])
+    return 0

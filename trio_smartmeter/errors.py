@@ -1,0 +1,66 @@
+"""The failure classes the I/O layers raise and the supervisor understands.
+
+Exceptions are mapped once, at the adapter seam: nothing above ``serial_port`` and
+``skstack_client`` sees ``OSError(EIO)``, ``termios.error`` or ``trio.BrokenResourceError``.
+Messages never contain the B-route ID or password.
+"""
+
+from __future__ import annotations
+
+
+class ExporterError(Exception):
+    """Base class of every failure the supervisor knows how to recover from."""
+
+
+class LinkLost(ExporterError):
+    """The serial device is missing, unplugged, unreadable or answered EOF."""
+
+
+class ModuleTimeout(ExporterError):
+    """The module did not complete a command within its deadline."""
+
+
+class CommandFailed(ExporterError):
+    """The module answered ``FAIL ERnn``."""
+
+    def __init__(self, command: str, code: int) -> None:
+        super().__init__(f"{command} failed with ER{code:02d}")
+        self.command = command
+        self.code = code
+
+
+class UnsupportedModule(ExporterError):
+    """The stick does not speak SKSTACK IP (e.g. a ROHM J11 binary-protocol module)."""
+
+
+class ScanEmpty(ExporterError):
+    """No beacon from a meter with our pairing ID (wrong ID, out of range, or wrong channel)."""
+
+
+class JoinFailed(ExporterError):
+    """PANA authentication failed (EVENT 24) or did not finish in time."""
+
+    def __init__(self, message: str, *, rejected: bool) -> None:
+        super().__init__(message)
+        #: True for an explicit EVENT 24 (credentials suspect), False for a timeout.
+        self.rejected = rejected
+
+
+class SendFailed(ExporterError):
+    """The module could not transmit the request (EVENT 21 01/02, FAIL ER10)."""
+
+
+class RequestTimeout(ExporterError):
+    """The meter did not answer a Get within the response deadline."""
+
+
+class SessionLost(ExporterError):
+    """The PANA session ended (EVENT 26/27/28, 24 after re-auth) or expired (EVENT 29)."""
+
+    def __init__(self, message: str, *, expired: bool) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+class MalformedResponse(ExporterError):
+    """The meter answered, but the frame or a property could not be decoded."""

@@ -1,0 +1,163 @@
+"""MeterClient: scan, join and Get as async operations, each with a documented deadline.
+
+Replies are matched by identity, never by arrival order: a Get's answer is the first
+``ERXUDP`` from the meter's address on port 0E1A whose ECHONET frame has our TID, the
+meter as SEOJ, a Get_Res/Get_SNA ESV and the requested EPC set
+(``echonet.is_response_to``). Anything else that arrives meanwhile (the D5 instance
+list, 30-minute INF pushes, PANA datagrams, stray or duplicated frames) is left to the
+asynchronous handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import trio
+
+from . import echonet, skstack
+from .errors import (
+    CommandFailed,
+    JoinFailed,
+    MalformedResponse,
+    ModuleTimeout,
+    RequestTimeout,
+    ScanEmpty,
+    SendFailed,
+)
+from .skstack import Dialect, Message
+from .skstack_client import SkStackClient
+
+ECHONET_PORT = 0x0E1A
+ALL_CHANNELS = 28
+
+
+@attrs.frozen
+class Timing:
+    """Every deadline of the session, in seconds (design.md §4: every wait has one).
+
+    Defaults follow protocol.md §5: joins take seconds but PANA retransmissions end after
+    ~40 s; the ECHONET AIF response timer is ≥ 20 s; the module answers commands at once.
+    """
+
+    command: float = 5.0  # OK/FAIL of an ordinary command
+    reset: float = 5.0  # SKRESET's OK
+    scan_margin: float = 3.0  # beyond the modelled dwell of the channels scanned
+    scan_trailing: float = 0.5  # EPANDESC may trail EVENT 22 (hsakoh)
+    join: float = 60.0  # SKJOIN → EVENT 25/24
+    send_ack: float = 10.0  # SKSENDTO → EVENT 21 + OK
+    response: float = 20.0  # Get → Get_Res (AIF response timer 1)
+    reauth: float = 60.0  # EVENT 29 → the module's own EVENT 25
+    rate_limit: float = 3900.0  # EVENT 32 → EVENT 33 (the ARIB window is ~1 h)
+
+
+def scan_dwell(duration: int, channels: int) -> float:
+    """The module's scan time: 0.0096 s × (2^D + 1) per channel (protocol.md §2 SKSCAN)."""
+    return 0.0096 * (2**duration + 1) * channels
+
+
+@attrs.define
+class MeterClient:
+    client: SkStackClient
+    dialect: Dialect
+    timing: Timing = attrs.field(factory=Timing)
+    meter_ip: str | None = None
+    tids: echonet.TidAllocator = attrs.field(factory=echonet.TidAllocator)
+
+    async def scan(self, *, duration: int, channel: int | None) -> list[skstack.PanDesc]:
+        """Active scan with IE (mode 2); returns every PAN descriptor seen before EVENT 22."""
+
+        def relevant(m: Message) -> bool:
+            return isinstance(m, skstack.PanDesc) or (
+                isinstance(m, skstack.ModuleEvent) and m.code == 0x22
+            )
+
+        channels = 1 if channel is not None else ALL_CHANNELS
+        found: list[skstack.PanDesc] = []
+        with self.client.subscribe(relevant) as inbox:
+            await self.client.command(
+                skstack.sk_scan(self.dialect, mode=2, channel=channel, duration=duration),
+                timeout=self.timing.command,
+            )
+            limit = scan_dwell(duration, channels) + self.timing.scan_margin
+            with trio.move_on_after(limit) as scope:
+                async for m in inbox:
+                    if isinstance(m, skstack.PanDesc):
+                        found.append(m)
+                    else:
+                        break
+            if scope.cancelled_caught:
+                raise ModuleTimeout(f"scan (duration {duration}) did not finish within {limit:.1f} s")
+            if not found:
+                with trio.move_on_after(self.timing.scan_trailing):
+                    async for m in inbox:
+                        if isinstance(m, skstack.PanDesc):
+                            found.append(m)
+                            break
+        return found
+
+    async def join(self, meter_ip: str) -> None:
+        """SKJOIN and wait for EVENT 25 (success) or EVENT 24 (rejected) from the meter."""
+        ip = skstack.format_ipv6(meter_ip)
+
+        def relevant(m: Message) -> bool:
+            return isinstance(m, skstack.ModuleEvent) and m.code in (0x24, 0x25) and (
+                m.sender is None or m.sender == ip
+            )
+
+        with self.client.subscribe(relevant) as inbox:
+            await self.client.command(skstack.sk_join(ip), timeout=self.timing.command)
+            with trio.move_on_after(self.timing.join):
+                async for m in inbox:
+                    assert isinstance(m, skstack.ModuleEvent)
+                    if m.code == 0x25:
+                        self.meter_ip = ip
+                        return
+                    raise JoinFailed("the meter rejected PANA authentication (EVENT 24)", rejected=True)
+        raise JoinFailed(f"no EVENT 25/24 within {self.timing.join:g} s of SKJOIN", rejected=False)
+
+    async def get(self, epcs: Sequence[int]) -> echonet.Frame:
+        """One Get frame for ``epcs``; returns the matching Get_Res / Get_SNA frame."""
+        ip = self.meter_ip
+        if ip is None:
+            raise SendFailed("no session: join first")
+        request = echonet.get_request(self.tids.next(), epcs)
+        payload = request.encode()
+
+        def relevant(m: Message) -> bool:
+            if isinstance(m, skstack.RxUdp):
+                return m.sender == ip and m.rport == ECHONET_PORT
+            return isinstance(m, skstack.ModuleEvent) and m.code == 0x21 and m.sender == ip
+
+        with self.client.subscribe(relevant) as inbox:
+            try:
+                await self.client.command(
+                    skstack.sk_sendto(self.dialect, ip, payload), timeout=self.timing.send_ack
+                )
+            except CommandFailed as exc:
+                raise SendFailed(f"the module refused to send ({exc})") from None
+            with trio.move_on_after(self.timing.response):
+                async for m in inbox:
+                    if isinstance(m, skstack.ModuleEvent):
+                        if m.param not in (None, 0):
+                            what = "not sent (neighbour solicitation instead)" if m.param == 2 else "no acknowledgement"
+                            raise SendFailed(f"request TID {request.tid:04X}: {what} (EVENT 21 {m.param:02X})")
+                        continue
+                    assert isinstance(m, skstack.RxUdp)
+                    try:
+                        frame = echonet.decode_frame(m.data)
+                    except echonet.FrameError:
+                        continue  # garbled or foreign: not ours; a real answer may still come
+                    if echonet.is_response_to(request, frame):
+                        return frame
+        raise RequestTimeout(
+            f"no answer to Get TID {request.tid:04X} within {self.timing.response:g} s"
+        )
+
+
+def readable(frame: echonet.Frame) -> dict[int, bytes]:
+    """Properties with data (Get_SNA lists unreadable ones with PDC 0)."""
+    try:
+        return echonet.readable_properties(frame)
+    except ValueError as exc:  # pragma: no cover - defensive
+        raise MalformedResponse(str(exc)) from None

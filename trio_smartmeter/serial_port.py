@@ -1,0 +1,110 @@
+"""Opening the device: a real tty through trio-serial, or the built-in simulator.
+
+The only module that imports ``trio_serial``. Every way a device can be absent or go
+away (ENOENT, EACCES, EIO, a non-tty path's ``termios.error``, a lock held by another
+process) becomes :class:`~trio_smartmeter.errors.LinkLost` with a message that says
+what to do about it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import termios
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from .errors import LinkLost
+
+SIM_PREFIX = "sim:"
+
+#: Hook for the built-in simulator: ``device model -> async context manager yielding a stream``.
+SimOpener = Callable[[str], Any]
+
+
+def describe_os_error(device: str, exc: BaseException) -> str:
+    """A one-line reason with a way forward, for the log and the ``serial`` error count."""
+    if isinstance(exc, termios.error):
+        return f"{device} is not a serial device (termios: {exc.args[-1] if exc.args else exc})"
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOENT:
+            return f"{device} does not exist: is the Wi-SUN stick plugged in? (try /dev/serial/by-id/...)"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return f"permission denied on {device}: add the user to the 'dialout' group"
+        if exc.errno is None and "lock" in str(exc).lower():
+            return f"{device} is in use by another program (exclusive lock held)"
+        if exc.errno in (errno.EIO, errno.ENXIO, errno.ENODEV):
+            return f"{device} went away (I/O error {errno.errorcode.get(exc.errno or 0, exc.errno)})"
+        return f"{device}: {exc.strerror or exc}"
+    return f"{device}: {type(exc).__name__}"
+
+
+class _MappedStream(trio.abc.Stream):
+    """A stream whose I/O errors are already :class:`LinkLost` (and EOF is LinkLost too)."""
+
+    def __init__(self, inner: trio.abc.Stream, device: str) -> None:
+        self._inner = inner
+        self._device = device
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            await self._inner.send_all(data)
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise LinkLost(describe_os_error(self._device, exc)) from None
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        try:
+            data = await self._inner.receive_some(max_bytes)
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise LinkLost(describe_os_error(self._device, exc)) from None
+        if not data:
+            raise LinkLost(f"{self._device} closed (end of file: unplugged or the module reset)")
+        return bytes(data)
+
+    async def aclose(self) -> None:
+        with trio.CancelScope(shield=True):
+            try:
+                await self._inner.aclose()
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+
+
+@asynccontextmanager
+async def open_device(
+    device: str, *, sim_opener: SimOpener | None = None
+) -> AsyncIterator[trio.abc.Stream]:
+    """Open ``device`` (115200 8N1, exclusive) or start the simulator for ``sim:MODEL``.
+
+    Raises :class:`LinkLost` when the device cannot be opened; the caller retries.
+    """
+    if device.startswith(SIM_PREFIX):
+        if sim_opener is None:
+            from .sim.device import open_sim_device
+
+            sim_opener = open_sim_device
+        async with sim_opener(device[len(SIM_PREFIX) :]) as stream:
+            yield _MappedStream(stream, device)
+        return
+
+    from trio_serial import SerialStream
+
+    port = SerialStream(device, baudrate=115200, exclusive=True)
+    try:
+        await port.aopen()
+    except (OSError, termios.error) as exc:
+        raise LinkLost(describe_os_error(device, exc)) from None
+    mapped = _MappedStream(port, device)
+    try:
+        yield mapped
+    finally:
+        await mapped.aclose()
+
+
+def device_exists(device: str) -> bool:
+    return device.startswith(SIM_PREFIX) or os.path.exists(device)

@@ -1,0 +1,134 @@
+"""The session's decisions, as pure functions: which PAN to join, how to scan, what an EVENT means.
+
+Rules that live here and nowhere else:
+
+* A PAN descriptor whose ``PairID`` equals the last 8 characters of the B-route ID wins;
+  among those (or, if no descriptor carries a PairID, among all) the best LQI wins
+  (protocol.md §2 EPANDESC).
+* Scans rise in duration step by step with a bound: a pinned channel is scanned alone
+  (cheap), then every channel; ``SMARTMETER_CHANNEL`` + ``SMARTMETER_IPADDR`` or a cached
+  result skip the scan entirely (protocol.md §5.1 step 8-9).
+* EVENT numbers map to session signals (protocol.md §3.1, §5.3, §5.4): an unsolicited
+  EVENT 25 is the module's own re-authentication succeeding, not an error.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from .skstack import ModuleEvent, PanDesc
+
+#: Scan durations for all channels: D=4 ≈ 4.6 s … D=8 ≈ 69 s over 28 channels.
+ALL_CHANNEL_DURATIONS = (4, 5, 6, 7, 8)
+#: A single known channel costs 1/28 of that, so start higher.
+ONE_CHANNEL_DURATIONS = (6, 7, 8)
+
+
+class SessionSignal(enum.Enum):
+    SESSION_UP = "session_up"  # EVENT 25 (after SKJOIN, SKREJOIN or automatic re-auth)
+    AUTH_FAILED = "auth_failed"  # EVENT 24
+    SESSION_ENDED = "session_ended"  # EVENT 26 (meter), 27/28 (after SKTERM)
+    SESSION_EXPIRED = "session_expired"  # EVENT 29
+    RATE_LIMITED = "rate_limited"  # EVENT 32
+    RATE_RELEASED = "rate_released"  # EVENT 33
+
+
+_SIGNALS = {
+    0x25: SessionSignal.SESSION_UP,
+    0x24: SessionSignal.AUTH_FAILED,
+    0x26: SessionSignal.SESSION_ENDED,
+    0x27: SessionSignal.SESSION_ENDED,
+    0x28: SessionSignal.SESSION_ENDED,
+    0x29: SessionSignal.SESSION_EXPIRED,
+    0x32: SessionSignal.RATE_LIMITED,
+    0x33: SessionSignal.RATE_RELEASED,
+}
+
+
+def signal_for(event: ModuleEvent, meter_ip: str | None) -> SessionSignal | None:
+    """What ``event`` means for the session with ``meter_ip`` (None: not about it)."""
+    signal = _SIGNALS.get(event.code)
+    if signal is None:
+        return None
+    if signal in (SessionSignal.RATE_LIMITED, SessionSignal.RATE_RELEASED):
+        return signal  # the module's own address is the sender: always ours
+    if meter_ip is not None and event.sender is not None and event.sender != meter_ip:
+        return None
+    return signal
+
+
+def pair_id(rbid: str) -> str:
+    """The pairing ID the meter advertises: the last 8 characters of the B-route ID."""
+    return rbid[-8:].upper()
+
+
+def choose_pan(descs: Iterable[PanDesc], wanted_pair_id: str) -> PanDesc | None:
+    candidates = list(descs)
+    if not candidates:
+        return None
+    matching = [d for d in candidates if d.pair_id is not None and d.pair_id.upper() == wanted_pair_id]
+    if matching:
+        return max(matching, key=lambda d: d.lqi)
+    if any(d.pair_id is not None for d in candidates):
+        return None  # beacons of other meters only
+    return max(candidates, key=lambda d: d.lqi)
+
+
+@attrs.frozen
+class ScanStep:
+    channel: int | None  # None = all channels
+    duration: int
+
+
+def scan_plan(channel: int | None) -> Sequence[ScanStep]:
+    steps: list[ScanStep] = []
+    if channel is not None:
+        steps += [ScanStep(channel, d) for d in ONE_CHANNEL_DURATIONS]
+    steps += [ScanStep(None, d) for d in ALL_CHANNEL_DURATIONS]
+    return steps
+
+
+@attrs.frozen
+class MeterAddress:
+    """Where the meter is: what a scan finds and what the state file caches."""
+
+    channel: int
+    pan_id: int
+    mac: str  # 16 hex digits
+    ip: str  # fully expanded link-local
+    lqi: int | None = None
+
+    def to_json(self, dialect: str | None) -> str:
+        doc = {
+            "version": 1,
+            "channel": f"{self.channel:02X}",
+            "pan_id": f"{self.pan_id:04X}",
+            "mac": self.mac,
+            "ip": self.ip,
+            "dialect": dialect,
+        }
+        return json.dumps(doc, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> tuple[MeterAddress, str | None]:
+        """Parse a state file; raises ValueError with a reason when it is unusable."""
+        try:
+            doc = json.loads(text)
+            if doc.get("version") != 1:
+                raise ValueError("unknown state file version")
+            addr = cls(
+                channel=int(doc["channel"], 16),
+                pan_id=int(doc["pan_id"], 16),
+                mac=str(doc["mac"]).upper(),
+                ip=str(doc["ip"]).upper(),
+            )
+            dialect = doc.get("dialect")
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"unusable state file: {type(exc).__name__}") from None
+        if not 0x21 <= addr.channel <= 0x3C or len(addr.mac) != 16:
+            raise ValueError("unusable state file: channel or MAC out of range")
+        return addr, dialect if isinstance(dialect, str) else None

@@ -1,0 +1,241 @@
+"""SkStackClient: the one task that reads the port, one lock for commands, routing by kind.
+
+The module interleaves asynchronous lines (``EVENT``, ``ERXUDP``, ``EPANDESC``) with the
+replies to the command in flight, so the reader never hands an asynchronous line to a
+command: replies (``OK``/``FAIL``/``E*`` data lines/the bare SKLL64 address) complete the
+pending command; everything else goes to subscribers, each with a predicate and a
+bounded inbox, registered *before* the command that provokes the line is written.
+
+Commands are written whole, inside a shielded scope, so a cancellation never leaves the
+module half-way through a line or a SKSENDTO payload. A command whose reply did not
+arrive (timeout, cancellation) leaves an *orphan*: the next command first gives the
+orphan a short grace period to finish, so a late ``OK`` is never taken as its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import attrs
+import trio
+from loguru import logger
+
+from . import skstack
+from .errors import CommandFailed, LinkLost, ModuleTimeout, UnsupportedModule
+from .skstack import Command, Completion, Message
+
+#: Messages that answer a command (everything else is asynchronous).
+_REPLY_DATA = (
+    skstack.Info,
+    skstack.Version,
+    skstack.AppVersion,
+    skstack.RegisterValue,
+    skstack.TableList,
+    skstack.EdScan,
+)
+_NOISE = (skstack.Echo, skstack.EmptyLine)
+
+#: How long a late reply to a timed-out command may still arrive before the next command.
+ORPHAN_GRACE = 1.0
+#: Bound on a single write of a command (a tty accepts ~17 KB before blocking).
+WRITE_DEADLINE = 5.0
+
+
+@attrs.define
+class Reply:
+    """What a completed command returned: its data lines and the final OK (or address)."""
+
+    command: str
+    data: list[Message] = attrs.field(factory=list)
+    final: Message | None = None
+
+    def first(self, kind: type[Message]) -> Message | None:  # type: ignore[valid-type]
+        for m in self.data:
+            if isinstance(m, kind):
+                return m
+        return None
+
+
+@attrs.define
+class _Pending:
+    command: Command
+    reply: Reply
+    done: trio.Event = attrs.field(factory=trio.Event)
+
+
+@attrs.define
+class _Subscription:
+    predicate: Callable[[Message], bool]
+    send: trio.MemorySendChannel[Message]
+    dropped: int = 0
+
+
+class SkStackClient:
+    """Drives one SKSTACK IP module over ``stream``. Start :meth:`run` in a nursery first."""
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        decoder: skstack.Decoder | None = None,
+        *,
+        on_async: Callable[[Message], None] | None = None,
+    ) -> None:
+        self._stream = stream
+        self.decoder = decoder if decoder is not None else skstack.Decoder()
+        self._lock = trio.Lock()
+        self._pending: _Pending | None = None
+        self._orphan: _Pending | None = None
+        self._subs: list[_Subscription] = []
+        self.on_async = on_async
+        self.bytes_received = 0
+        self.j11_seen = False
+        self.garbage_lines = 0
+        self._j11_event = trio.Event()
+
+    # -- the reader task -----------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Read the port forever; raises :class:`LinkLost` when the device goes away."""
+        task_status.started()
+        while True:
+            data = await self._stream.receive_some(4096)
+            self.bytes_received += len(data)
+            for msg in self.decoder.feed(data):
+                self._dispatch(msg)
+
+    def _dispatch(self, msg: Message) -> None:
+        logger.trace("serial < {!r}", msg)
+        if isinstance(msg, skstack.J11Frame):
+            self.j11_seen = True
+            self._j11_event.set()
+            return
+        if isinstance(msg, skstack.Garbage):
+            self.garbage_lines += 1
+            logger.debug("ignored serial input: {} ({} bytes)", msg.reason, msg.size)
+            return
+        if isinstance(msg, _NOISE):
+            return
+        pending = self._pending or self._orphan
+        if isinstance(msg, skstack.Ok | skstack.Fail):
+            if pending is not None:
+                pending.reply.final = msg
+                self._finish(pending)
+            else:
+                logger.debug("reply {!r} with no command in flight (ignored)", msg)
+            return
+        if isinstance(msg, skstack.Address):
+            if pending is not None and pending.command.completion is Completion.ADDRESS:
+                pending.reply.final = msg
+                self._finish(pending)
+            else:
+                logger.debug("address line with no SKLL64 in flight (ignored)")
+            return
+        if isinstance(msg, _REPLY_DATA):
+            if pending is not None:
+                pending.reply.data.append(msg)
+            if not isinstance(msg, skstack.EdScan):
+                return
+        self._deliver(msg)
+
+    def _finish(self, pending: _Pending) -> None:
+        pending.done.set()
+        if pending is self._orphan:
+            self._orphan = None
+        if pending is self._pending:
+            self._pending = None
+
+    def _deliver(self, msg: Message) -> None:
+        if self.on_async is not None:
+            self.on_async(msg)
+        for sub in self._subs:
+            if sub.predicate(msg):
+                try:
+                    sub.send.send_nowait(msg)
+                except trio.WouldBlock:
+                    sub.dropped += 1
+
+    # -- subscriptions -------------------------------------------------------------------
+    @contextmanager
+    def subscribe(
+        self, predicate: Callable[[Message], bool], *, buffer: int = 64
+    ) -> Iterator[trio.MemoryReceiveChannel[Message]]:
+        """Collect asynchronous messages matching ``predicate`` while the block runs."""
+        send, receive = trio.open_memory_channel[Message](buffer)
+        sub = _Subscription(predicate, send)
+        self._subs.append(sub)
+        try:
+            yield receive
+        finally:
+            self._subs.remove(sub)
+            send.close()
+            receive.close()
+
+    async def wait_j11(self) -> None:
+        await self._j11_event.wait()
+
+    # -- commands ------------------------------------------------------------------------
+    async def command(self, cmd: Command, *, timeout: float = 5.0, check: bool = True) -> Reply:
+        """Write ``cmd`` and wait for its completion (``OK``/``FAIL``, or SKLL64's address).
+
+        Raises :class:`ModuleTimeout` after ``timeout`` seconds, :class:`CommandFailed` on
+        ``FAIL ERnn`` when ``check`` is true, :class:`UnsupportedModule` if the stick turns
+        out to speak ROHM's binary J11 protocol.
+        """
+        async with self._lock:
+            await self._settle_orphan()
+            pending = _Pending(cmd, Reply(cmd.name))
+            self._pending = pending
+            logger.trace("serial > {}", cmd.redacted)
+            with trio.CancelScope(shield=True) as write_scope:
+                write_scope.deadline = trio.current_time() + WRITE_DEADLINE
+                await self._stream.send_all(cmd.wire)
+            if write_scope.cancelled_caught:
+                self._pending = None
+                raise LinkLost(f"writing {cmd.name} to the module did not finish in {WRITE_DEADLINE} s")
+            try:
+                with trio.move_on_after(timeout):
+                    await pending.done.wait()
+            finally:
+                if not pending.done.is_set():
+                    # Cancelled or timed out: the reply may still come; keep it from the next one.
+                    self._pending = None
+                    self._orphan = pending
+            if not pending.done.is_set():
+                if self.j11_seen:
+                    raise UnsupportedModule(
+                        "the stick speaks ROHM's binary J11 protocol, not SKSTACK IP"
+                    )
+                raise ModuleTimeout(f"{cmd.name}: no answer from the module within {timeout:g} s")
+            final = pending.reply.final
+            if check and isinstance(final, skstack.Fail):
+                raise CommandFailed(cmd.name, final.code)
+            return pending.reply
+
+    async def _settle_orphan(self) -> None:
+        orphan = self._orphan
+        if orphan is None:
+            return
+        with trio.move_on_after(ORPHAN_GRACE):
+            await orphan.done.wait()
+        self._orphan = None
+
+    async def write_raw(self, data: bytes) -> None:
+        """Write bytes outside the command protocol (the start-up CRLF flush)."""
+        async with self._lock:
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + WRITE_DEADLINE
+                await self._stream.send_all(data)
+
+    async def drain(self, quiet: float = 0.3, limit: float = 2.0) -> None:
+        """Wait until the module has been quiet for ``quiet`` seconds (at most ``limit``)."""
+        end = trio.current_time() + limit
+        while trio.current_time() < end:
+            before = self.bytes_received
+            await trio.sleep(quiet)
+            if self.bytes_received == before:
+                return
+
+
+def no_deadline() -> float:
+    return math.inf
