@@ -51,7 +51,8 @@ def test_defaults() -> None:
     assert cfg.demo is False
     assert cfg.sim_model is None
     assert not cfg.skip_scan
-    assert RBID not in repr(cfg) and PWD not in repr(cfg)
+    assert RBID not in repr(cfg)
+    assert PWD not in repr(cfg)
 
 
 def test_xdg_state_home() -> None:
@@ -162,7 +163,8 @@ def test_bare_dse_flag_is_true_like_go() -> None:
 
 def test_empty_env_means_unset() -> None:
     cfg = load_config([], {**ENV, "SMARTMETER_CHANNEL": "", "SMARTMETER_IPADDR": ""})
-    assert cfg.channel is None and cfg.ipaddr is None
+    assert cfg.channel is None
+    assert cfg.ipaddr is None
 
 
 def test_listen_address_forms() -> None:
@@ -206,7 +208,8 @@ def test_demo_flag() -> None:
 
 def test_require_credentials_false() -> None:
     cfg = load_config([], {}, require_credentials=False)
-    assert not cfg.id and not cfg.password
+    assert not cfg.id
+    assert not cfg.password
 
 
 def test_help_and_version() -> None:
@@ -225,7 +228,8 @@ def test_help_lists_every_option() -> None:
         assert f"-{o.flag}" in text
         assert o.env in text
         assert f"(default: {o.default})" in text
-    assert "9102" in text and "/dev/ttyACM0" in text
+    assert "9102" in text
+    assert "/dev/ttyACM0" in text
 
 
 SECRET_VALUES = [RBID, PWD, "short-id", "pw-too-long-1234", "X" * 31]
@@ -270,8 +274,8 @@ INVALID = [
 def test_invalid(
     argv: list[str], env: dict[str, str | None], needles: list[str], shown: str | None
 ) -> None:
-    environ = {**ENV, **env}
-    environ = {k: v for k, v in environ.items() if v is not None}
+    merged: dict[str, str | None] = {**ENV, **env}
+    environ = {k: v for k, v in merged.items() if v is not None}
     found = problems(argv, environ)
     assert len(found) == 1, found
     for needle in needles:
@@ -309,8 +313,10 @@ def test_secret_values_never_in_error() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(["-password", bad_pw], {"SMARTMETER_ID": bad_id, "SMARTMETER_PORT": "x"})
     text = str(info.value) + repr(info.value) + repr(info.value.problems)
-    assert bad_id not in text and bad_pw not in text
-    assert "hidden, 30 characters" in text and "hidden, 7 characters" in text
+    assert bad_id not in text
+    assert bad_pw not in text
+    assert "hidden, 30 characters" in text
+    assert "hidden, 7 characters" in text
 
 
 def test_config_is_frozen() -> None:

@@ -20,7 +20,9 @@ OTHER = "FE80:0000:0000:0000:021C:6400:0000:0001"
 
 
 def desc(lqi: int, pair: str | None, addr: str = "001C640003DD6393") -> PanDesc:
-    return PanDesc(channel=0x33, channel_page=9, pan_id=0x6393, addr=addr, lqi=lqi, side=None, pair_id=pair)
+    return PanDesc(
+        channel=0x33, channel_page=9, pan_id=0x6393, addr=addr, lqi=lqi, side=None, pair_id=pair
+    )
 
 
 def test_pair_id_is_last_eight_characters() -> None:
@@ -64,7 +66,9 @@ def test_scan_plan_rises_step_by_step_with_a_bound() -> None:
     ],
 )
 def test_signal_for(code: int, sender: str, expected: SessionSignal | None) -> None:
-    assert signal_for(ModuleEvent(code=code, sender=sender, side=None, param=None), METER) == expected
+    assert (
+        signal_for(ModuleEvent(code=code, sender=sender, side=None, param=None), METER) == expected
+    )
 
 
 def test_state_file_round_trip_and_rejection() -> None:
@@ -74,6 +78,11 @@ def test_state_file_round_trip_and_rejection() -> None:
     back, dialect = MeterAddress.from_json(text)
     assert back == addr
     assert dialect == "dual-stack"
-    for bad in ("", "{}", '{"version": 2}', '{"version": 1, "channel": "99", "pan_id": "1", "mac": "x", "ip": "y"}'):
+    for bad in (
+        "",
+        "{}",
+        '{"version": 2}',
+        '{"version": 1, "channel": "99", "pan_id": "1", "mac": "x", "ip": "y"}',
+    ):
         with pytest.raises(ValueError, match="state file"):
             MeterAddress.from_json(bad)

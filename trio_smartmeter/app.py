@@ -31,7 +31,7 @@ from .serial_port import SimOpener
 from .skstack import Dialect
 from .state import ExporterState
 from .supervisor import SessionSettings, Supervisor
-from .web import make_app, serve
+from .web import ASGIApp, make_app, serve
 
 #: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
 STOP_DEADLINE = 4.5
@@ -68,36 +68,38 @@ async def run_exporter(
     http_stop = trio.Event()
 
     async with trio.open_nursery() as nursery:
-        binds = await nursery.start(
-            _serve, app, cfg.listen_address, cfg.port, http_stop
-        )
+        binds = await nursery.start(_serve, app, cfg.listen_address, cfg.port, http_stop)
         logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
         if on_listening is not None:
             on_listening(binds)
+        signal_scope = trio.CancelScope()
         if handle_signals:
-            nursery.start_soon(_watch_signals, supervisor, nursery.cancel_scope)
+            nursery.start_soon(_watch_signals, supervisor, nursery.cancel_scope, signal_scope)
         await supervisor.run()
         logger.info("stopped: closing the HTTP server")
         http_stop.set()
-        with trio.move_on_after(1.5):
-            while nursery.child_tasks and len(nursery.child_tasks) > (1 if handle_signals else 0):
-                await trio.sleep(0.01)
-        nursery.cancel_scope.cancel()
+        signal_scope.cancel()
+        # hypercorn finishes in-flight requests within its graceful_timeout; then it is cut.
+        nursery.cancel_scope.deadline = min(
+            nursery.cancel_scope.deadline, trio.current_time() + 2.0
+        )
 
 
 async def _serve(
-    app: object,
+    app: ASGIApp,
     host: str,
     port: int,
     stop: trio.Event,
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    await serve(app, host=host, port=port, shutdown_trigger=stop.wait, task_status=task_status)  # type: ignore[arg-type]
+    await serve(app, host=host, port=port, shutdown_trigger=stop.wait, task_status=task_status)
 
 
-async def _watch_signals(supervisor: Supervisor, service: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+async def _watch_signals(
+    supervisor: Supervisor, service: trio.CancelScope, own: trio.CancelScope
+) -> None:
+    with own, trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             if signum == signal.SIGHUP:
                 s = supervisor.state
@@ -108,7 +110,9 @@ async def _watch_signals(supervisor: Supervisor, service: trio.CancelScope) -> N
                     "none" if s.reading is None else f"{s.reading.power_watts} W",
                 )
                 continue
-            logger.info("{} received: stopping (again to exit at once)", signal.Signals(signum).name)
+            logger.info(
+                "{} received: stopping (again to exit at once)", signal.Signals(signum).name
+            )
             supervisor.request_stop()
             service.deadline = min(service.deadline, trio.current_time() + STOP_DEADLINE)
             async for again in signals:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 import trio
@@ -35,18 +35,9 @@ def _demo_defaults() -> dict[str, str]:
     return {"id": DEMO_RBID, "password": DEMO_PASSWORD}
 
 
-def parse(argv: Sequence[str], environ: dict[str, str] | os._Environ[str]) -> Config:
-    args = list(argv)
-    demo = "--demo" in args or "-demo" in args
-    sim_device = any(a.startswith("sim:") or "=sim:" in a for a in args) or environ.get(
-        "SMARTMETER_DEVICE", ""
-    ).startswith("sim:")
-    defaults: dict[str, str] = {}
-    if demo or sim_device:
-        defaults = _demo_defaults()
-    if demo:
-        defaults["device"] = "sim:bp35a1"
-    return load_config(args, environ, defaults=defaults)
+def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
+    """Config from flags and environment; a ``sim:`` device gets the simulator's demo credentials."""
+    return load_config(list(argv), environ, defaults=_demo_defaults())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

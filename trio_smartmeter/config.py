@@ -57,7 +57,7 @@ DEFAULT_LISTEN_ADDRESS: Final = "::"  # all interfaces; "[::]" is dual-stack on 
 #: ``sim:MODEL`` device names (the built-in simulator).
 SIM_MODELS: Final = ("bp35a1", "rl7023-ips", "bp35c2", "rl7023-dss")
 #: ``--demo`` without a device selects this simulator.
-DEMO_DEVICE: Final = "sim:bp35c2"
+DEMO_DEVICE: Final = "sim:bp35a1"
 ID_LENGTH: Final = 32
 PASSWORD_LENGTH: Final = 12
 CHANNEL_MIN: Final = 0x21
@@ -279,6 +279,8 @@ def _parse_argv(argv: Sequence[str], problems: list[str]) -> tuple[dict[str, _Ra
         if opt is None:
             known = ", ".join("-" + o.flag for o in OPTIONS)
             problems.append(f"unknown flag -{name}: known flags are {known}, -h/--help, --version")
+            if not eq and i < len(args) and not args[i].startswith("-"):
+                i += 1  # its probable value: one problem, not two
             continue
         source = f"flag -{opt.flag}"
         if eq:
@@ -549,8 +551,8 @@ def load_config(
             problems.append(_bad("state_file", r, "a file path"))
         else:
             home = environ.get("HOME", "")
-            if text == "~" or text.startswith("~/"):
-                text = (home or "/") + text[1:] if home else text
+            if home and (text == "~" or text.startswith("~/")):
+                text = home + text[1:]
             kwargs["state_file"] = Path(text)
     else:
         kwargs["state_file"] = default_state_file(environ)

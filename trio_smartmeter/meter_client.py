@@ -22,7 +22,6 @@ from .errors import (
     MalformedResponse,
     ModuleTimeout,
     RequestTimeout,
-    ScanEmpty,
     SendFailed,
 )
 from .skstack import Dialect, Message
@@ -87,7 +86,9 @@ class MeterClient:
                     else:
                         break
             if scope.cancelled_caught:
-                raise ModuleTimeout(f"scan (duration {duration}) did not finish within {limit:.1f} s")
+                raise ModuleTimeout(
+                    f"scan (duration {duration}) did not finish within {limit:.1f} s"
+                )
             if not found:
                 with trio.move_on_after(self.timing.scan_trailing):
                     async for m in inbox:
@@ -101,8 +102,10 @@ class MeterClient:
         ip = skstack.format_ipv6(meter_ip)
 
         def relevant(m: Message) -> bool:
-            return isinstance(m, skstack.ModuleEvent) and m.code in (0x24, 0x25) and (
-                m.sender is None or m.sender == ip
+            return (
+                isinstance(m, skstack.ModuleEvent)
+                and m.code in (0x24, 0x25)
+                and (m.sender is None or m.sender == ip)
             )
 
         with self.client.subscribe(relevant) as inbox:
@@ -113,7 +116,9 @@ class MeterClient:
                     if m.code == 0x25:
                         self.meter_ip = ip
                         return
-                    raise JoinFailed("the meter rejected PANA authentication (EVENT 24)", rejected=True)
+                    raise JoinFailed(
+                        "the meter rejected PANA authentication (EVENT 24)", rejected=True
+                    )
         raise JoinFailed(f"no EVENT 25/24 within {self.timing.join:g} s of SKJOIN", rejected=False)
 
     async def get(self, epcs: Sequence[int]) -> echonet.Frame:
@@ -140,8 +145,14 @@ class MeterClient:
                 async for m in inbox:
                     if isinstance(m, skstack.ModuleEvent):
                         if m.param not in (None, 0):
-                            what = "not sent (neighbour solicitation instead)" if m.param == 2 else "no acknowledgement"
-                            raise SendFailed(f"request TID {request.tid:04X}: {what} (EVENT 21 {m.param:02X})")
+                            what = (
+                                "not sent (neighbour solicitation instead)"
+                                if m.param == 2
+                                else "no acknowledgement"
+                            )
+                            raise SendFailed(
+                                f"request TID {request.tid:04X}: {what} (EVENT 21 {m.param:02X})"
+                            )
                         continue
                     assert isinstance(m, skstack.RxUdp)
                     try:

@@ -37,7 +37,9 @@ def describe_os_error(device: str, exc: BaseException) -> str:
         if exc.errno is None and "lock" in str(exc).lower():
             return f"{device} is in use by another program (exclusive lock held)"
         if exc.errno in (errno.EIO, errno.ENXIO, errno.ENODEV):
-            return f"{device} went away (I/O error {errno.errorcode.get(exc.errno or 0, exc.errno)})"
+            return (
+                f"{device} went away (I/O error {errno.errorcode.get(exc.errno or 0, exc.errno)})"
+            )
         return f"{device}: {exc.strerror or exc}"
     return f"{device}: {type(exc).__name__}"
 

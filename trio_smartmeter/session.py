@@ -70,7 +70,9 @@ def choose_pan(descs: Iterable[PanDesc], wanted_pair_id: str) -> PanDesc | None:
     candidates = list(descs)
     if not candidates:
         return None
-    matching = [d for d in candidates if d.pair_id is not None and d.pair_id.upper() == wanted_pair_id]
+    matching = [
+        d for d in candidates if d.pair_id is not None and d.pair_id.upper() == wanted_pair_id
+    ]
     if matching:
         return max(matching, key=lambda d: d.lqi)
     if any(d.pair_id is not None for d in candidates):

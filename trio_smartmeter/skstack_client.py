@@ -14,7 +14,6 @@ orphan a short grace period to finish, so a late ``OK`` is never taken as its ow
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -175,7 +174,9 @@ class SkStackClient:
         await self._j11_event.wait()
 
     # -- commands ------------------------------------------------------------------------
-    async def command(self, cmd: Command, *, timeout: float = 5.0, check: bool = True) -> Reply:
+    async def command(
+        self, cmd: Command, *, timeout: float = 5.0, check: bool = True
+    ) -> Reply:
         """Write ``cmd`` and wait for its completion (``OK``/``FAIL``, or SKLL64's address).
 
         Raises :class:`ModuleTimeout` after ``timeout`` seconds, :class:`CommandFailed` on
@@ -192,7 +193,9 @@ class SkStackClient:
                 await self._stream.send_all(cmd.wire)
             if write_scope.cancelled_caught:
                 self._pending = None
-                raise LinkLost(f"writing {cmd.name} to the module did not finish in {WRITE_DEADLINE} s")
+                raise LinkLost(
+                    f"writing {cmd.name} to the module did not finish in {WRITE_DEADLINE} s"
+                )
             try:
                 with trio.move_on_after(timeout):
                     await pending.done.wait()
@@ -235,7 +238,3 @@ class SkStackClient:
             await trio.sleep(quiet)
             if self.bytes_received == before:
                 return
-
-
-def no_deadline() -> float:
-    return math.inf

@@ -26,7 +26,24 @@ from .model import (
 ERROR_TYPES = ("ip_resolve", "auth", "query", "parse", "serial", "rate_limit")
 
 #: ``smartmeter_module_events_total{event}`` label values (EVENT numbers as 2 hex digits).
-MODULE_EVENTS = ("01", "02", "05", "1F", "20", "21", "22", "24", "25", "26", "27", "28", "29", "32", "33", "other")
+MODULE_EVENTS = (
+    "01",
+    "02",
+    "05",
+    "1F",
+    "20",
+    "21",
+    "22",
+    "24",
+    "25",
+    "26",
+    "27",
+    "28",
+    "29",
+    "32",
+    "33",
+    "other",
+)
 
 #: Buckets of ``smartmeter_scrape_duration_seconds``: a radio round-trip with retries takes minutes.
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0, 300.0)
@@ -115,7 +132,9 @@ class ExporterState:
     def fresh_reading(self, now_monotonic: float) -> Reading | None:
         return self.reading if self.is_fresh(now_monotonic) else None
 
-    def fresh_fixed(self, which: FixedTimeEnergy | None, now_monotonic: float) -> FixedTimeEnergy | None:
+    def fresh_fixed(
+        self, which: FixedTimeEnergy | None, now_monotonic: float
+    ) -> FixedTimeEnergy | None:
         # The 30-minute push is fresh for one period plus the meter's few minutes of slack.
         if which is None or now_monotonic - which.received_monotonic > max(self.max_age, 2400.0):
             return None
@@ -202,7 +221,9 @@ class ExporterState:
         self.rssi_dbm = dbm
         self._changed()
 
-    def set_fixed(self, *, forward: FixedTimeEnergy | None = None, reverse: FixedTimeEnergy | None = None) -> None:
+    def set_fixed(
+        self, *, forward: FixedTimeEnergy | None = None, reverse: FixedTimeEnergy | None = None
+    ) -> None:
         if forward is not None:
             self.fixed_forward = forward
         if reverse is not None:

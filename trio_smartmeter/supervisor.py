@@ -55,8 +55,15 @@ from .state import ExporterState
 JST = timezone(timedelta(hours=9))
 
 #: Static properties, read once per session in one Get frame (Get_SNA for some is fine).
-STATIC_EPCS = (epc.EPC_STANDARD_VERSION, epc.EPC_MANUFACTURER, epc.EPC_COEFFICIENT,
-               epc.EPC_DIGITS, epc.EPC_UNIT, epc.EPC_GET_MAP, epc.EPC_FIXED_FORWARD)
+STATIC_EPCS = (
+    epc.EPC_STANDARD_VERSION,
+    epc.EPC_MANUFACTURER,
+    epc.EPC_COEFFICIENT,
+    epc.EPC_DIGITS,
+    epc.EPC_UNIT,
+    epc.EPC_GET_MAP,
+    epc.EPC_FIXED_FORWARD,
+)
 #: Every poll is ONE Get frame carrying these (E3 only when the meter has it).
 POLL_EPCS = (epc.EPC_POWER, epc.EPC_CURRENTS, epc.EPC_FORWARD)
 
@@ -103,9 +110,7 @@ class _FaultLog:
         if self.open_since is None:
             return
         faults = ", ".join(f"{k} ×{v}" for k, v in self.seen.items())
-        logger.info(
-            "recovered by {} after {:.1f} s ({})", rung, now - self.open_since, faults
-        )
+        logger.info("recovered by {} after {:.1f} s ({})", rung, now - self.open_since, faults)
         self.open_since = None
         self.seen.clear()
 
@@ -231,7 +236,9 @@ class Supervisor:
         attempt = 0
         opened_before = False
         while True:
-            self.state.set_session_state(SessionState.STARTING if not opened_before else SessionState.BACKOFF)
+            self.state.set_session_state(
+                SessionState.STARTING if not opened_before else SessionState.BACKOFF
+            )
             delay: float
             try:
                 async with open_device(self.settings.device, sim_opener=self.sim_opener) as stream:
@@ -244,7 +251,11 @@ class Supervisor:
                     if self.state.polls > polls_before:
                         attempt = 0
                 delay = REOPEN_BACKOFF[min(attempt, len(REOPEN_BACKOFF) - 1)]
-                self._faults.fault("reopen", f"reopening {self.settings.device} (recovery ladder)", trio.current_time())
+                self._faults.fault(
+                    "reopen",
+                    f"reopening {self.settings.device} (recovery ladder)",
+                    trio.current_time(),
+                )
             except LinkLost as exc:
                 self.state.count_error("serial")
                 self.state.set_session_up(False)
@@ -373,7 +384,9 @@ class Supervisor:
             )
         else:
             self.state.set_session_state(SessionState.BACKOFF)
-        logger.debug("recovery: {} in {:.1f} s ({})", decision.rung.value, decision.delay, decision.reason)
+        logger.debug(
+            "recovery: {} in {:.1f} s ({})", decision.rung.value, decision.delay, decision.reason
+        )
         await trio.sleep(decision.delay)
         self._last_rung = decision.rung.value
         return decision.rung
@@ -388,11 +401,15 @@ class Supervisor:
         await client.command(skstack.sk_reset(), timeout=s.timing.reset)
         self.state.bump("module_resets")
         await client.command(skstack.sk_sreg("SFE", "0"), timeout=s.timing.command)
-        ver = (await client.command(skstack.sk_ver(), timeout=s.timing.command)).first(skstack.Version)
-        appver = (await client.command(skstack.sk_appver(), timeout=s.timing.command, check=False)).first(
-            skstack.AppVersion
+        ver = (await client.command(skstack.sk_ver(), timeout=s.timing.command)).first(
+            skstack.Version
         )
-        info = (await client.command(skstack.sk_info(), timeout=s.timing.command)).first(skstack.Info)
+        appver = (
+            await client.command(skstack.sk_appver(), timeout=s.timing.command, check=False)
+        ).first(skstack.AppVersion)
+        info = (await client.command(skstack.sk_info(), timeout=s.timing.command)).first(
+            skstack.Info
+        )
         if self.settings.dialect is not None:
             self.dialect = self.settings.dialect
         elif isinstance(info, skstack.Info):
@@ -443,7 +460,9 @@ class Supervisor:
                 other = skstack.dialect_from_scan_failure(skstack.Fail(exc.code), self.dialect)
                 if other is None or self.settings.dialect is not None:
                     raise
-                logger.info("SKSCAN answered ER{:02d}: switching to the {} dialect", exc.code, other.value)
+                logger.info(
+                    "SKSCAN answered ER{:02d}: switching to the {} dialect", exc.code, other.value
+                )
                 self.dialect = other
                 client.decoder.dialect = other
                 meter = MeterClient(client, self.dialect, self.settings.timing)
@@ -451,12 +470,17 @@ class Supervisor:
             chosen = choose_pan(descs, wanted)
             if chosen is not None:
                 ip = skstack.mac_to_link_local(chosen.addr)
-                self.address = MeterAddress(chosen.channel, chosen.pan_id, chosen.addr, ip, chosen.lqi)
+                self.address = MeterAddress(
+                    chosen.channel, chosen.pan_id, chosen.addr, ip, chosen.lqi
+                )
                 self._scanned_this_cycle = True
                 self.state.set_rssi(skstack.rssi_from_lqi(chosen.lqi))
                 logger.info(
                     "found the meter on channel {:02X}, PAN {:04X}, LQI {} (scan duration {})",
-                    chosen.channel, chosen.pan_id, chosen.lqi, step.duration,
+                    chosen.channel,
+                    chosen.pan_id,
+                    chosen.lqi,
+                    step.duration,
                 )
                 return
         raise ScanEmpty(
@@ -465,7 +489,8 @@ class Supervisor:
         )
 
     async def join(self, client: SkStackClient, *, terminate_first: bool) -> None:
-        assert self.dialect is not None and self.address is not None
+        assert self.dialect is not None
+        assert self.address is not None
         s = self.settings
         self.state.set_session_state(SessionState.JOINING)
         if terminate_first:
@@ -473,8 +498,12 @@ class Supervisor:
                 await client.command(skstack.sk_term(), timeout=s.timing.command, check=False)
             except ModuleTimeout:
                 pass
-        await client.command(skstack.sk_sreg("S2", f"{self.address.channel:02X}"), timeout=s.timing.command)
-        await client.command(skstack.sk_sreg("S3", f"{self.address.pan_id:04X}"), timeout=s.timing.command)
+        await client.command(
+            skstack.sk_sreg("S2", f"{self.address.channel:02X}"), timeout=s.timing.command
+        )
+        await client.command(
+            skstack.sk_sreg("S3", f"{self.address.pan_id:04X}"), timeout=s.timing.command
+        )
         meter = MeterClient(client, self.dialect, s.timing)
         self.meter = None
         self._scaling = None
@@ -554,7 +583,9 @@ class Supervisor:
     async def _read_static(self, meter: MeterClient) -> MeterScaling:
         frame = await self._guarded_get(meter, STATIC_EPCS)
         props = readable(frame)
-        prop_map = epc.decode_property_map(props[epc.EPC_GET_MAP]) if epc.EPC_GET_MAP in props else None
+        prop_map = (
+            epc.decode_property_map(props[epc.EPC_GET_MAP]) if epc.EPC_GET_MAP in props else None
+        )
         unit = epc.decode_unit(props[epc.EPC_UNIT]) if epc.EPC_UNIT in props else None
         if unit is None:
             raise MalformedResponse("the meter did not give the unit of cumulative energy (EPC E1)")
@@ -569,7 +600,9 @@ class Supervisor:
             self.state.set_meter_info(
                 MeterInfo(
                     manufacturer=epc.decode_manufacturer(props.get(epc.EPC_MANUFACTURER, b"")),
-                    standard_version=epc.decode_standard_version(props.get(epc.EPC_STANDARD_VERSION, b""))
+                    standard_version=epc.decode_standard_version(
+                        props.get(epc.EPC_STANDARD_VERSION, b"")
+                    )
                     or "",
                 )
             )
@@ -587,15 +620,28 @@ class Supervisor:
             scaling = self._scaling = attrs.evolve(scaling, has_reverse=False)
             self.state.set_scaling(scaling)
         power = epc.decode_power(props[epc.EPC_POWER]) if epc.EPC_POWER in props else None
-        r, t = epc.decode_currents(props[epc.EPC_CURRENTS]) if epc.EPC_CURRENTS in props else (None, None)
-        forward_raw = epc.decode_cumulative(props[epc.EPC_FORWARD]) if epc.EPC_FORWARD in props else None
-        reverse_raw = epc.decode_cumulative(props[epc.EPC_REVERSE]) if epc.EPC_REVERSE in props else None
+        r, t = (
+            epc.decode_currents(props[epc.EPC_CURRENTS])
+            if epc.EPC_CURRENTS in props
+            else (None, None)
+        )
+        forward_raw = (
+            epc.decode_cumulative(props[epc.EPC_FORWARD]) if epc.EPC_FORWARD in props else None
+        )
+        reverse_raw = (
+            epc.decode_cumulative(props[epc.EPC_REVERSE]) if epc.EPC_REVERSE in props else None
+        )
         if power is None and r is None and forward_raw is None:
             self.state.record_failed_poll("parse", duration)
             raise MalformedResponse("the meter answered without any readable value")
-        if forward_raw is not None and self._last_forward_raw is not None and forward_raw < self._last_forward_raw:
+        if (
+            forward_raw is not None
+            and self._last_forward_raw is not None
+            and forward_raw < self._last_forward_raw
+        ):
             kind = epc.classify_decrease(self._last_forward_raw, forward_raw, scaling.digits)
-            self.state.bump("energy_resets")
+            if kind == "reset":
+                self.state.bump("energy_resets")
             logger.info("cumulative energy went down ({}): the counter restarts", kind)
         if forward_raw is not None:
             self._last_forward_raw = forward_raw
@@ -726,7 +772,11 @@ def _guess_model(info: skstack.Info | None, dialect: Dialect) -> str:
     if mac.startswith("001D129"):
         return "ROHM BP35A1" if dialect is Dialect.SINGLE_HOP else "ROHM BP35C0/BP35C2"
     if info is not None and "1207:23FF" in info.ip.upper():
-        return "Tessera RL7023 Stick-D/IPS" if dialect is Dialect.SINGLE_HOP else "Tessera RL7023 Stick-D/DSS"
+        return (
+            "Tessera RL7023 Stick-D/IPS"
+            if dialect is Dialect.SINGLE_HOP
+            else "Tessera RL7023 Stick-D/DSS"
+        )
     return "unknown SKSTACK IP module"
 
 

@@ -52,7 +52,7 @@ async def scan_main(cfg: Config) -> int:
             found: list[skstack.PanDesc] = []
             for step in steps:
                 print(
-                    f"scanning {'channel %02X' % step.channel if step.channel else 'all channels'}"
+                    f"scanning {f'channel {step.channel:02X}' if step.channel else 'all channels'}"
                     f" (duration {step.duration}) ...",
                     file=sys.stderr,
                 )
@@ -99,7 +99,9 @@ async def read_main(cfg: Config, json_out: bool) -> int:
                         name, value = epc.describe(code, props[code])
                         rows.append((f"0x{code:02X}", name, value))
                     else:
-                        rows.append((f"0x{code:02X}", epc.describe(code, b"")[0], "(not available)"))
+                        rows.append(
+                            (f"0x{code:02X}", epc.describe(code, b"")[0], "(not available)")
+                        )
             await client.command(skstack.sk_term(), timeout=2.0, check=False)
             nursery.cancel_scope.cancel()
     except ExporterError as exc:

@@ -61,9 +61,7 @@ def decode(data: bytes) -> SimFrame:
             raise ValueError("truncated EDT")
         props.append((epc, data[pos : pos + pdc]))
         pos += pdc
-    return SimFrame(
-        int.from_bytes(data[2:4], "big"), data[4:7], data[7:10], data[10], tuple(props)
-    )
+    return SimFrame(int.from_bytes(data[2:4], "big"), data[4:7], data[7:10], data[10], tuple(props))
 
 
 def property_map(epcs: set[int]) -> bytes:

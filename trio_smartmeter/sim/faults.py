@@ -58,6 +58,10 @@ def _to_epcs(value: Any) -> tuple[int, ...]:
     return tuple(int(v, 16) if isinstance(v, str) else int(v) for v in value)
 
 
+def _to_specs(value: Any) -> tuple[FaultSpec, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class FaultSpec:
     """One fault and its trigger.
@@ -79,14 +83,15 @@ class FaultSpec:
 
 @attrs.frozen
 class Scenario:
-    faults: tuple[FaultSpec, ...] = attrs.field(default=(), converter=tuple)
+    faults: tuple[FaultSpec, ...] = attrs.field(default=(), converter=_to_specs)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scenario:
         unknown = set(data) - {"faults"}
         if unknown:
             raise ValueError(f"unknown scenario keys: {sorted(unknown)}")
-        return cls(faults=tuple(FaultSpec(**item) for item in data.get("faults", ())))
+        specs = tuple(FaultSpec(**item) for item in data.get("faults", ()))
+        return cls(faults=specs)
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:

@@ -41,7 +41,8 @@ class Household:
         hour = at.hour + at.minute / 60 + at.second / 3600
         if not 6.0 < hour < 18.0:
             return 0.0
-        return self.solar_peak_watts * math.sin(math.pi * (hour - 6.0) / 12.0) ** 1.5
+        shape: float = math.sin(math.pi * (hour - 6.0) / 12.0) ** 1.5
+        return self.solar_peak_watts * shape
 
     def net_watts(self, at: datetime) -> int:
         """Power at the meter, signed: negative while exporting."""

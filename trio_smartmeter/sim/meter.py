@@ -114,7 +114,8 @@ class Meter:
 
     def _raw(self, kwh: float) -> int:
         scale = float(self.unit_kwh) * (self.config.coefficient or 1)
-        return int(kwh / scale + 1e-9) % 10**self.config.digits
+        modulus: int = 10**self.config.digits
+        return int(kwh / scale + 1e-9) % modulus
 
     @staticmethod
     def _boundary_at_or_before(at: datetime) -> datetime:

@@ -1,0 +1,261 @@
+"""The recovery ladder (design.md §4, protocol.md §5.5) as data and policy; pure.
+
+The session supervisor reports every failure as a :class:`Fault`; :meth:`Ladder.on_fault`
+answers with a :class:`Decision`: which :class:`Rung` to climb to and how long to wait
+first. A fresh reading (:meth:`Ladder.on_success`) resets everything. No clock, no I/O:
+the randomness of the jitter comes from an injected ``random.Random``, so a seed fixes
+every decision.
+
+Ladder (counters run from the last successful reading; the last rung of each row repeats):
+
+=====================  =====================================================  ============
+fault                  rungs, in order                                        delay
+=====================  =====================================================  ============
+TIMEOUT, SEND_FAILED   RESEND ×2 (``max_resends``), then the next step of     backoff
+                       the *session row*
+SESSION_EXPIRED        WAIT_REAUTH once (the supervisor waits ≤ 60 s for      0, then
+  (EVENT 29)           EVENT 25), then the next step of the session row       backoff
+SESSION_ENDED          next step of the session row                           backoff
+  (EVENT 26/27/28)
+JOIN_FAILED            next step of the session row                           backoff
+session row            REJOIN ×2 (``max_rejoins``) → RESCAN_CHANNEL →
+                       RESCAN_ALL → RESET → REOPEN
+AUTH_REJECTED          REJOIN; the 3rd (``auth_latch_after``) rejection and   backoff, then
+  (EVENT 24 after a    every later one: REJOIN with ``latch=True``            ``latch_delay``
+  scan found the
+  meter)
+SCAN_EMPTY             RESCAN_ALL → RESET → REOPEN                            backoff
+MODULE_SILENT          RESET → REOPEN                                         backoff
+SERIAL_LOST            REOPEN                                                 backoff
+=====================  =====================================================  ============
+
+* The session row is shared: a REJOIN after timeouts, an expired or ended session and a
+  failed join all climb the same steps, so a module that keeps "joining" but never
+  answers still gets reset and finally reopened. The resend count starts again after
+  any other rung.
+* "backoff" is :meth:`Backoff.delay` with ``attempt`` = number of faults since the last
+  success minus one: with the defaults 1, 2, 4, 8 … 256, then 300 s (the cap), each
+  ±10 % jitter and never above the cap.
+* AUTH_REJECTED counts rejections since the last success (other faults in between do not
+  clear it): a wrong B-route password must not hammer the meter, so from the third
+  rejection on every attempt waits ``latch_delay`` (default 600 s) and is flagged
+  ``latch`` for the ``smartmeter_credentials_latched`` metric.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from typing import Any
+
+import attrs
+
+__all__ = ["Backoff", "Decision", "Fault", "Ladder", "Rung"]
+
+
+class Rung(enum.Enum):
+    """What the supervisor does next, from the cheapest to the most drastic."""
+
+    RESEND = "resend"  # send the Get again (new TID)
+    WAIT_REAUTH = "wait_reauth"  # after EVENT 29: wait for the module's own re-auth (EVENT 25)
+    REJOIN = "rejoin"  # SKTERM + SKJOIN with the known address
+    RESCAN_CHANNEL = "rescan_channel"  # active scan of the known channel, then join
+    RESCAN_ALL = "rescan_all"  # forget the meter's address; scan all channels, then join
+    RESET = "reset"  # SKRESET and the full start-up sequence
+    REOPEN = "reopen"  # close and reopen the serial device
+
+
+class Fault(enum.Enum):
+    """What went wrong, as the supervisor saw it."""
+
+    TIMEOUT = "timeout"  # no answer to a Get
+    SEND_FAILED = "send_failed"  # EVENT 21 01/02
+    SESSION_EXPIRED = "session_expired"  # EVENT 29
+    SESSION_ENDED = "session_ended"  # EVENT 26/27/28
+    JOIN_FAILED = "join_failed"  # EVENT 24 / join timeout
+    AUTH_REJECTED = "auth_rejected"  # EVENT 24 right after a scan found the meter
+    SCAN_EMPTY = "scan_empty"  # no EPANDESC
+    MODULE_SILENT = "module_silent"  # command timeout / FAIL ER09
+    SERIAL_LOST = "serial_lost"  # the device went away
+
+
+def _non_negative(_inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+@attrs.frozen
+class Backoff:
+    """Capped exponential backoff with multiplicative jitter."""
+
+    initial: float = attrs.field(default=1.0, validator=_non_negative)
+    factor: float = attrs.field(default=2.0)
+    cap: float = attrs.field(default=300.0, validator=_non_negative)
+    jitter: float = attrs.field(default=0.1)
+
+    @factor.validator
+    def _check_factor(self, _attribute: attrs.Attribute[float], value: float) -> None:
+        if not value >= 1.0:
+            raise ValueError(f"factor must be >= 1, got {value!r}")
+
+    @jitter.validator
+    def _check_jitter(self, _attribute: attrs.Attribute[float], value: float) -> None:
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"jitter must be in [0, 1), got {value!r}")
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before attempt ``attempt`` (0 = first retry -> ``initial``).
+
+        ``min(cap, initial × factor**attempt)`` times a uniform factor in
+        ``[1 - jitter, 1 + jitter]``, clipped to ``[0, cap]``. Draws exactly one number.
+        """
+        if attempt < 0:
+            raise ValueError(f"attempt must be >= 0, got {attempt!r}")
+        try:
+            base = min(self.cap, self.initial * self.factor**attempt)
+        except OverflowError:
+            base = self.cap
+        spread = rng.uniform(-self.jitter, self.jitter)
+        return min(self.cap, max(0.0, base * (1.0 + spread)))
+
+
+@attrs.frozen
+class Decision:
+    """The next rung, the wait before it, and whether credentials are now suspect."""
+
+    rung: Rung
+    delay: float
+    latch: bool = False
+    reason: str = ""
+
+
+def _at_least(minimum: int) -> Any:
+    def check(_inst: Any, attribute: attrs.Attribute[int], value: int) -> None:
+        if value < minimum:
+            raise ValueError(f"{attribute.name} must be >= {minimum}, got {value!r}")
+
+    return check
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@attrs.define
+class Ladder:
+    """The escalation policy; mutable. Ask :meth:`on_fault` after every failure."""
+
+    rng: random.Random = attrs.field(factory=random.Random)
+    backoff: Backoff = attrs.field(factory=Backoff)
+    latch_delay: float = attrs.field(default=600.0, validator=_non_negative)
+    max_resends: int = attrs.field(default=2, validator=_at_least(0))
+    max_rejoins: int = attrs.field(default=2, validator=_at_least(0))
+    auth_latch_after: int = attrs.field(default=3, validator=_at_least(1))
+
+    _faults: int = attrs.field(default=0, init=False)
+    _resends: int = attrs.field(default=0, init=False)
+    _reauth_waited: bool = attrs.field(default=False, init=False)
+    _session_step: int = attrs.field(default=0, init=False)
+    _scan_step: int = attrs.field(default=0, init=False)
+    _module_step: int = attrs.field(default=0, init=False)
+    _auth_rejects: int = attrs.field(default=0, init=False)
+
+    # -- the rows of the ladder -----------------------------------------------------------
+    @property
+    def session_row(self) -> tuple[Rung, ...]:
+        return (Rung.REJOIN,) * self.max_rejoins + (
+            Rung.RESCAN_CHANNEL,
+            Rung.RESCAN_ALL,
+            Rung.RESET,
+            Rung.REOPEN,
+        )
+
+    SCAN_ROW = (Rung.RESCAN_ALL, Rung.RESET, Rung.REOPEN)
+    MODULE_ROW = (Rung.RESET, Rung.REOPEN)
+
+    # -- read-only views ------------------------------------------------------------------
+    @property
+    def consecutive_faults(self) -> int:
+        """Faults since the last successful reading."""
+        return self._faults
+
+    @property
+    def latched(self) -> bool:
+        """True once the meter rejected authentication ``auth_latch_after`` times."""
+        return self._auth_rejects >= self.auth_latch_after
+
+    # -- policy ---------------------------------------------------------------------------
+    def on_success(self) -> None:
+        """A fresh reading: every counter starts again."""
+        self._faults = 0
+        self._resends = 0
+        self._reauth_waited = False
+        self._session_step = 0
+        self._scan_step = 0
+        self._module_step = 0
+        self._auth_rejects = 0
+
+    def on_fault(self, fault: Fault) -> Decision:
+        """Record ``fault`` and decide the next rung and the wait before it."""
+        self._faults += 1
+        if fault in (Fault.TIMEOUT, Fault.SEND_FAILED):
+            if self._resends < self.max_resends:
+                self._resends += 1
+                return self._backoff(
+                    Rung.RESEND, f"{fault.value}: resend {self._resends}/{self.max_resends}"
+                )
+            return self._session(f"{fault.value} after {self.max_resends} resend(s)")
+        if fault is Fault.SESSION_EXPIRED:
+            if not self._reauth_waited:
+                self._reauth_waited = True
+                self._resends = 0
+                return Decision(
+                    Rung.WAIT_REAUTH,
+                    0.0,
+                    reason="session_expired: waiting for the module's own re-authentication",
+                )
+            return self._session("session_expired again before a reading")
+        if fault in (Fault.SESSION_ENDED, Fault.JOIN_FAILED):
+            return self._session(fault.value)
+        if fault is Fault.AUTH_REJECTED:
+            return self._auth_rejected()
+        if fault is Fault.SCAN_EMPTY:
+            rung = self.SCAN_ROW[min(self._scan_step, len(self.SCAN_ROW) - 1)]
+            self._scan_step += 1
+            return self._backoff(rung, f"scan_empty ({_ordinal(self._scan_step)} time)")
+        if fault is Fault.MODULE_SILENT:
+            rung = self.MODULE_ROW[min(self._module_step, len(self.MODULE_ROW) - 1)]
+            self._module_step += 1
+            return self._backoff(rung, f"module_silent ({_ordinal(self._module_step)} time)")
+        return self._backoff(Rung.REOPEN, f"{fault.value}")
+
+    # -- helpers --------------------------------------------------------------------------
+    def _session(self, why: str) -> Decision:
+        row = self.session_row
+        rung = row[min(self._session_step, len(row) - 1)]
+        self._session_step += 1
+        return self._backoff(rung, f"{why}: session step {self._session_step}")
+
+    def _auth_rejected(self) -> Decision:
+        self._auth_rejects += 1
+        self._resends = 0
+        if self.latched:
+            return Decision(
+                Rung.REJOIN,
+                self.latch_delay,
+                latch=True,
+                reason=(
+                    f"auth_rejected {self._auth_rejects} times: credentials suspect, "
+                    f"retrying only every {self.latch_delay:g} s"
+                ),
+            )
+        return self._backoff(
+            Rung.REJOIN, f"auth_rejected {self._auth_rejects}/{self.auth_latch_after}"
+        )
+
+    def _backoff(self, rung: Rung, reason: str) -> Decision:
+        if rung is not Rung.RESEND:
+            self._resends = 0
+        delay = self.backoff.delay(self._faults - 1, self.rng)
+        return Decision(rung, delay, reason=reason)
