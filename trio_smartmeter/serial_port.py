@@ -87,9 +87,7 @@ async def open_device(
     """
     if device.startswith(SIM_PREFIX):
         if sim_opener is None:
-            from .sim.device import open_sim_device
-
-            sim_opener = open_sim_device
+            sim_opener = open_demo_sim
         async with sim_opener(device[len(SIM_PREFIX) :]) as stream:
             yield _MappedStream(stream, device)
         return
@@ -106,6 +104,30 @@ async def open_device(
         yield mapped
     finally:
         await mapped.aclose()
+
+
+@asynccontextmanager
+async def open_demo_sim(model: str) -> AsyncIterator[trio.abc.Stream]:
+    """The ``sim:MODEL`` device: a simulated module in-process, on the host's wall clock.
+
+    The meter's clock starts at the current Japanese time and the household has solar
+    panels, so the demo shows the daily curve and negative power around noon. The sim's
+    nursery is shielded from a stop request until the device is closed, like hardware
+    that keeps running while the exporter sends SKTERM.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from .sim import MeterConfig, open_in_process
+
+    now_jst = datetime.now(timezone(timedelta(hours=9))).replace(tzinfo=None, microsecond=0)
+    meter = MeterConfig(start=now_jst, solar_peak_watts=3200.0, channel=0x3B)
+    async with trio.open_nursery() as nursery:
+        nursery.cancel_scope.shield = True
+        host, _module = await open_in_process(nursery, model, meter=meter)
+        try:
+            yield host
+        finally:
+            nursery.cancel_scope.cancel()
 
 
 def device_exists(device: str) -> bool:

@@ -37,9 +37,14 @@ __all__ = [
 ]
 
 
-async def _serve_and_close(module: SimulatedModule, stream: trio.abc.Stream) -> None:
+async def _serve_and_close(
+    module: SimulatedModule,
+    stream: trio.abc.Stream,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     try:
-        await module.serve(stream)
+        await module.serve(stream, task_status=task_status)
     finally:
         # EOF for the host after an unplug (an in-process device never comes back)
         with trio.CancelScope(shield=True):
@@ -55,8 +60,7 @@ async def open_in_process(
     """
     module = SimulatedModule(model, **kwargs)
     host, device = trio.testing.memory_stream_pair()
-    nursery.start_soon(_serve_and_close, module, device)
-    await trio.lowlevel.checkpoint()
+    await nursery.start(_serve_and_close, module, device)
     return host, module
 
 

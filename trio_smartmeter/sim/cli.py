@@ -8,6 +8,7 @@ out-of-process test can compare an exporter's /metrics with what was answered.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -109,7 +110,9 @@ def simulate_main(argv: list[str]) -> int:
     async def run() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
-                device = await nursery.start(serve_pty, module, args.link, announce)
+                device = await nursery.start(
+                    functools.partial(serve_pty, module, args.link, on_path=announce)
+                )
                 print(f"device: {device}", flush=True)
                 print(f"model: {module.model}", flush=True)
                 print(f"rbid: {module.rbid}", flush=True)

@@ -1,0 +1,86 @@
+"""One demo exporter subprocess for the whole session (``python -m trio_smartmeter --demo``).
+
+Loopback only. Every wait polls with a deadline; the subprocess is killed in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .helpers import DemoExporter, free_port, kill, metric_value
+
+DEMO_START_DEADLINE = 45.0
+
+
+@pytest.fixture(scope="session")
+def demo_exporter() -> Iterator[DemoExporter]:
+    """``python -m trio_smartmeter --demo`` on a free loopback port, with a first reading.
+
+    Skips (with the exporter's last output) when the demo cannot run at all: the process
+    exits before it serves. Fails when it serves but gives no power reading in time.
+    """
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="smartmeter-demo-"))
+    log = tmp / "exporter.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTMETER_")}
+    env["SMARTMETER_STATE_FILE"] = str(tmp / "state.json")
+    argv = [
+        sys.executable,
+        "/tmp/fake/fake_exporter.py",
+        "--demo",
+        "--port",
+        str(port),
+        "--interval",
+        "10",
+        "--listen-address",
+        "127.0.0.1",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp,
+            start_new_session=True,
+        )
+    exporter = DemoExporter(port, proc, log)
+    try:
+        deadline = time.monotonic() + DEMO_START_DEADLINE
+        served = False
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                msg = (
+                    f"`trio-smartmeter --demo` cannot run yet (exit {proc.returncode}): "
+                    + exporter.log_tail(3).replace("\n", " | ")
+                )
+                print(f"SKIP: {msg}")
+                pytest.skip(msg)
+            try:
+                body = exporter.metrics()
+            except OSError:
+                time.sleep(0.2)
+                continue
+            served = True
+            if metric_value(body, "smartmeter_power_watts") is not None:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(
+                f"demo exporter gave no smartmeter_power_watts within {DEMO_START_DEADLINE:.0f} s "
+                f"(HTTP served: {served}); log:\n{exporter.log_tail()}"
+            )
+        yield exporter
+    finally:
+        kill(proc)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,118 @@
+"""The status page ``/`` in a real headless Chromium (Debian package).
+
+``--dump-dom`` gives the rendered DOM: the power figure it shows must equal
+``smartmeter_power_watts`` on ``/metrics`` for the same reading. ``--screenshot`` keeps
+``artifacts/status-page.png``; a good one is copied to ``docs/images/status-page.png``
+when that file is missing or ``UPDATE_DOCS_SCREENSHOT=1``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import ROOT, DemoExporter, kill, metric_value, which
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_TIMEOUT = 45.0
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+)
+ARTIFACT = ROOT / "artifacts" / "status-page.png"
+DOCS_IMAGE = ROOT / "docs" / "images" / "status-page.png"
+
+
+def chromium(*args: str) -> str:
+    """Run headless Chromium once with a new empty profile; its stdout (DOM for --dump-dom)."""
+    exe = which("chromium")
+    profile = Path(tempfile.mkdtemp(prefix="smartmeter-chromium-"))
+    out, err = profile / "stdout", profile / "stderr"
+    try:
+        with out.open("wb") as o, err.open("wb") as e:
+            proc = subprocess.Popen(
+                [exe, *FLAGS, f"--user-data-dir={profile / 'profile'}", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=o,
+                stderr=e,
+                start_new_session=True,
+            )
+        try:
+            code = proc.wait(timeout=CHROMIUM_TIMEOUT)
+        finally:
+            kill(proc)
+        assert code == 0, f"chromium exit {code}: {err.read_text(errors='replace')[-1500:]}"
+        return out.read_text(encoding="utf-8", errors="replace")
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def shown_power(dom: str) -> float | None:
+    m = re.search(r'<p class="big (ok|bad)">(.*?)</p>', dom, re.DOTALL)
+    assert m is not None, f"no power figure on the page: {dom[:800]}"
+    text = html.unescape(m.group(2)).replace("\xa0", " ").strip()
+    if text in ("–", "-"):
+        return None
+    num = re.fullmatch(r"(-?[\d,]+(?:\.\d+)?) W", text)
+    assert num is not None, text
+    return float(num.group(1).replace(",", ""))
+
+
+def shown_current_r(dom: str) -> str | None:
+    m = re.search(r"<th>Current R / T</th><td>(.*?)</td>", dom, re.DOTALL)
+    assert m is not None
+    first = html.unescape(m.group(1)).replace("\xa0", " ").split(" / ")[0].strip()
+    return None if first in ("–", "-") else first
+
+
+def test_status_page_shows_the_metrics_power(demo_exporter: DemoExporter) -> None:
+    url = demo_exporter.base + "/"
+    deadline = time.monotonic() + 40
+    while True:
+        before = demo_exporter.metrics()
+        dom = chromium("--dump-dom", url)
+        after = demo_exporter.metrics()
+        stamp = metric_value(before, "smartmeter_last_scrape_timestamp_seconds")
+        if stamp is not None and stamp == metric_value(
+            after, "smartmeter_last_scrape_timestamp_seconds"
+        ):
+            break  # the page was rendered from this very reading
+        assert time.monotonic() < deadline, "the reading kept changing under the page"
+    power = metric_value(before, "smartmeter_power_watts")
+    assert power is not None
+    assert shown_power(dom) == power
+    assert "meter data fresh" in dom
+    current_r = metric_value(before, "smartmeter_current_amperes", 'phase="r"')
+    if current_r is not None:
+        assert shown_current_r(dom) == f"{current_r:,.1f} A"
+    assert "<svg" in dom  # the power chart
+
+
+def test_status_page_screenshot(demo_exporter: DemoExporter) -> None:
+    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    ARTIFACT.unlink(missing_ok=True)
+    chromium(f"--screenshot={ARTIFACT}", "--window-size=900,1000", demo_exporter.base + "/")
+    data = ARTIFACT.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 10_000, "screenshot suspiciously small (blank page?)"
+    good = demo_exporter.status()["up"]
+    if good and (not DOCS_IMAGE.exists() or os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1"):
+        DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACT, DOCS_IMAGE)
