@@ -38,7 +38,7 @@ STOP_DEADLINE = 4.5
 
 
 def settings_from_config(cfg: Config, *, timing: Timing | None = None) -> SessionSettings:
-    dialect = {True: Dialect.DUAL_STACK, False: Dialect.SINGLE_HOP}.get(cfg.dse)  # type: ignore[call-overload]
+    dialect = None if cfg.dse == "auto" else Dialect.DUAL_STACK if cfg.dse else Dialect.SINGLE_HOP
     return SessionSettings(
         rbid=cfg.id,
         password=cfg.password,

@@ -52,7 +52,7 @@ class Timing:
 
 def scan_dwell(duration: int, channels: int) -> float:
     """The module's scan time: 0.0096 s × (2^D + 1) per channel (protocol.md §2 SKSCAN)."""
-    return 0.0096 * (2**duration + 1) * channels
+    return 0.0096 * float(2**duration + 1) * channels
 
 
 @attrs.define

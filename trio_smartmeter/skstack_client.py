@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import attrs
 import trio
@@ -24,6 +25,8 @@ from loguru import logger
 from . import skstack
 from .errors import CommandFailed, LinkLost, ModuleTimeout, UnsupportedModule
 from .skstack import Command, Completion, Message
+
+M = TypeVar("M")
 
 #: Messages that answer a command (everything else is asynchronous).
 _REPLY_DATA = (
@@ -50,7 +53,7 @@ class Reply:
     data: list[Message] = attrs.field(factory=list)
     final: Message | None = None
 
-    def first(self, kind: type[Message]) -> Message | None:  # type: ignore[valid-type]
+    def first(self, kind: type[M]) -> M | None:
         for m in self.data:
             if isinstance(m, kind):
                 return m
@@ -100,7 +103,7 @@ class SkStackClient:
         while True:
             data = await self._stream.receive_some(4096)
             self.bytes_received += len(data)
-            for msg in self.decoder.feed(data):
+            for msg in self.decoder.feed(bytes(data)):
                 self._dispatch(msg)
 
     def _dispatch(self, msg: Message) -> None:
@@ -174,9 +177,7 @@ class SkStackClient:
         await self._j11_event.wait()
 
     # -- commands ------------------------------------------------------------------------
-    async def command(
-        self, cmd: Command, *, timeout: float = 5.0, check: bool = True
-    ) -> Reply:
+    async def command(self, cmd: Command, *, timeout: float = 5.0, check: bool = True) -> Reply:
         """Write ``cmd`` and wait for its completion (``OK``/``FAIL``, or SKLL64's address).
 
         Raises :class:`ModuleTimeout` after ``timeout`` seconds, :class:`CommandFailed` on

@@ -528,10 +528,13 @@ class Supervisor:
             return
         with trio.move_on_after(self.settings.timing.reauth):
             await self._reauthed.wait()
-        if not self.state.session_up:
+        if not self._session_is_up():
             raise SessionLost("the module did not re-authenticate after EVENT 29", expired=False)
         self._lost = None
         self._lost_event = trio.Event()
+
+    def _session_is_up(self) -> bool:
+        return self.state.session_up
 
     # -- the poller ----------------------------------------------------------------------
     async def _poll_loop(self) -> None:

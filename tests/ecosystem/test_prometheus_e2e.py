@@ -158,6 +158,11 @@ def test_prometheus_stores_the_exporters_power(
 
 
 def test_every_dashboard_and_rule_expression_evaluates(prometheus: Prometheus) -> None:
+    # increase()/rate() need two samples in their window: wait for a few scrapes.
+    deadline = time.monotonic() + DEADLINE
+    while not prometheus.query("count_over_time(smartmeter_polls_total[1m]) >= 3"):
+        assert time.monotonic() < deadline, "Prometheus stored fewer than 3 scrapes"
+        time.sleep(0.25)
     rule_exprs = [
         (f"rule {r['name']}", r["query"])
         for g in prometheus.api("rules")["groups"]
@@ -179,6 +184,9 @@ def test_every_dashboard_and_rule_expression_evaluates(prometheus: Prometheus) -
         'smartmeter_current_amperes{job="smartmeter",instance=~".*"}',
         'smartmeter_session_state{job="smartmeter",instance=~".*"} == 1',
         'up{job="smartmeter",instance=~".*"}',
+        'increase(smartmeter_energy_forward_joules_total{job="smartmeter",instance=~".*"}[1h])'
+        " / 3.6e6",
+        'sum by (type) (increase(smartmeter_scrape_errors_total{job="smartmeter",instance=~".*"}[1m]))',
     ):
         assert prometheus.query(expr), expr
 

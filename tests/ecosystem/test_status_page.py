@@ -108,7 +108,7 @@ def test_status_page_shows_the_metrics_power(demo_exporter: DemoExporter) -> Non
 def test_status_page_screenshot(demo_exporter: DemoExporter) -> None:
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     ARTIFACT.unlink(missing_ok=True)
-    chromium(f"--screenshot={ARTIFACT}", "--window-size=900,1000", demo_exporter.base + "/")
+    chromium(f"--screenshot={ARTIFACT}", "--window-size=900,820", demo_exporter.base + "/")
     data = ARTIFACT.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000, "screenshot suspiciously small (blank page?)"
