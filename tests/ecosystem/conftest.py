@@ -35,7 +35,8 @@ def demo_exporter() -> Iterator[DemoExporter]:
     env["SMARTMETER_STATE_FILE"] = str(tmp / "state.json")
     argv = [
         sys.executable,
-        "/tmp/fake/fake_exporter.py",
+        "-m",
+        "trio_smartmeter",
         "--demo",
         "--port",
         str(port),

@@ -122,4 +122,6 @@ def simulate_main(argv: list[str]) -> int:
                     break
 
     trio.run(run)
+    if args.state_json is not None:
+        write_state(args.state_json, module)  # final truth, e.g. whether SKTERM was seen
     return 0

@@ -1,0 +1,1 @@
+"""Helpers for scripts/bench.py (not part of the installed package)."""

@@ -1,0 +1,199 @@
+"""In-process scenarios: the real exporter (run_exporter) against a SimulatedModule.
+
+Recovery runs on the real clock (time scale 1) unless ``virtual`` is set, in which case
+trio's MockClock jumps over idle time: every modelled delay and deadline is kept, CPU
+time counts as zero. Air-time runs one virtual hour at the default interval.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.testing
+
+from trio_smartmeter.app import run_exporter
+from trio_smartmeter.cli import parse
+from trio_smartmeter.errors import LinkLost
+from trio_smartmeter.meter_client import Timing
+from trio_smartmeter.recovery import Backoff
+from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, Fault, MeterConfig, SimulatedModule
+from trio_smartmeter.sim import timing as simtiming
+from trio_smartmeter.sim.models import link_local
+from trio_smartmeter.state import ExporterState
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Device:
+    """A pluggable in-process device: UNPLUG makes it absent for the fault's duration."""
+
+    def __init__(self, module: SimulatedModule) -> None:
+        self.module = module
+        self.back_at: float | None = None
+
+    @asynccontextmanager
+    async def open(self, _model: str) -> AsyncIterator[trio.abc.Stream]:
+        if self.back_at is not None and trio.current_time() < self.back_at:
+            raise LinkLost("bench device unplugged")
+        host, dev = trio.testing.memory_stream_pair()
+        async with trio.open_nursery() as nursery:
+            nursery.cancel_scope.shield = True
+
+            async def serve() -> None:
+                try:
+                    await self.module.serve(dev)
+                finally:
+                    if self.module.unplugged_for is not None:
+                        self.back_at = trio.current_time() + self.module.unplugged_for
+                    with trio.CancelScope(shield=True):
+                        await dev.aclose()
+
+            nursery.start_soon(serve)
+            try:
+                yield host
+            finally:
+                nursery.cancel_scope.cancel()
+
+
+def _config(interval: int, state_file: Path, channel: int, mac: str) -> Any:
+    argv = [
+        "-id", DEMO_RBID, "-password", DEMO_PASSWORD, "-device", "sim:bp35a1",
+        "-interval", str(interval), "-port", str(free_port()), "-listen-address", "127.0.0.1",
+        "-channel", f"{channel:02X}", "-ipaddr", link_local(mac), "-verbosity", "0",
+        "-state-file", str(state_file),
+    ]  # fmt: skip
+    return parse(argv, {})
+
+
+async def _wait_reading(state: ExporterState, after: float) -> float:
+    while state.reading is None or state.reading.received_monotonic <= after:
+        await trio.sleep(0.005)
+    return state.reading.received_monotonic
+
+
+async def _scenario(kind: str, interval: int, result: dict[str, Any]) -> None:
+    module = SimulatedModule("bp35a1", time_scale=1.0, meter=MeterConfig())
+    device = Device(module)
+    state = ExporterState(interval=float(interval))
+    t = Timing()
+    backoff = Backoff()
+    join, get = module.floor_join(), module.floor_get()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = _config(interval, Path(tmp) / "state.json", module.meter.config.channel,
+                      module.meter.config.mac)  # fmt: skip
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                lambda: run_exporter(
+                    cfg, state=state, sim_opener=device.open, handle_signals=False,
+                    rng=random.Random(1),
+                )  # fmt: skip
+            )
+            first = await _wait_reading(state, -1.0)
+            # fault right after a fresh reading: the next poll is one interval away
+            await _wait_reading(state, first)
+            t_fault = trio.current_time()
+            next_poll = state.reading.received_monotonic + interval - t_fault  # type: ignore[union-attr]
+            floor: float
+            if kind == "event29_reauth":
+                peer = module.session_peer
+                module.inject(Fault.EVENT_29)
+
+                async def reauth() -> None:  # the module's own PANA re-auth (sim timing)
+                    await trio.sleep(0.8 + 0.3)
+                    module._establish(peer)  # noqa: SLF001
+                    await module._event(0x25, peer)  # noqa: SLF001
+
+                nursery.start_soon(reauth)
+                floor = 0.8 + 0.3 + get
+                rung = "module re-auth (EVENT 25) + Get"
+            elif kind == "event29":
+                module.inject(Fault.EVENT_29)
+                floor = t.reauth + backoff.delay(1, _Nominal()) + join + get
+                rung = f"wait re-auth {t.reauth:g} s + backoff 2 s + rejoin"
+            elif kind == "event26":
+                module.inject(Fault.EVENT_26)
+                floor = backoff.delay(0, _Nominal()) + join + get
+                rung = "backoff 1 s + rejoin"
+            elif kind == "hang":
+                module.inject(Fault.HANG)
+                floor = next_poll + t.send_ack + backoff.delay(0, _Nominal()) + join + get
+                rung = f"next poll + send deadline {t.send_ack:g} s + backoff 1 s + reset/join"
+            elif kind == "unplug":
+                module.inject(Fault.UNPLUG, duration=2.0)
+                back = 0.0  # the reopen backoff schedule 1, 2, 5 s: first attempt after replug
+                for step in (1.0, 2.0, 5.0):
+                    back += step
+                    if back >= 2.0:
+                        break
+                floor = back + join + get
+                rung = "replug after 2 s; reopen backoff 1+2 s + reset/join"
+            else:
+                raise ValueError(kind)
+            got = await _wait_reading(state, t_fault)
+            result.update(
+                kind=kind, seconds=got - t_fault, floor=floor, rung=rung,
+                scans=module.stats.scans,
+            )  # fmt: skip
+            nursery.cancel_scope.cancel()
+
+
+class _Nominal(random.Random):
+    """Draws the middle of the jitter band: the documented (nominal) backoff."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return (a + b) / 2
+
+
+def recovery(kind: str, *, virtual: bool, interval: int = 10) -> dict[str, Any]:
+    result: dict[str, Any] = {"clock": "virtual" if virtual else "real"}
+    clock = trio.testing.MockClock(autojump_threshold=0.0) if virtual else None
+    trio.run(_scenario, kind, interval, result, clock=clock)
+    return result
+
+
+async def _airtime(result: dict[str, Any], hours: float) -> None:
+    module = SimulatedModule("bp35a1", time_scale=1.0, meter=MeterConfig())
+    device = Device(module)
+    state = ExporterState(interval=60.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = _config(60, Path(tmp) / "s.json", module.meter.config.channel,
+                      module.meter.config.mac)  # fmt: skip
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                lambda: run_exporter(cfg, state=state, sim_opener=device.open,
+                                     handle_signals=False)  # fmt: skip
+            )
+            first = await _wait_reading(state, -1.0)
+            start_sends, start_bytes = module.stats.sendto_count, module.stats.payload_bytes
+            start_air, start_polls = module.stats.airtime_s, state.polls
+            await trio.sleep_until(first + hours * 3600 - 1.0)
+            polls = state.polls - start_polls
+            sends = module.stats.sendto_count - start_sends
+            nbytes = module.stats.payload_bytes - start_bytes
+            result.update(
+                polls=polls, frames=sends, payload_bytes=nbytes,
+                airtime_s=module.stats.airtime_s - start_air, hours=hours,
+                startup_frames=start_sends, startup_bytes=start_bytes,
+                frame_airtime=simtiming.airtime,
+            )  # fmt: skip
+            nursery.cancel_scope.cancel()
+
+
+def airtime(hours: float = 1.0) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    trio.run(_airtime, result, hours, clock=trio.testing.MockClock(autojump_threshold=0.0))
+    return result
+
+
+Callback = Callable[[], None]

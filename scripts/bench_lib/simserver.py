@@ -1,0 +1,103 @@
+"""A simulated module on a pty, driven over stdin (one command per line), for the bench.
+
+``trio-smartmeter simulate`` cannot place the meter on a chosen channel or report its
+floors, so the bench runs the same ``SimulatedModule`` and ``serve_pty`` here.
+
+stdin: ``stats`` -> one JSON line; ``inject KIND [DURATION]`` -> ``ok``; ``quit``.
+stdout: ``ready`` once the pty link exists, then one JSON line per ``stats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+
+import trio
+
+from trio_smartmeter.sim import Fault, MeterConfig, SimulatedModule, timing
+from trio_smartmeter.sim.pty import serve_pty
+
+
+def stats_of(module: SimulatedModule, first_byte: float | None) -> dict[str, object]:
+    s = module.stats
+    return {
+        "sendto": s.sendto_count,
+        "payload_bytes": s.payload_bytes,
+        "airtime_s": s.airtime_s,
+        "scans": s.scans,
+        "joins": s.joins,
+        "resets": s.resets,
+        "commands": dict(s.commands),
+        "modeled_now": module.modeled_now(),
+        "first_byte": first_byte,
+        "channel": module.meter.config.channel,
+        "dwell": {str(d): timing.scan_dwell(d) for d in range(0, 9)},
+        "floor_join": module.floor_join(),
+        "floor_get": module.floor_get(),
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    module = SimulatedModule(
+        args.model,
+        time_scale=1.0,
+        meter=MeterConfig(channel=args.channel),
+        session_lifetime=args.session_lifetime,
+    )
+    first: list[float] = []
+    original = module._process  # noqa: SLF001 - the bench wants the time of the first byte
+
+    async def process(buf: bytearray) -> None:
+        if not first:
+            first.append(time.monotonic())
+        await original(buf)
+
+    module._process = process  # type: ignore[method-assign]  # noqa: SLF001
+    sends: list[float] = []
+    original_send = module._sendto  # noqa: SLF001
+
+    async def sendto(pending: object) -> None:
+        sends.append(time.monotonic())
+        await original_send(pending)  # type: ignore[arg-type]
+
+    module._sendto = sendto  # type: ignore[method-assign]  # noqa: SLF001
+    stdin = trio.lowlevel.FdStream(sys.stdin.fileno())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(serve_pty, module, args.link))
+        print("ready", flush=True)
+        buf = b""
+        while True:
+            data = await stdin.receive_some(4096)
+            if not data:
+                break
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                cmd = line.decode().split()
+                if not cmd:
+                    continue
+                if cmd[0] == "quit":
+                    nursery.cancel_scope.cancel()
+                    return
+                if cmd[0] == "stats":
+                    t0 = first[0] if first else None
+                    print(json.dumps(stats_of(module, t0) | {"sendto_times": sends}), flush=True)
+                elif cmd[0] == "now":
+                    print(json.dumps({"now": trio.current_time()}), flush=True)
+                elif cmd[0] == "inject":
+                    duration = float(cmd[2]) if len(cmd) > 2 else None
+                    module.inject(Fault(cmd[1]), duration=duration)
+                    print("ok", flush=True)
+        nursery.cancel_scope.cancel()
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="bp35a1")
+    p.add_argument("--link", required=True)
+    p.add_argument("--channel", type=lambda s: int(s, 16), default=0x33)
+    p.add_argument("--session-lifetime", type=float, default=86400.0)
+    trio.run(main, p.parse_args())

@@ -1,0 +1,191 @@
+"""The supervisor in-process against the simulator, on Trio's virtual clock.
+
+Exact virtual times: the poll schedule has no drift, readings go stale at 3 × interval,
+and a wrong password latches into the slow retry instead of hammering the meter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+
+from trio_smartmeter.metrics import build_registry, render
+from trio_smartmeter.model import SessionState
+from trio_smartmeter.secret import Secret
+from trio_smartmeter.sim import (
+    DEMO_PASSWORD,
+    DEMO_RBID,
+    Fault,
+    MeterConfig,
+    SimulatedModule,
+    open_in_process,
+)
+from trio_smartmeter.state import ExporterState
+from trio_smartmeter.supervisor import SessionSettings, Supervisor
+
+INTERVAL = 60.0
+
+
+@attrs.define
+class Rig:
+    supervisor: Supervisor
+    state: ExporterState
+    modules: list[SimulatedModule]
+
+    @property
+    def module(self) -> SimulatedModule:
+        return self.modules[-1]
+
+    def exposition(self) -> str:
+        body, _ = render(build_registry(self.state, trio.current_time), None)
+        return body.decode()
+
+
+def opener(modules: list[SimulatedModule], model: str, **kwargs: Any) -> Callable[[str], Any]:
+    @asynccontextmanager
+    async def open_sim(_: str) -> AsyncIterator[trio.abc.Stream]:
+        async with trio.open_nursery() as nursery:
+            nursery.cancel_scope.shield = True
+            host, module = await open_in_process(nursery, model, **kwargs)
+            modules.append(module)
+            try:
+                yield host
+            finally:
+                nursery.cancel_scope.cancel()
+
+    return open_sim
+
+
+async def start(
+    nursery: trio.Nursery,
+    model: str = "bp35a1",
+    *,
+    password: str = DEMO_PASSWORD,
+    state_file: Path | None = None,
+    **sim: Any,
+) -> Rig:
+    state = ExporterState(interval=INTERVAL)
+    modules: list[SimulatedModule] = []
+    settings = SessionSettings(
+        rbid=Secret(DEMO_RBID),
+        password=Secret(password),
+        device=f"sim:{model}",
+        interval=INTERVAL,
+        state_file=state_file,
+    )
+    import random
+
+    sup = Supervisor(
+        settings,
+        state,
+        rng=random.Random(1),
+        sim_opener=opener(modules, model, **sim),
+        wall_clock=lambda: 1.7e9,
+    )
+    await nursery.start(sup.run)
+    return Rig(sup, state, modules)
+
+
+async def wait_until(predicate: Callable[[], bool], limit: float = 10_000.0) -> float:
+    with trio.fail_after(limit):
+        while not predicate():
+            await trio.sleep(0.01)
+    return trio.current_time()
+
+
+async def test_polls_on_a_fixed_schedule_without_drift(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    rig = await start(nursery)
+    times: list[float] = []
+    while len(times) < 5:
+        await wait_until(
+            lambda: (
+                rig.state.reading is not None
+                and (not times or rig.state.reading.received_monotonic != times[-1])
+            )
+        )
+        assert rig.state.reading is not None
+        times.append(rig.state.reading.received_monotonic)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    # Each poll is scheduled at start + k × interval; the read latency does not accumulate.
+    assert all(abs(g - INTERVAL) < 1e-6 for g in gaps), gaps
+    # exactly one SKSENDTO per steady-state poll (plus one for the static properties)
+    assert rig.module.stats.sendto_count == 1 + 5
+
+
+async def test_stale_readings_disappear_and_up_drops(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    rig = await start(nursery)
+    await wait_until(lambda: rig.state.reading is not None)
+    assert "smartmeter_power_watts " in rig.exposition()
+    assert "smartmeter_up 1.0" in rig.exposition()
+    taken = rig.state.reading.received_monotonic  # type: ignore[union-attr]
+    rig.module.inject(Fault.DROP_RESPONSE)  # the meter goes silent for good
+    await trio.sleep_until(taken + 3 * INTERVAL - 0.5)
+    assert "smartmeter_power_watts " in rig.exposition()  # still within max age
+    await trio.sleep_until(taken + 3 * INTERVAL + 0.5)
+    text = rig.exposition()
+    assert "smartmeter_power_watts " not in text
+    assert "smartmeter_current_amperes{" not in text
+    assert "smartmeter_up 0.0" in text
+    assert "smartmeter_last_scrape_timestamp_seconds" in text  # a fact about the past stays
+    assert rig.state.errors["query"] >= 2
+
+
+async def test_wrong_password_latches_into_slow_retry(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    rig = await start(nursery, password="WRONGPASSWRD")
+    await wait_until(lambda: rig.state.credentials_latched)
+    latched_at = trio.current_time()
+    joins_at_latch = rig.module.stats.joins
+    assert rig.state.session_state is SessionState.LATCHED
+    assert rig.state.errors["auth"] >= 3
+    # While latched, the meter sees at most one join per latch period (600 s), not a storm.
+    await trio.sleep(1800)
+    assert rig.module.stats.joins - joins_at_latch <= 3
+    assert rig.state.reading is None
+    assert trio.current_time() - latched_at >= 1800
+
+
+async def test_sigterm_equivalent_sends_skterm_and_returns(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    rig = await start(nursery, "bp35c2")
+    await wait_until(lambda: rig.state.reading is not None)
+    stopped = trio.Event()
+
+    async def stop() -> None:
+        rig.supervisor.request_stop()
+
+    nursery.start_soon(stop)
+    with trio.fail_after(5):
+        while rig.supervisor._run_scope is not None and not rig.supervisor._run_scope.cancel_called:
+            await trio.sleep(0.01)
+        await wait_until(lambda: rig.supervisor.terminated, limit=5)
+    stopped.set()
+    assert rig.module.stats.skterm_seen
+    assert rig.state.session_up is False
+
+
+@pytest.mark.parametrize("model", ["bp35a1", "rl7023-ips", "bp35c2", "rl7023-dss"])
+async def test_each_model_reaches_a_reading_and_caches_the_address(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, tmp_path: Path, model: str
+) -> None:
+    state_file = tmp_path / "state.json"
+    rig = await start(nursery, model, state_file=state_file, meter=MeterConfig(channel=0x3A))
+    t = await wait_until(lambda: rig.state.reading is not None)
+    assert t < 120  # scan (D=4 over 28 channels) + join + one Get, in virtual seconds
+    info = rig.state.module_info
+    assert info is not None
+    assert info.dialect == ("dual-stack" if model in ("bp35c2", "rl7023-dss") else "single-hop")
+    assert info.payload_format == ("binary" if model.startswith("bp35") else "hex")
+    assert '"channel": "3A"' in state_file.read_text()
