@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
+import trio.testing
 
 from .errors import LinkLost
 
@@ -107,27 +108,52 @@ async def open_device(
 
 
 @asynccontextmanager
-async def open_demo_sim(model: str) -> AsyncIterator[trio.abc.Stream]:
-    """The ``sim:MODEL`` device: a simulated module in-process, on the host's wall clock.
+async def open_sim_device(
+    model: str, *, on_start: Callable[[Any], None] | None = None, **kwargs: Any
+) -> AsyncIterator[trio.abc.Stream]:
+    """A simulated module in-process, as a device that outlives the exporter's stop request.
 
-    The meter's clock starts at the current Japanese time and the household has solar
-    panels, so the demo shows the daily curve and negative power around noon. The sim's
-    nursery is shielded from a stop request until the device is closed, like hardware
-    that keeps running while the exporter sends SKTERM.
+    Like hardware, the module keeps running while the exporter cancels its own tasks and
+    sends SKTERM; it stops when the device is closed. (The shield covers only the module's
+    task, never the caller's body.) ``on_start`` receives the ``SimulatedModule``.
     """
-    from datetime import datetime, timedelta, timezone
+    from .sim import SimulatedModule
 
-    from .sim import MeterConfig, open_in_process
+    module = SimulatedModule(model, **kwargs)
+    if on_start is not None:
+        on_start(module)
+    host, device = trio.testing.memory_stream_pair()
+    powered = trio.CancelScope(shield=True)
 
-    now_jst = datetime.now(timezone(timedelta(hours=9))).replace(tzinfo=None, microsecond=0)
-    meter = MeterConfig(start=now_jst, solar_peak_watts=3200.0, channel=0x3B)
+    async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with powered:
+            try:
+                await module.serve(device, task_status=task_status)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await device.aclose()
+
     async with trio.open_nursery() as nursery:
-        nursery.cancel_scope.shield = True
-        host, _module = await open_in_process(nursery, model, meter=meter)
+        await nursery.start(run)
         try:
             yield host
         finally:
-            nursery.cancel_scope.cancel()
+            powered.cancel()
+
+
+@asynccontextmanager
+async def open_demo_sim(model: str) -> AsyncIterator[trio.abc.Stream]:
+    """The ``sim:MODEL`` device of ``--demo``: the meter's clock starts at the current
+    Japanese time and the household has solar panels, so the demo shows the daily curve
+    and negative power around noon."""
+    from datetime import datetime, timedelta, timezone
+
+    from .sim import MeterConfig
+
+    now_jst = datetime.now(timezone(timedelta(hours=9))).replace(tzinfo=None, microsecond=0)
+    meter = MeterConfig(start=now_jst, solar_peak_watts=3200.0, channel=0x3B)
+    async with open_sim_device(model, meter=meter) as stream:
+        yield stream
 
 
 def device_exists(device: str) -> bool:

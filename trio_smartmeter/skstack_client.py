@@ -216,6 +216,10 @@ class SkStackClient:
                 raise CommandFailed(cmd.name, final.code)
             return pending.reply
 
+    def abandon_orphan(self) -> None:
+        """Forget a command that never completed (at shutdown there is no time to wait)."""
+        self._orphan = None
+
     async def _settle_orphan(self) -> None:
         orphan = self._orphan
         if orphan is None:

@@ -286,26 +286,35 @@ class Supervisor:
         self._infc_send = send
         try:
             async with trio.open_nursery() as nursery:
-                # A stop request must not kill the reader before SKTERM has been answered.
-                nursery.cancel_scope.shield = True
                 await nursery.start(client.run)
                 nursery.start_soon(self._infc_responder, client, receive)
-                try:
-                    with trio.CancelScope() as scope:
-                        self._session_scope = scope
-                        if self._stopping:
-                            scope.cancel()
-                        await self._session_loop(client)
-                finally:
-                    self._session_scope = None
-                    if self._stopping and self.state.session_up:
-                        with trio.move_on_after(STOP_SKTERM_DEADLINE):
-                            await self._terminate(client)
-                    nursery.cancel_scope.cancel()
+                with trio.CancelScope() as scope:
+                    self._session_scope = scope
+                    if self._stopping:
+                        scope.cancel()
+                    await self._session_loop(client)
+                nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             raise _single_exporter_error(group) from None
         finally:
+            self._session_scope = None
             self._infc_send = None
+            if self.state.session_up:
+                # Stopping (or cancelled from outside) with a session: end it, or the meter
+                # refuses the next join until the session expires (protocol.md §9.18).
+                with trio.CancelScope(shield=True) as cleanup:
+                    cleanup.deadline = trio.current_time() + STOP_SKTERM_DEADLINE
+                    await self._terminate_with_reader(client)
+
+    async def _terminate_with_reader(self, client: SkStackClient) -> None:
+        client.abandon_orphan()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.run)
+                await self._terminate(client)
+                nursery.cancel_scope.cancel()
+        except (ExporterError, BaseExceptionGroup) as exc:
+            logger.debug("no SKTERM at shutdown: {!r}", exc)
 
     async def _terminate(self, client: SkStackClient) -> None:
         with client.subscribe(

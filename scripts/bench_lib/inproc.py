@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from loguru import logger
 import trio.testing
 
 from trio_smartmeter.app import run_exporter
@@ -27,6 +28,8 @@ from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, Fault, MeterConfig, Si
 from trio_smartmeter.sim import timing as simtiming
 from trio_smartmeter.sim.models import link_local
 from trio_smartmeter.state import ExporterState
+
+logger.remove()
 
 
 def free_port() -> int:

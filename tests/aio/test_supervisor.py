@@ -6,8 +6,9 @@ and a wrong password latches into the slow retry instead of hammering the meter.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import functools
+import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,13 @@ import trio
 from trio_smartmeter.metrics import build_registry, render
 from trio_smartmeter.model import SessionState
 from trio_smartmeter.secret import Secret
+from trio_smartmeter.serial_port import open_sim_device
 from trio_smartmeter.sim import (
     DEMO_PASSWORD,
     DEMO_RBID,
     Fault,
     MeterConfig,
     SimulatedModule,
-    open_in_process,
 )
 from trio_smartmeter.state import ExporterState
 from trio_smartmeter.supervisor import SessionSettings, Supervisor
@@ -48,18 +49,7 @@ class Rig:
 
 
 def opener(modules: list[SimulatedModule], model: str, **kwargs: Any) -> Callable[[str], Any]:
-    @asynccontextmanager
-    async def open_sim(_: str) -> AsyncIterator[trio.abc.Stream]:
-        async with trio.open_nursery() as nursery:
-            nursery.cancel_scope.shield = True
-            host, module = await open_in_process(nursery, model, **kwargs)
-            modules.append(module)
-            try:
-                yield host
-            finally:
-                nursery.cancel_scope.cancel()
-
-    return open_sim
+    return functools.partial(open_sim_device, on_start=modules.append, **kwargs)
 
 
 async def start(
@@ -113,7 +103,7 @@ async def test_polls_on_a_fixed_schedule_without_drift(
         )
         assert rig.state.reading is not None
         times.append(rig.state.reading.received_monotonic)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     # Each poll is scheduled at start + k × interval; the read latency does not accumulate.
     assert all(abs(g - INTERVAL) < 1e-6 for g in gaps), gaps
     # exactly one SKSENDTO per steady-state poll (plus one for the static properties)
@@ -161,17 +151,8 @@ async def test_sigterm_equivalent_sends_skterm_and_returns(
 ) -> None:
     rig = await start(nursery, "bp35c2")
     await wait_until(lambda: rig.state.reading is not None)
-    stopped = trio.Event()
-
-    async def stop() -> None:
-        rig.supervisor.request_stop()
-
-    nursery.start_soon(stop)
-    with trio.fail_after(5):
-        while rig.supervisor._run_scope is not None and not rig.supervisor._run_scope.cancel_called:
-            await trio.sleep(0.01)
-        await wait_until(lambda: rig.supervisor.terminated, limit=5)
-    stopped.set()
+    rig.supervisor.request_stop()
+    await wait_until(lambda: rig.supervisor.terminated, limit=5)
     assert rig.module.stats.skterm_seen
     assert rig.state.session_up is False
 

@@ -9,8 +9,8 @@ within 5 s after it sent SKTERM.
 from __future__ import annotations
 
 import signal
-import sys
 import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
