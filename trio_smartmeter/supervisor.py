@@ -142,6 +142,9 @@ class Supervisor:
         self.dialect: Dialect | None = settings.dialect
         self.payload: PayloadFormat | None = None
         self.address: MeterAddress | None = self._initial_address()
+        #: True once a scan in this process saw the meter answer our pairing ID: only then
+        #: does EVENT 24 point at the password (a cached or pinned address may be stale).
+        self._address_verified = False
         self.meter: MeterClient | None = None
         self.client: SkStackClient | None = None
         self._scanned_this_cycle = False
@@ -153,6 +156,7 @@ class Supervisor:
         self._last_forward_raw: int | None = None
         self._scaling: MeterScaling | None = None
         self.terminated = False
+        self._unsupported_reported = False
 
     # -- clocks ------------------------------------------------------------------------
     def _unix(self) -> float:
@@ -205,6 +209,7 @@ class Supervisor:
 
     def _forget_address(self) -> None:
         self.address = None
+        self._address_verified = False
         path = self.settings.state_file
         if path is not None:
             try:
@@ -248,6 +253,8 @@ class Supervisor:
                     logger.info("opened {}", self.settings.device)
                     polls_before = self.state.polls
                     await self._run_link(stream)
+                    if self._stopping:
+                        return
                     if self.state.polls > polls_before:
                         attempt = 0
                 delay = REOPEN_BACKOFF[min(attempt, len(REOPEN_BACKOFF) - 1)]
@@ -264,14 +271,19 @@ class Supervisor:
                 delay = REOPEN_BACKOFF[min(attempt, len(REOPEN_BACKOFF) - 1)]
             except UnsupportedModule as exc:
                 self.state.set_session_state(SessionState.UNSUPPORTED)
-                self._faults.fault(
-                    "unsupported",
-                    f"{exc}: this exporter needs an SKSTACK IP firmware stick (BP35A1, BP35C0/C2, RL7023)",
-                    trio.current_time(),
-                )
+                if not self._unsupported_reported:
+                    self._unsupported_reported = True
+                    logger.error(
+                        "{}: this exporter needs a stick with SKSTACK IP firmware (ROHM BP35A1, "
+                        "BP35C0/BP35C2, RATOC RS-WSUHA-P, Tessera RL7023); looking again every {:.0f} s",
+                        exc,
+                        UNSUPPORTED_RETRY,
+                    )
                 delay = UNSUPPORTED_RETRY
             self.client = None
             self.meter = None
+            if self._stopping:
+                return
             attempt += 1
             self._last_rung = "reopen"
             await trio.sleep(self._jitter(delay))
@@ -295,7 +307,7 @@ class Supervisor:
                     await self._session_loop(client)
                 nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            raise _single_exporter_error(group) from None
+            raise unwrap_group(group) from None
         finally:
             self._session_scope = None
             self._infc_send = None
@@ -362,7 +374,7 @@ class Supervisor:
             except ScanEmpty as exc:
                 rung = await self._on_fault(Fault.SCAN_EMPTY, "ip_resolve", str(exc))
             except JoinFailed as exc:
-                if exc.rejected:
+                if exc.rejected and self._address_verified:
                     rung = await self._on_fault(Fault.AUTH_REJECTED, "auth", str(exc))
                 else:
                     rung = await self._on_fault(Fault.JOIN_FAILED, "auth", str(exc))
@@ -483,6 +495,7 @@ class Supervisor:
                     chosen.channel, chosen.pan_id, chosen.addr, ip, chosen.lqi
                 )
                 self._scanned_this_cycle = True
+                self._address_verified = True
                 self.state.set_rssi(skstack.rssi_from_lqi(chosen.lqi))
                 logger.info(
                     "found the meter on channel {:02X}, PAN {:04X}, LQI {} (scan duration {})",
@@ -792,7 +805,7 @@ def _guess_model(info: skstack.Info | None, dialect: Dialect) -> str:
     return "unknown SKSTACK IP module"
 
 
-def _single_exporter_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+def unwrap_group(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """Unwrap a nursery's group into the one failure the link supervisor understands."""
     leaves: list[BaseException] = []
 

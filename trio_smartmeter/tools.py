@@ -15,13 +15,13 @@ from loguru import logger
 from . import skstack
 from .config import Config
 from .echonet import meter as epc
-from .errors import ExporterError
+from .errors import ExporterError, JoinFailed
 from .meter_client import MeterClient, readable
 from .serial_port import open_device
 from .session import ScanStep, pair_id, scan_plan
 from .skstack_client import SkStackClient
 from .state import ExporterState
-from .supervisor import Supervisor
+from .supervisor import Supervisor, unwrap_group
 
 #: What ``read`` asks for, a few EPCs per Get (protocol.md §9.19).
 READ_GROUPS = (
@@ -36,6 +36,11 @@ def _settings(cfg: Config) -> Supervisor:
     from .app import settings_from_config
 
     return Supervisor(settings_from_config(cfg), ExporterState(interval=float(cfg.interval)))
+
+
+def _unwrap(exc: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaf = unwrap_group(exc)
+    return leaf if isinstance(leaf, ExporterError) else exc
 
 
 async def scan_main(cfg: Config) -> int:
@@ -60,6 +65,12 @@ async def scan_main(cfg: Config) -> int:
                 if found:
                     break
             nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        exc = _unwrap(group)
+        if not isinstance(exc, ExporterError):
+            raise
+        print(f"scan failed: {exc}", file=sys.stderr)
+        return 1
     except ExporterError as exc:
         print(f"scan failed: {exc}", file=sys.stderr)
         return 1
@@ -89,7 +100,15 @@ async def read_main(cfg: Config, json_out: bool) -> int:
             await sup.initialise(client)
             if sup.address is None:
                 await sup.locate(client, prefer_channel=False)
-            await sup.join(client, terminate_first=False)
+            try:
+                await sup.join(client, terminate_first=False)
+            except JoinFailed:
+                if sup.settings.channel is not None and sup.settings.ipaddr is not None:
+                    raise
+                # a cached address may be stale (the meter moved channel): look again
+                print("join with the cached address failed; scanning ...", file=sys.stderr)
+                await sup.locate(client, prefer_channel=False)
+                await sup.join(client, terminate_first=False)
             assert sup.meter is not None
             for group in READ_GROUPS:
                 frame = await sup.meter.get(group)
@@ -104,8 +123,14 @@ async def read_main(cfg: Config, json_out: bool) -> int:
                         )
             await client.command(skstack.sk_term(), timeout=2.0, check=False)
             nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        exc = _unwrap(group)
+        if not isinstance(exc, ExporterError):
+            raise
+        print(f"read failed: {exc}", file=sys.stderr)
+        return 1
     except ExporterError as exc:
-        logger.debug("read failed", exc_info=exc)
+        logger.debug("read failed: {!r}", exc)
         print(f"read failed: {exc}", file=sys.stderr)
         return 1
     if json_out:

@@ -210,7 +210,7 @@ def _fmt(value: float | int | None, unit: str, digits: int = 1) -> str:
 
 
 def _svg_chart(points: list[list[float]], now_unix: float) -> str:
-    w, h, pad = 720, 200, 36
+    w, h, pad = 720, 200, 60  # room for labels such as "-12,345"
     start = now_unix - HISTORY_WINDOW
     if not points:
         return (
@@ -231,6 +231,10 @@ def _svg_chart(points: list[list[float]], now_unix: float) -> str:
         return h - pad / 2 - (v - lo) / span * (h - pad)
 
     path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
+    # A single reading draws no line: mark every point too (at most 360 of them).
+    dots = "".join(
+        f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" class="dot"/>' for t, v in points
+    )
     zero = y(0.0)
     labels = "".join(
         f'<text x="{pad - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{v:,.0f}</text>'
@@ -243,7 +247,7 @@ def _svg_chart(points: list[list[float]], now_unix: float) -> str:
     return (
         f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="power, last hour">'
         f'<line x1="{pad}" x2="{w - pad}" y1="{zero:.1f}" y2="{zero:.1f}" class="axis"/>'
-        f'<polyline points="{path}" class="line"/>{labels}{ticks}'
+        f'<polyline points="{path}" class="line"/>{dots}{labels}{ticks}'
         f'<text x="{w - pad}" y="{h - 2}" text-anchor="end">now (W)</text></svg>'
     )
 
@@ -253,7 +257,7 @@ _CSS: Final = (
     "table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left}"
     "th{font-weight:600;color:#555}.big{font-size:2.4em;font-weight:700}"
     ".ok{color:#186a3b}.bad{color:#a93226}svg{width:100%;height:auto;font-size:11px}"
-    ".line{fill:none;stroke:#2874a6;stroke-width:2}.axis{stroke:#aaa}"
+    ".line{fill:none;stroke:#2874a6;stroke-width:2}.axis{stroke:#aaa}.dot{fill:#2874a6}"
 )
 
 
