@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -108,6 +109,8 @@ def exporter(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTMETER_")} | {
         "SMARTMETER_ID": DEMO_RBID,
         "SMARTMETER_PASSWORD": DEMO_PASSWORD,
+        # never read or write the user's own state file
+        "XDG_STATE_HOME": tempfile.mkdtemp(prefix="smartmeter-state-"),
     }
     full_env |= env or {}
     proc = subprocess.Popen(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ def run(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SMARTMETER_")}
+    base["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="smartmeter-state-")
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=base | (env or {})
     )
