@@ -98,7 +98,10 @@ async def _scenario(kind: str, interval: int, result: dict[str, Any]) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
                 lambda: run_exporter(
-                    cfg, state=state, sim_opener=device.open, handle_signals=False,
+                    cfg,
+                    state=state,
+                    sim_opener=device.open,
+                    handle_signals=False,
                     rng=random.Random(1),
                 )  # fmt: skip
             )
@@ -174,8 +177,9 @@ async def _airtime(result: dict[str, Any], hours: float) -> None:
                       module.meter.config.mac)  # fmt: skip
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
-                lambda: run_exporter(cfg, state=state, sim_opener=device.open,
-                                     handle_signals=False)  # fmt: skip
+                lambda: run_exporter(
+                    cfg, state=state, sim_opener=device.open, handle_signals=False
+                )  # fmt: skip
             )
             first = await _wait_reading(state, -1.0)
             start_sends, start_bytes = module.stats.sendto_count, module.stats.payload_bytes
