@@ -57,9 +57,11 @@ class RequestTimeout(ExporterError):
 class SessionLost(ExporterError):
     """The PANA session ended (EVENT 26/27/28, 24 after re-auth) or expired (EVENT 29)."""
 
-    def __init__(self, message: str, *, expired: bool) -> None:
+    def __init__(self, message: str, *, expired: bool, counted: bool = False) -> None:
         super().__init__(message)
         self.expired = expired
+        #: The outage was already counted (e.g. the re-auth wait after EVENT 29 ran out).
+        self.counted = counted
 
 
 class MalformedResponse(ExporterError):

@@ -380,7 +380,7 @@ class Supervisor:
                     rung = await self._on_fault(Fault.JOIN_FAILED, "auth", str(exc))
             except SessionLost as exc:
                 fault = Fault.SESSION_EXPIRED if exc.expired else Fault.SESSION_ENDED
-                rung = await self._on_fault(fault, "auth", str(exc))
+                rung = await self._on_fault(fault, None if exc.counted else "auth", str(exc))
             except SendFailed as exc:
                 rung = await self._on_fault(Fault.SEND_FAILED, "query", str(exc))
             except RequestTimeout as exc:
@@ -388,9 +388,10 @@ class Supervisor:
             except MalformedResponse as exc:
                 rung = await self._on_fault(Fault.TIMEOUT, "parse", str(exc))
 
-    async def _on_fault(self, fault: Fault, error_type: str, message: str) -> Rung:
+    async def _on_fault(self, fault: Fault, error_type: str | None, message: str) -> Rung:
         now = trio.current_time()
-        self.state.count_error(error_type)
+        if error_type is not None:
+            self.state.count_error(error_type)
         if fault not in (Fault.TIMEOUT, Fault.SEND_FAILED):
             self.state.set_session_up(False)
         decision = self.ladder.on_fault(fault)
@@ -546,12 +547,14 @@ class Supervisor:
 
     async def _wait_reauth(self) -> None:
         self.state.set_session_state(SessionState.REAUTH)
-        if self.state.session_up:
-            return
-        with trio.move_on_after(self.settings.timing.reauth):
-            await self._reauthed.wait()
+        if not self.state.session_up:
+            with trio.move_on_after(self.settings.timing.reauth):
+                await self._reauthed.wait()
         if not self._session_is_up():
-            raise SessionLost("the module did not re-authenticate after EVENT 29", expired=False)
+            raise SessionLost(
+                "the module did not re-authenticate after EVENT 29", expired=False, counted=True
+            )
+        # the module re-authenticated by itself: the session (and its meter address) goes on
         self._lost = None
         self._lost_event = trio.Event()
 

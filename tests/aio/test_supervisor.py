@@ -170,3 +170,36 @@ async def test_each_model_reaches_a_reading_and_caches_the_address(
     assert info.dialect == ("dual-stack" if model in ("bp35c2", "rl7023-dss") else "single-hop")
     assert info.payload_format == ("binary" if model.startswith("bp35") else "hex")
     assert '"channel": "3A"' in state_file.read_text()
+
+
+async def test_the_modules_own_reauthentication_needs_no_rejoin(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    rig = await start(nursery, "bp35c2", session_lifetime=600.0)
+    await wait_until(lambda: rig.state.reading is not None)
+    polls = rig.state.polls
+    await trio.sleep(2000)  # three lifetimes: the module re-authenticates at 80 % each time
+    assert rig.module.stats.events[0x25] >= 3  # unsolicited EVENT 25s
+    assert rig.state.joins == 1
+    assert rig.module.stats.commands["SKJOIN"] == 1
+    assert rig.state.polls - polls >= 30
+    assert sum(rig.state.errors.values()) == 0
+
+
+async def test_event_29_without_reauth_rejoins_and_reads_again(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    rig = await start(nursery, "bp35a1")
+    await wait_until(lambda: rig.state.reading is not None)
+    rig.module.inject(Fault.EVENT_29)
+    lost_at = trio.current_time()
+    await wait_until(lambda: not rig.state.session_up)
+    await wait_until(
+        lambda: rig.state.session_up and rig.state.reading.received_monotonic > lost_at
+    )  # type: ignore[union-attr]
+    recovered = trio.current_time() - lost_at
+    # bound: the re-auth wait (60 s) + backoff (≤ 2.2 s) + SKJOIN (2.7 s) + one Get (< 1 s) + poll phase (60 s)
+    assert recovered < 60 + 2.2 + 2.7 + 1 + 60
+    assert rig.state.errors["auth"] == 1
+    assert rig.state.module_events["29"] == 1
+    assert rig.state.joins == 2
