@@ -44,8 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in SUBCOMMANDS:
         return _subcommand(args[0], args[1:])
+    cfg = _config_or_exit_status(args, "trio-smartmeter")
+    return cfg if isinstance(cfg, int) else run(cfg)
+
+
+def _config_or_exit_status(args: list[str], prog: str) -> Config | int:
+    """The configuration, or the exit status after printing help, version or problems."""
     try:
-        cfg = parse(args, os.environ)
+        return parse(args, os.environ)
     except HelpRequested as req:
         print(req.text)
         return 0
@@ -54,10 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except ConfigError as exc:
         for line in exc.problems:
-            print(f"trio-smartmeter: {line}", file=sys.stderr)
-        print("trio-smartmeter: see --help for every option", file=sys.stderr)
+            print(f"{prog}: {line}", file=sys.stderr)
+        print(f"{prog}: see --help for every option", file=sys.stderr)
         return 2
-    return run(cfg)
 
 
 def run(cfg: Config) -> int:
@@ -106,18 +111,9 @@ def _subcommand(name: str, args: list[str]) -> int:
         return deploy_files_main(args)
     json_out = "--json" in args
     args = [a for a in args if a != "--json"]
-    try:
-        cfg = parse(args, os.environ)
-    except HelpRequested as req:
-        print(req.text)
-        return 0
-    except VersionRequested:
-        print(f"trio-smartmeter {__version__}")
-        return 0
-    except ConfigError as exc:
-        for line in exc.problems:
-            print(f"trio-smartmeter {name}: {line}", file=sys.stderr)
-        return 2
+    cfg = _config_or_exit_status(args, f"trio-smartmeter {name}")
+    if isinstance(cfg, int):
+        return cfg
     from .log import setup_logging
     from .tools import read_main, scan_main
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import trio
-from loguru import logger
 
 from . import skstack
 from .config import Config
@@ -38,18 +39,27 @@ def _settings(cfg: Config) -> Supervisor:
     return Supervisor(settings_from_config(cfg), ExporterState(interval=float(cfg.interval)))
 
 
-def _unwrap(exc: BaseExceptionGroup[BaseException]) -> BaseException:
-    leaf = unwrap_group(exc)
-    return leaf if isinstance(leaf, ExporterError) else exc
+@asynccontextmanager
+async def _link(cfg: Config, sup: Supervisor) -> AsyncIterator[SkStackClient]:
+    """The device with its reader task running; failures come out as one ExporterError."""
+    try:
+        async with open_device(cfg.device) as stream, trio.open_nursery() as nursery:
+            client = SkStackClient(stream, skstack.Decoder(), on_async=sup._on_async)
+            await nursery.start(client.run)
+            yield client
+            nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        leaf = unwrap_group(group)
+        if isinstance(leaf, ExporterError):
+            raise leaf from None
+        raise
 
 
 async def scan_main(cfg: Config) -> int:
     sup = _settings(cfg)
     wanted = pair_id(cfg.id.reveal())
     try:
-        async with open_device(cfg.device) as stream, trio.open_nursery() as nursery:
-            client = SkStackClient(stream, skstack.Decoder(), on_async=None)
-            await nursery.start(client.run)
+        async with _link(cfg, sup) as client:
             await sup.initialise(client)
             assert sup.dialect is not None
             meter = MeterClient(client, sup.dialect, sup.settings.timing)
@@ -64,13 +74,6 @@ async def scan_main(cfg: Config) -> int:
                 found = await meter.scan(duration=step.duration, channel=step.channel)
                 if found:
                     break
-            nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        exc = _unwrap(group)
-        if not isinstance(exc, ExporterError):
-            raise
-        print(f"scan failed: {exc}", file=sys.stderr)
-        return 1
     except ExporterError as exc:
         print(f"scan failed: {exc}", file=sys.stderr)
         return 1
@@ -94,9 +97,7 @@ async def read_main(cfg: Config, json_out: bool) -> int:
     sup = _settings(cfg)
     rows: list[tuple[str, str, str]] = []
     try:
-        async with open_device(cfg.device) as stream, trio.open_nursery() as nursery:
-            client = SkStackClient(stream, skstack.Decoder(), on_async=sup._on_async)
-            await nursery.start(client.run)
+        async with _link(cfg, sup) as client:
             await sup.initialise(client)
             if sup.address is None:
                 await sup.locate(client, prefer_channel=False)
@@ -122,15 +123,7 @@ async def read_main(cfg: Config, json_out: bool) -> int:
                             (f"0x{code:02X}", epc.describe(code, b"")[0], "(not available)")
                         )
             await client.command(skstack.sk_term(), timeout=2.0, check=False)
-            nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        exc = _unwrap(group)
-        if not isinstance(exc, ExporterError):
-            raise
-        print(f"read failed: {exc}", file=sys.stderr)
-        return 1
     except ExporterError as exc:
-        logger.debug("read failed: {!r}", exc)
         print(f"read failed: {exc}", file=sys.stderr)
         return 1
     if json_out:
