@@ -45,8 +45,8 @@ def test_choose_pan_prefers_matching_pair_id_then_lqi() -> None:
 def test_scan_plan_rises_step_by_step_with_a_bound() -> None:
     assert scan_plan(None) == [ScanStep(None, d) for d in (4, 5, 6, 7, 8)]
     plan = scan_plan(0x3B)
-    assert plan[:3] == [ScanStep(0x3B, 6), ScanStep(0x3B, 7), ScanStep(0x3B, 8)]
-    assert plan[3:] == [ScanStep(None, d) for d in (4, 5, 6, 7, 8)]
+    assert plan[:5] == [ScanStep(0x3B, d) for d in (4, 5, 6, 7, 8)]
+    assert plan[5:] == [ScanStep(None, d) for d in (4, 5, 6, 7, 8)]
 
 
 @pytest.mark.parametrize(

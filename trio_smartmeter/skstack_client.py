@@ -92,6 +92,7 @@ class SkStackClient:
         self._subs: list[_Subscription] = []
         self.on_async = on_async
         self.bytes_received = 0
+        self._last_rx = float("-inf")  # trio time of the last byte received
         self.j11_seen = False
         self.garbage_lines = 0
         self._j11_event = trio.Event()
@@ -103,6 +104,7 @@ class SkStackClient:
         while True:
             data = await self._stream.receive_some(4096)
             self.bytes_received += len(data)
+            self._last_rx = trio.current_time()
             for msg in self.decoder.feed(bytes(data)):
                 self._dispatch(msg)
 
@@ -236,10 +238,22 @@ class SkStackClient:
                 await self._stream.send_all(data)
 
     async def drain(self, quiet: float = 0.3, limit: float = 2.0) -> None:
-        """Wait until the module has been quiet for ``quiet`` seconds (at most ``limit``)."""
-        end = trio.current_time() + limit
-        while trio.current_time() < end:
-            before = self.bytes_received
-            await trio.sleep(quiet)
-            if self.bytes_received == before:
+        """Wait until the module has been quiet for ``quiet`` seconds (at most ``limit``).
+
+        Quiet is counted from the last byte received (not in fixed windows, which cost up
+        to one extra window). Once the module has been quiet that long, a reply to an
+        orphaned command can no longer arrive unannounced, so the orphan is dropped and
+        the next command does not wait ``ORPHAN_GRACE`` for it.
+        """
+        start = trio.current_time()
+        end = start + limit
+        while True:
+            quiet_at = max(self._last_rx, start) + quiet
+            now = trio.current_time()
+            if now >= quiet_at:
+                if self._pending is None:
+                    self._orphan = None
                 return
+            if now >= end:
+                return
+            await trio.sleep_until(min(quiet_at, end))

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from loguru import logger
 import trio.testing
+from loguru import logger
 
 from trio_smartmeter.app import run_exporter
 from trio_smartmeter.cli import parse
@@ -103,7 +103,7 @@ async def _scenario(kind: str, interval: int, result: dict[str, Any]) -> None:
                     sim_opener=device.open,
                     handle_signals=False,
                     rng=random.Random(1),
-                )  # fmt: skip
+                )
             )
             first = await _wait_reading(state, -1.0)
             # fault right after a fresh reading: the next poll is one interval away
@@ -117,8 +117,8 @@ async def _scenario(kind: str, interval: int, result: dict[str, Any]) -> None:
 
                 async def reauth() -> None:  # the module's own PANA re-auth (sim timing)
                     await trio.sleep(0.8 + 0.3)
-                    module._establish(peer)  # noqa: SLF001
-                    await module._event(0x25, peer)  # noqa: SLF001
+                    module._establish(peer)
+                    await module._event(0x25, peer)
 
                 nursery.start_soon(reauth)
                 floor = 0.8 + 0.3 + get
@@ -177,9 +177,7 @@ async def _airtime(result: dict[str, Any], hours: float) -> None:
                       module.meter.config.mac)  # fmt: skip
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
-                lambda: run_exporter(
-                    cfg, state=state, sim_opener=device.open, handle_signals=False
-                )  # fmt: skip
+                lambda: run_exporter(cfg, state=state, sim_opener=device.open, handle_signals=False)
             )
             first = await _wait_reading(state, -1.0)
             start_sends, start_bytes = module.stats.sendto_count, module.stats.payload_bytes

@@ -48,22 +48,22 @@ async def main(args: argparse.Namespace) -> None:
         session_lifetime=args.session_lifetime,
     )
     first: list[float] = []
-    original = module._process  # noqa: SLF001 - the bench wants the time of the first byte
+    original = module._process
 
     async def process(buf: bytearray) -> None:
         if not first:
             first.append(time.monotonic())
         await original(buf)
 
-    module._process = process  # type: ignore[method-assign]  # noqa: SLF001
+    module._process = process  # type: ignore[method-assign]
     sends: list[float] = []
-    original_send = module._sendto  # noqa: SLF001
+    original_send = module._sendto
 
     async def sendto(pending: object) -> None:
         sends.append(time.monotonic())
         await original_send(pending)  # type: ignore[arg-type]
 
-    module._sendto = sendto  # type: ignore[method-assign]  # noqa: SLF001
+    module._sendto = sendto  # type: ignore[method-assign]
     stdin = trio.lowlevel.FdStream(sys.stdin.fileno())
     async with trio.open_nursery() as nursery:
         await nursery.start(functools.partial(serve_pty, module, args.link))

@@ -1,0 +1,342 @@
+"""Performance bench for trio-smartmeter: one table, each figure next to its floor or peer.
+
+Run ``scripts/bench`` (this file with the project's venv). Not a timed test: it measures
+start-up, recovery, air-time, HTTP and footprint against the simulator's own modelled
+delays (trio_smartmeter/sim/timing.py), prometheus_client's start_http_server and a bare
+trio process, all in the same run. ``--full`` uses the 10-minute RSS/CPU window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_lib import inproc
+
+from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, MeterConfig, timing
+from trio_smartmeter.sim.models import link_local
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+EXPORTER = [PY, "-m", "trio_smartmeter"]
+SCAN_D = 4  # floor scan duration: the shortest the exporter uses (the sim detects at any D)
+ROWS: list[tuple[str, str, str, str, str]] = []
+
+
+def row(what: str, value: str, ref: str, ratio: str, goal: str) -> None:
+    ROWS.append((what, value, ref, ratio, goal))
+    print(f"  {what}: {value} | {ref} | {ratio} | {goal}", file=sys.stderr, flush=True)
+
+
+def get(url: str, timeout: float = 1.0) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return bytes(r.read())
+    except OSError:
+        return None
+
+
+class Sim:
+    def __init__(self, tmp: Path, channel: int) -> None:
+        self.link = str(tmp / "ttySIM")
+        self.proc = subprocess.Popen(
+            [PY, str(ROOT / "scripts/bench_lib/simserver.py"), "--link", self.link,
+             "--channel", f"{channel:02X}"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def ask(self, cmd: str) -> Any:
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line.startswith("{") else line.strip()
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def start_exporter(sim: Sim, tmp: Path, port: int, extra: list[str], interval: int = 60) -> Any:
+    args = [
+        "-device", sim.link, "-id", DEMO_RBID, "-password", DEMO_PASSWORD, "-port", str(port),
+        "-listen-address", "127.0.0.1", "-interval", str(interval), "-verbosity", "0",
+        "-state-file", str(tmp / "state.json"), *extra,
+    ]  # fmt: skip
+    return subprocess.Popen([*EXPORTER, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_reading(port: int, limit: float = 120.0) -> tuple[float | None, float]:
+    """(first /-/healthy answer, first non-empty smartmeter_power_watts), monotonic."""
+    healthy = None
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if healthy is None and get(f"http://127.0.0.1:{port}/-/healthy", 0.2) is not None:
+            healthy = time.monotonic()
+        if healthy is not None:
+            body = get(f"http://127.0.0.1:{port}/metrics", 0.5) or b""
+            if re.search(rb"^smartmeter_power_watts -?\d", body, re.M):
+                return healthy, time.monotonic()
+        time.sleep(0.01)
+    raise RuntimeError("no reading")
+
+
+def stop(proc: Any) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def startup() -> list[float]:
+    cfg = MeterConfig()
+    join = timing.join_duration()
+    gt = timing.get_round_trip(14, cfg.response_latency)
+    healthy_times = []
+    for name, channel in (("early ch 21", 0x21), ("late ch 3C", 0x3C)):
+        for mode in ("cached", "pinned", "cold"):
+            with tempfile.TemporaryDirectory() as d:
+                tmp = Path(d)
+                extra: list[str] = []
+                if mode == "cached":
+                    doc = {"version": 1, "channel": f"{channel:02X}", "pan_id": cfg.mac[-4:],
+                           "mac": cfg.mac, "ip": link_local(cfg.mac), "dialect": "single-hop"}  # fmt: skip
+                    (tmp / "state.json").write_text(json.dumps(doc))
+                    scanned = 0
+                elif mode == "pinned":
+                    extra = ["-channel", f"{channel:02X}"]
+                    scanned = 1
+                else:
+                    scanned = channel - 0x21 + 1  # a sweep in channel order stops at the meter
+                floor = scanned * timing.scan_dwell(SCAN_D) + join + gt
+                sim = Sim(tmp, channel)
+                port = inproc.free_port()
+                t0 = time.monotonic()
+                proc = start_exporter(sim, tmp, port, extra)
+                try:
+                    healthy, got = wait_reading(port)
+                    st = sim.ask("stats")
+                finally:
+                    stop(proc)
+                    sim.close()
+                assert healthy is not None
+                healthy_times.append(healthy - t0)
+                from_open = got - st["first_byte"]
+                row(f"start→reading, {mode}, {name} (from open; from exec {got - t0:.2f} s)",
+                    f"{from_open:.2f} s", f"floor {floor:.2f} s", f"{from_open / floor:.2f}×",
+                    "≤ 1.10×")  # fmt: skip
+    return healthy_times
+
+
+def recovery() -> None:
+    for kind, label, virtual in (
+        ("event29_reauth", "EVENT 29 + module re-auth", False),
+        ("event29", "EVENT 29, no re-auth", False),
+        ("event26", "EVENT 26", False),
+        ("hang", "module hang", False),
+        ("unplug", "unplug/replug (2 s)", False),
+    ):
+        r = inproc.recovery(kind, virtual=virtual)
+        row(f"recovery {label} [{r['clock']} clock, ts 1]", f"{r['seconds']:.2f} s",
+            f"floor {r['floor']:.2f} s ({r['rung']})", f"{r['seconds'] / r['floor']:.2f}×",
+            "≤ 1.20×")  # fmt: skip
+
+
+def airtime(tmp: Path) -> None:
+    sim = Sim(tmp, MeterConfig().channel)
+    port = inproc.free_port()
+    cfg = MeterConfig()
+    proc = start_exporter(sim, tmp, port,
+                          ["-channel", f"{cfg.channel:02X}", "-ipaddr", link_local(cfg.mac)],
+                          interval=10)  # fmt: skip
+    try:
+        wait_reading(port)
+        a = sim.ask("stats")
+        time.sleep(30.5)
+        b = sim.ask("stats")
+    finally:
+        stop(proc)
+        sim.close()
+    polls = 3
+    frames = (b["sendto"] - a["sendto"]) / polls
+    nbytes = (b["payload_bytes"] - a["payload_bytes"]) / polls
+    ha_bytes = 14  # one EPC per Get: 12-byte header + EPC + PDC
+    row("air-time: SKSENDTO frames per steady poll (3 polls)", f"{frames:g}",
+        "seed 1; Home Assistant 3", f"{frames / 3:.2f}× HA", "= 1")  # fmt: skip
+    row("air-time: payload bytes per poll / per hour @60 s", f"{nbytes:g} / {nbytes * 60:g}",
+        f"HA {3 * ha_bytes} / {3 * ha_bytes * 60}", f"{nbytes / (3 * ha_bytes):.2f}× HA", "—")  # fmt: skip
+    air = frames * 60 * timing.airtime(int(nbytes / max(frames, 1)))
+    ha_air = 3 * 60 * timing.airtime(ha_bytes)
+    row("air-time: radio seconds per hour @60 s (sim model)", f"{air:.2f} s",
+        f"HA {ha_air:.2f} s", f"{air / ha_air:.2f}× HA", "—")  # fmt: skip
+    row("air-time: frames per start-up (join → first reading)", f"{a['sendto']}", "floor 1",
+        f"{a['sendto']:g}×", "—")  # fmt: skip
+
+
+def wrk(url: str, conns: int, seconds: int) -> tuple[float, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    assert m is not None
+    p99 = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+    return rps, p99
+
+
+def http(tmp: Path, seconds: int) -> None:
+    cfg = MeterConfig()
+    sim = Sim(tmp, cfg.channel)
+    port, peer_port = inproc.free_port(), inproc.free_port()
+    proc = start_exporter(sim, tmp, port,
+                          ["-channel", f"{cfg.channel:02X}", "-ipaddr", link_local(cfg.mac)],
+                          interval=10)  # fmt: skip
+    peer = subprocess.Popen([PY, str(ROOT / "scripts/bench_lib/peer.py"), str(peer_port)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert peer.stdout is not None
+        assert peer.stdout.readline().strip() == "ready"
+        wait_reading(port)
+        before = len(sim.ask("stats")["sendto_times"])
+        results = {}
+        for conns in (1, 10, 50):
+            results[conns] = (wrk(f"http://127.0.0.1:{port}/metrics", conns, seconds),
+                              wrk(f"http://127.0.0.1:{peer_port}/metrics", conns, seconds))  # fmt: skip
+        times = sim.ask("stats")["sendto_times"]
+    finally:
+        stop(proc)
+        peer.kill()
+        peer.wait()
+        sim.close()
+    for conns, ((rps, p99), (prps, pp99)) in results.items():
+        goal = "≥ 2× rps, lower p99" if conns == 50 else "—"
+        row(f"HTTP /metrics {conns} conn: req/s", f"{rps:.0f}", f"start_http_server {prps:.0f}",
+            f"{rps / prps:.2f}×", goal)  # fmt: skip
+        row(f"HTTP /metrics {conns} conn: p99", f"{p99:.1f} ms", f"start_http_server {pp99:.1f} ms",
+            f"{p99 / pp99:.2f}×", "< 1×" if conns == 50 else "—")  # fmt: skip
+    flood = times[before - 1 :]
+    gaps = [b - a for a, b in itertools.pairwise(flood)]
+    jitter = max((abs(g - 10.0) for g in gaps), default=float("nan"))
+    row(f"poll jitter while /metrics is flooded ({len(gaps)} intervals of 10 s)",
+        f"max {jitter * 1000:.0f} ms", "interval 10 s", f"{jitter / 10:.4f}", "—")  # fmt: skip
+
+
+def proc_stats(pid: int) -> tuple[float, float]:
+    """(RSS MB, CPU seconds) of ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    return rss, cpu
+
+
+def wakeups(pid: int, seconds: float) -> float:
+    """Event-loop wake-ups per minute (epoll_wait/poll/select calls, strace -c)."""
+    out = subprocess.run(
+        ["timeout", "-s", "INT", str(seconds), "strace", "-f", "-qq", "-c", "-p", str(pid),
+         "-e", "trace=epoll_wait,epoll_pwait,poll,ppoll,select,pselect6"],
+        capture_output=True, text=True,
+    ).stderr  # fmt: skip
+    total = 0
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1] in {"epoll_wait", "epoll_pwait", "poll", "ppoll",
+                                             "select", "pselect6"}:  # fmt: skip
+            total += int(parts[3])
+    return total * 60.0 / seconds
+
+
+def footprint(tmp: Path, window: float, healthy: list[float]) -> None:
+    cfg = MeterConfig()
+    sim = Sim(tmp, cfg.channel)
+    port = inproc.free_port()
+    proc = start_exporter(sim, tmp, port,
+                          ["-channel", f"{cfg.channel:02X}", "-ipaddr", link_local(cfg.mac)])  # fmt: skip
+    bare_src = ("import trio\nasync def main():\n    print('ready', flush=True)\n"
+                "    await trio.sleep_forever()\ntrio.run(main)\n")  # fmt: skip
+    t0 = time.monotonic()
+    bare = subprocess.Popen([PY, "-c", bare_src], stdout=subprocess.PIPE, text=True)
+    assert bare.stdout is not None
+    bare.stdout.readline()
+    bare_start = time.monotonic() - t0
+    try:
+        t_start = time.monotonic()
+        wait_reading(port)
+        _, cpu0 = proc_stats(proc.pid)
+        _, bcpu0 = proc_stats(bare.pid)
+        w0 = time.monotonic()
+        strace_s = min(30.0, window / 2)
+        wk = wakeups(proc.pid, strace_s)
+        bwk = wakeups(bare.pid, strace_s)
+        time.sleep(max(0.0, window - (time.monotonic() - t_start)))
+        rss, cpu1 = proc_stats(proc.pid)
+        brss, bcpu1 = proc_stats(bare.pid)
+        elapsed = time.monotonic() - w0
+    finally:
+        stop(proc)
+        bare.kill()
+        bare.wait()
+        sim.close()
+    label = f"{window / 60:g} min" if window >= 60 else f"{window:g} s"
+    row(f"RSS after {label}", f"{rss:.1f} MB", f"bare trio {brss:.1f} MB", f"{rss / brss:.2f}×",
+        "≤ 45 MB")  # fmt: skip
+    cph, bcph = (cpu1 - cpu0) * 3600 / elapsed, (bcpu1 - bcpu0) * 3600 / elapsed
+    row(f"CPU s per idle hour @60 s (from {elapsed:.0f} s, incl. strace attach)",
+        f"{cph:.2f} s", f"bare trio {bcph:.2f} s", f"{cph / max(bcph, 0.01):.1f}×", "≤ 1 s")  # fmt: skip
+    row(f"wake-ups per idle minute (strace, {strace_s:.0f} s)", f"{wk:.1f}",
+        f"bare trio {bwk:.1f}; polls 1/min", "—", "poll + deadlines only")  # fmt: skip
+    worst = max(healthy)
+    row(f"exec→/-/healthy (worst of {len(healthy)} starts)", f"{worst:.2f} s",
+        f"bare trio import+run {bare_start:.2f} s", f"{worst / bare_start:.2f}×", "≤ 0.5 s")  # fmt: skip
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--full", action="store_true", help="10-minute RSS/CPU window")
+    p.add_argument("--wrk-seconds", type=int, default=5)
+    p.add_argument("--skip", action="append", default=[],
+                   help="startup, recovery, airtime, http, footprint")  # fmt: skip
+    args = p.parse_args()
+    started = time.monotonic()
+    healthy: list[float] = [float("nan")]
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        if "startup" not in args.skip:
+            healthy = startup()
+        if "recovery" not in args.skip:
+            recovery()
+        if "airtime" not in args.skip:
+            airtime(tmp)
+        if "http" not in args.skip:
+            http(tmp, args.wrk_seconds)
+        if "footprint" not in args.skip:
+            footprint(tmp, 600.0 if args.full else 60.0, healthy)
+    print("| measurement | value | floor / peer | ratio | goal |")
+    print("|---|---|---|---|---|")
+    for r in ROWS:
+        print("| " + " | ".join(r) + " |")
+    print(f"\nbench wall time {time.monotonic() - started:.0f} s; python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs; simulator time scale 1")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
