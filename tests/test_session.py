@@ -49,6 +49,13 @@ def test_scan_plan_rises_step_by_step_with_a_bound() -> None:
     assert plan[5:] == [ScanStep(None, d) for d in (4, 5, 6, 7, 8)]
 
 
+def test_a_scan_step_sweeps_its_channels_one_at_a_time_in_channel_order() -> None:
+    assert ScanStep(0x3B, 4).channels == (0x3B,)
+    sweep = ScanStep(None, 4).channels
+    assert sweep == tuple(range(0x21, 0x3D))  # all 28, lowest first: an early meter is found first
+    assert len(sweep) == 28
+
+
 @pytest.mark.parametrize(
     ("code", "sender", "expected"),
     [

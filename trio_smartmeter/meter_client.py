@@ -10,7 +10,7 @@ asynchronous handler.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 import trio
@@ -94,6 +94,61 @@ class MeterClient:
                     async for m in inbox:
                         if isinstance(m, skstack.PanDesc):
                             found.append(m)
+                            break
+        return found
+
+    async def sweep(
+        self,
+        *,
+        duration: int,
+        channels: Sequence[int],
+        done: Callable[[list[skstack.PanDesc]], bool] = bool,
+        on_scan: Callable[[int], None] | None = None,
+    ) -> list[skstack.PanDesc]:
+        """Scan ``channels`` one at a time, in the given order (single-channel masks).
+
+        Stops after the first channel at which ``done(found)`` holds (default: any PAN
+        descriptor), so a meter on an early channel is found after one dwell: an
+        all-channel SKSCAN ends with EVENT 22 only after the last of the 28 channels.
+        One subscription covers the whole sweep, so an EPANDESC that trails its channel's
+        EVENT 22 is still collected (while the next channel is scanned), and the
+        trailing-EPANDESC grace is waited once per sweep, not once per channel.
+        ``on_scan(channel)`` is called before each SKSCAN (the ``scans`` counter).
+        """
+
+        def relevant(m: Message) -> bool:
+            return isinstance(m, skstack.PanDesc) or (
+                isinstance(m, skstack.ModuleEvent) and m.code == 0x22
+            )
+
+        found: list[skstack.PanDesc] = []
+        limit = scan_dwell(duration, 1) + self.timing.scan_margin
+        with self.client.subscribe(relevant) as inbox:
+            for channel in channels:
+                if on_scan is not None:
+                    on_scan(channel)
+                await self.client.command(
+                    skstack.sk_scan(self.dialect, mode=2, channel=channel, duration=duration),
+                    timeout=self.timing.command,
+                )
+                with trio.move_on_after(limit) as scope:
+                    async for m in inbox:
+                        if isinstance(m, skstack.PanDesc):
+                            found.append(m)
+                        else:
+                            break
+                if scope.cancelled_caught:
+                    raise ModuleTimeout(
+                        f"scan of channel {channel:02X} (duration {duration}) "
+                        f"did not finish within {limit:.1f} s"
+                    )
+                if done(found):
+                    return found
+            with trio.move_on_after(self.timing.scan_trailing):
+                async for m in inbox:
+                    if isinstance(m, skstack.PanDesc):
+                        found.append(m)
+                        if done(found):
                             break
         return found
 

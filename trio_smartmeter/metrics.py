@@ -21,11 +21,14 @@ Sample exposition (fresh reading, 3-wire meter)::
 
 Exposition cache (:func:`render`): the ``smartmeter_*`` part is rendered once per
 ``(state.generation, state.interval, freshness of the reading, freshness of each fixed-time
-value, format)`` and reused for at most :data:`CACHE_TTL` seconds; the runtime collectors
-(``process_*``, ``python_*``) change all the time and are rendered live on every request
-and appended. So a cached body never claims a freshness that no longer holds (freshness is
-in the key), never hides a new reading (generation is in the key), and a writer that
-mutates the state without bumping ``generation`` is seen within ``CACHE_TTL``.
+value, format)`` and reused for at most :data:`CACHE_TTL` seconds. The runtime collectors
+(``process_*``, ``python_*``) are not meter readings: their rendering is reused for at most
+:data:`CACHE_TTL` seconds too (per format), so ``process_cpu_seconds_total``, the RSS and
+the open-fd count may be up to 1 s old (a scrape interval is 15 s or more; rendering them
+was most of the cost of a request). So a cached body never claims a freshness that no
+longer holds (freshness is in the key), never hides a new reading (generation is in the
+key), and a writer that mutates the state without bumping ``generation`` is seen within
+``CACHE_TTL``.
 """
 
 from __future__ import annotations
@@ -301,6 +304,7 @@ class ExporterRegistry(CollectorRegistry):
         self.meter = meter
         self.runtime = runtime
         self.cache: dict[bool, tuple[tuple[object, ...], float, bytes]] = {}
+        self.runtime_cache: dict[bool, tuple[float, bytes]] = {}
         self.cache_hits = 0
         self.cache_misses = 0
 
@@ -357,5 +361,10 @@ def render(registry: CollectorRegistry, accept_header: str | None) -> tuple[byte
             meter_part = meter_part[: -len(_OM_EOF)]
         registry.cache[openmetrics] = (key, now, meter_part)
         registry.cache_misses += 1
-    runtime_part = _encode(encoder, registry.runtime)
+    runtime = registry.runtime_cache.get(openmetrics)
+    if runtime is not None and 0.0 <= now - runtime[0] <= CACHE_TTL:
+        runtime_part = runtime[1]
+    else:
+        runtime_part = _encode(encoder, registry.runtime)
+        registry.runtime_cache[openmetrics] = (now, runtime_part)
     return meter_part + runtime_part, content_type

@@ -6,8 +6,10 @@ Rules that live here and nowhere else:
   among those (or, if no descriptor carries a PairID, among all) the best LQI wins
   (protocol.md §2 EPANDESC).
 * Scans rise in duration step by step with a bound: a pinned channel is scanned alone
-  (cheap), then every channel; ``SMARTMETER_CHANNEL`` + ``SMARTMETER_IPADDR`` or a cached
-  result skip the scan entirely (protocol.md §5.1 step 8-9).
+  (cheap), then every channel, swept one channel at a time in channel order and
+  stopped at the first channel where our PairID answers; ``SMARTMETER_CHANNEL`` +
+  ``SMARTMETER_IPADDR`` or a cached result skip the scan entirely (protocol.md §5.1
+  step 8-9).
 * EVENT numbers map to session signals (protocol.md §3.1, §5.3, §5.4): an unsolicited
   EVENT 25 is the module's own re-authentication succeeding, not an error.
 """
@@ -81,10 +83,21 @@ def choose_pan(descs: Iterable[PanDesc], wanted_pair_id: str) -> PanDesc | None:
     return max(candidates, key=lambda d: d.lqi)
 
 
+#: Every channel, in the order a sweep scans them.
+CHANNELS = tuple(range(0x21, 0x3D))
+
+
 @attrs.frozen
 class ScanStep:
+    """One sweep at ``duration``: the channels are scanned one at a time, in order, and
+    the sweep stops at the first channel where our PairID answers (MeterClient.sweep)."""
+
     channel: int | None  # None = all channels
     duration: int
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        return (self.channel,) if self.channel is not None else CHANNELS
 
 
 def scan_plan(channel: int | None) -> Sequence[ScanStep]:

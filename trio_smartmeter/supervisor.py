@@ -15,6 +15,7 @@ carries it out, keeps ``ExporterState`` current, and logs one line per state cha
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import tempfile
@@ -54,7 +55,8 @@ from .state import ExporterState
 
 JST = timezone(timedelta(hours=9))
 
-#: Static properties, read once per session in one Get frame (Get_SNA for some is fine).
+#: Static properties, read once per session: they ride in the session's first poll frame
+#: (STATIC_EPCS + POLL_EPCS + E3, one SKSENDTO; Get_SNA for some is fine).
 STATIC_EPCS = (
     epc.EPC_STANDARD_VERSION,
     epc.EPC_MANUFACTURER,
@@ -252,11 +254,14 @@ class Supervisor:
                     opened_before = True
                     logger.info("opened {}", self.settings.device)
                     polls_before = self.state.polls
-                    await self._run_link(stream)
+                    try:
+                        await self._run_link(stream)
+                    finally:
+                        # the link worked for a while: the next loss starts the backoff anew
+                        if self.state.polls > polls_before:
+                            attempt = 0
                     if self._stopping:
                         return
-                    if self.state.polls > polls_before:
-                        attempt = 0
                 delay = REOPEN_BACKOFF[min(attempt, len(REOPEN_BACKOFF) - 1)]
                 self._faults.fault(
                     "reopen",
@@ -307,7 +312,10 @@ class Supervisor:
                     await self._session_loop(client)
                 nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            raise unwrap_group(group) from None
+            leaf = unwrap_group(group)
+            if isinstance(leaf, LinkLost):
+                self.state.set_session_up(False)  # nothing to SKTERM on a vanished port
+            raise leaf from None
         finally:
             self._session_scope = None
             self._infc_send = None
@@ -335,7 +343,7 @@ class Supervisor:
             try:
                 await client.command(skstack.sk_term(), timeout=1.0)
             except ExporterError as exc:
-                logger.info("SKTERM at shutdown: {}", exc)
+                logger.debug("SKTERM not acknowledged: {}", exc)
                 return
             with trio.move_on_after(STOP_SKTERM_DEADLINE - 1.0):
                 await inbox.receive()
@@ -419,7 +427,11 @@ class Supervisor:
         self.state.set_session_state(SessionState.INITIALISING)
         self.state.set_session_up(False)
         await client.write_raw(b"\r\n")
-        await client.drain(quiet=0.2, limit=2.0)
+        # Drain what a previous run left (protocol.md §5.1). Quiet counts from the last byte
+        # received, so a burst still arriving extends it; at 115200 baud the module's lines
+        # (and its reply to the CRLF) come back within milliseconds, so 0.1 s of silence
+        # means it is done (0.2 s only added 0.1 s to every start and every reset).
+        await client.drain(quiet=0.1, limit=2.0)
         await client.command(skstack.sk_reset(), timeout=s.timing.reset)
         self.state.bump("module_resets")
         await client.command(skstack.sk_sreg("SFE", "0"), timeout=s.timing.command)
@@ -474,10 +486,20 @@ class Supervisor:
             channel = self.address.channel
         wanted = pair_id(self.settings.rbid.reveal())
         meter = MeterClient(client, self.dialect, self.settings.timing)
-        for step in scan_plan(channel):
+
+        def ours(descs: list[skstack.PanDesc]) -> bool:  # a sweep stops at our meter
+            return choose_pan(descs, wanted) is not None
+
+        def counted(_channel: int) -> None:  # smartmeter_scans_total counts SKSCANs
             self.state.bump("scans")
+
+        for step in scan_plan(channel):
+            sweep = functools.partial(
+                MeterClient.sweep, duration=step.duration, channels=step.channels, done=ours,
+                on_scan=counted,
+            )  # fmt: skip
             try:
-                descs = await meter.scan(duration=step.duration, channel=step.channel)
+                descs = await sweep(meter)
             except CommandFailed as exc:
                 other = skstack.dialect_from_scan_failure(skstack.Fail(exc.code), self.dialect)
                 if other is None or self.settings.dialect is not None:
@@ -488,7 +510,7 @@ class Supervisor:
                 self.dialect = other
                 client.decoder.dialect = other
                 meter = MeterClient(client, self.dialect, self.settings.timing)
-                descs = await meter.scan(duration=step.duration, channel=step.channel)
+                descs = await sweep(meter)
             chosen = choose_pan(descs, wanted)
             if chosen is not None:
                 ip = skstack.mac_to_link_local(chosen.addr)
@@ -567,9 +589,7 @@ class Supervisor:
         if meter is None:
             raise SessionLost("no session", expired=False)
         self.state.set_session_state(SessionState.READY)
-        scaling = self._scaling
-        if scaling is None:
-            scaling = self._scaling = await self._read_static(meter)
+        scaling = self._scaling  # None until the session's first Get (it carries STATIC_EPCS)
         next_tick = trio.current_time()
         while True:
             await self._sleep_until(next_tick)
@@ -608,9 +628,8 @@ class Supervisor:
         self._raise_if_lost()
         raise SessionLost("the session ended during a request", expired=False)
 
-    async def _read_static(self, meter: MeterClient) -> MeterScaling:
-        frame = await self._guarded_get(meter, STATIC_EPCS)
-        props = readable(frame)
+    def _apply_static(self, props: dict[int, bytes]) -> MeterScaling:
+        """Scaling and meter facts from the static EPCs of a session's first Get frame."""
         prop_map = (
             epc.decode_property_map(props[epc.EPC_GET_MAP]) if epc.EPC_GET_MAP in props else None
         )
@@ -638,12 +657,21 @@ class Supervisor:
             self._record_fixed(epc.EPC_FIXED_FORWARD, props[epc.EPC_FIXED_FORWARD], scaling)
         return scaling
 
-    async def _poll_once(self, meter: MeterClient, scaling: MeterScaling) -> MeterScaling:
-        epcs = POLL_EPCS + ((epc.EPC_REVERSE,) if scaling.has_reverse else ())
+    async def _poll_once(self, meter: MeterClient, scaling: MeterScaling | None) -> MeterScaling:
+        """One Get frame and one reading. A session's first frame (``scaling`` None) also
+        carries STATIC_EPCS: the scaling comes from the same frame as the reading, so the
+        first reading costs one round trip, not two; E3 stays only if it was readable."""
+        epcs: tuple[int, ...]
+        if scaling is None:
+            epcs = STATIC_EPCS + POLL_EPCS + (epc.EPC_REVERSE,)
+        else:
+            epcs = POLL_EPCS + ((epc.EPC_REVERSE,) if scaling.has_reverse else ())
         started = trio.current_time()
         frame = await self._guarded_get(meter, epcs)
         duration = trio.current_time() - started
         props = readable(frame)
+        if scaling is None:
+            scaling = self._scaling = self._apply_static(props)
         if scaling.has_reverse and epc.EPC_REVERSE not in props:
             scaling = self._scaling = attrs.evolve(scaling, has_reverse=False)
             self.state.set_scaling(scaling)

@@ -444,7 +444,10 @@ def hypercorn_config(host: str, port: int) -> hypercorn.config.Config:
     # Logger objects, never "-": hypercorn would otherwise attach its own StreamHandler to
     # the global loggers and every line would appear twice (stack.md §4).
     cfg.errorlog = logging.getLogger("hypercorn.error")
-    cfg.accesslog = logging.getLogger("hypercorn.access")
+    access = logging.getLogger("hypercorn.access")
+    # No access logger when its lines are not shown (verbosity < 2, see log.setup_logging):
+    # hypercorn would still format every request's atoms (incl. the whole environment).
+    cfg.accesslog = access if access.isEnabledFor(logging.INFO) else None
     return cfg
 
 

@@ -50,23 +50,33 @@ class Device:
         if self.back_at is not None and trio.current_time() < self.back_at:
             raise LinkLost("bench device unplugged")
         host, dev = trio.testing.memory_stream_pair()
-        async with trio.open_nursery() as nursery:
-            nursery.cancel_scope.shield = True
+        # Same pattern as serial_port.open_sim_device: the shield covers only the module's
+        # task (a device outlives the exporter's stop request), never the caller's body.
+        powered = trio.CancelScope(shield=True)
 
-            async def serve() -> None:
+        async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            with powered:
                 try:
-                    await self.module.serve(dev)
+                    await self.module.serve(dev, task_status=task_status)
                 finally:
-                    if self.module.unplugged_for is not None:
+                    if self.module.unplugged_for is not None:  # UNPLUG: absent for a while
                         self.back_at = trio.current_time() + self.module.unplugged_for
                     with trio.CancelScope(shield=True):
                         await dev.aclose()
 
-            nursery.start_soon(serve)
-            try:
-                yield host
-            finally:
-                nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(run)
+                try:
+                    yield host
+                finally:
+                    powered.cancel()
+        except BaseExceptionGroup as group:
+            # EOF after UNPLUG: the exporter expects LinkLost itself, as from a real port
+            lost = [e for e in group.exceptions if isinstance(e, LinkLost)]
+            if len(lost) == len(group.exceptions) == 1:
+                raise lost[0] from None
+            raise
 
 
 def _config(interval: int, state_file: Path, channel: int, mac: str) -> Any:

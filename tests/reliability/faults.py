@@ -14,7 +14,6 @@ from trio_smartmeter.sim import timing as sim_timing
 
 from .harness import (
     INTERVAL,
-    T,
     T_COLD_START,
     T_GET,
     T_INIT,
@@ -22,6 +21,7 @@ from .harness import (
     T_SCAN_FIRST,
     T_SCAN_PLAN,
     T_WARM_START,
+    T,
     backoff_max,
     reopen_max,
 )
@@ -32,12 +32,18 @@ def _backoffs(n: int) -> float:
 
 
 def _reopens_until(seconds: float) -> float:
-    """Worst-case time of the first reopen attempt at or after ``seconds`` of absence."""
-    waited, attempt = 0.0, 0
-    while waited < seconds:
-        waited += reopen_max(attempt)
-        attempt += 1
-    return waited
+    """Worst case until the first reopen attempt after ``seconds`` of absence.
+
+    Attempts follow ``REOPEN_BACKOFF`` (±10 %); the last one before ``seconds`` is followed
+    by the next at most one maximal delay later, and the delay index reached by then is at
+    most the one the shortest (−10 %) delays reach.
+    """
+    schedule = sup_mod.REOPEN_BACKOFF
+    t_min, k = 0.0, 0
+    while t_min + schedule[min(k, len(schedule) - 1)] * 0.9 < seconds:
+        t_min += schedule[min(k, len(schedule) - 1)] * 0.9
+        k += 1
+    return seconds + reopen_max(k)
 
 
 @attrs.frozen
@@ -77,7 +83,8 @@ CASES: tuple[Case, ...] = (
         "RESCAN_ALL",
         T_INIT + T_SCAN_PLAN + _backoffs(1) + T_SCAN_FIRST + T_JOIN + 2 * T_GET + T.command,
         errors={"ip_resolve": 1},
-        at_start=(FaultSpec(Fault.NO_BEACON, duration=100.0),),
+        # long enough that every sweep of the first plan misses the meter's channel
+        at_start=(FaultSpec(Fault.NO_BEACON, duration=0.9 * T_SCAN_PLAN),),
     ),
     Case(
         "drop_response",
@@ -177,7 +184,7 @@ CASES: tuple[Case, ...] = (
         f"EVENT 29, no EVENT 25 within {T.reauth:g} s",
         "WAIT_REAUTH → REJOIN",
         T.reauth + _backoffs(2) + T.command + T_JOIN + 2 * T_GET,
-        errors={"auth": 2},
+        errors={"auth": 1},
         events={"29": 1},
         inject=FaultSpec(Fault.EVENT_29),
     ),
@@ -187,7 +194,7 @@ CASES: tuple[Case, ...] = (
         "unsolicited EVENT 25",
         "none needed (session stays up)",
         INTERVAL + T_GET,
-        events={"25": 2},
+        events={"25": 1},
         sim={"session_lifetime": 600.0},
         custom="lifetime",
         logs_fault=False,
@@ -198,7 +205,7 @@ CASES: tuple[Case, ...] = (
         f"EVENT 29, no EVENT 25 within {T.reauth:g} s",
         "WAIT_REAUTH → REJOIN",
         T.reauth + _backoffs(2) + T.command + T_JOIN + 2 * T_GET,
-        errors={"auth": 2},
+        errors={"auth": 1},
         events={"29": 1},
         sim={"session_lifetime": 600.0},
         at_start=(FaultSpec(Fault.NO_REAUTH, duration=600.0),),

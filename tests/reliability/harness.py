@@ -68,6 +68,18 @@ T_COLD_START = T_INIT + T_SCAN_FIRST + T_JOIN + 2 * T_GET
 MAX_AGE = 3 * INTERVAL
 
 
+@attrs.define
+class NotifyingState(ExporterState):
+    """ExporterState that wakes waiters on every reading (no polling of the virtual clock)."""
+
+    reading_event: trio.Event = attrs.field(factory=trio.Event)
+
+    def record_reading(self, reading: Any, duration: float) -> None:
+        super().record_reading(reading, duration)
+        self.reading_event.set()
+        self.reading_event = trio.Event()
+
+
 def parse_metrics(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for line in text.splitlines():
@@ -80,13 +92,14 @@ def parse_metrics(text: str) -> dict[str, float]:
 @attrs.define
 class Rig:
     supervisor: Supervisor
-    state: ExporterState
+    state: NotifyingState
     module: SimulatedModule
     registry: Any
     opens: int = 0
     failed_opens: int = 0
     replug_at: float | None = None
     deny_until: float | None = None
+    sim_nursery: trio.Nursery = attrs.field(default=None)
     violations: list[str] = attrs.field(factory=list)
     up_zero_seen: int = 0
 
@@ -110,7 +123,7 @@ class Rig:
         if m.get("smartmeter_up") == 0.0:
             self.up_zero_seen += 1
 
-    async def watch_staleness(self, period: float = 5.0) -> None:
+    async def watch_staleness(self, period: float = 15.0) -> None:
         while True:
             self.check_staleness()
             await trio.sleep(period)
@@ -122,7 +135,7 @@ class Rig:
                 r = self.state.reading
                 if r is not None and r.received_monotonic > t:
                     return r.received_monotonic
-                await trio.sleep(0.05)
+                await self.state.reading_event.wait()
 
     async def reading_then_settle(self) -> float:
         """Wait for a fresh reading; return its time (the poll phase is then known)."""
@@ -156,13 +169,14 @@ def make_opener(rig_box: list[Rig], module: SimulatedModule) -> Callable[[str], 
                 with trio.CancelScope(shield=True):
                     await device.aclose()
 
-        async with trio.open_nursery() as nursery:
-            nursery.cancel_scope.shield = True
-            nursery.start_soon(serve)
-            try:
-                yield host
-            finally:
-                nursery.cancel_scope.cancel()
+        # The stick lives outside the exporter's cancel scopes (it answers SKTERM while the
+        # exporter stops), so it runs in the test's nursery, not inside this context.
+        rig.sim_nursery.start_soon(serve)
+        try:
+            yield host
+        finally:
+            with trio.CancelScope(shield=True):
+                await host.aclose()
 
     return open_sim
 
@@ -178,7 +192,7 @@ async def start_rig(
     watch: bool = True,
     **sim: Any,
 ) -> Rig:
-    state = ExporterState(interval=interval)
+    state = NotifyingState(interval=interval)
     module = SimulatedModule(model, seed=seed, **sim)
     settings = SessionSettings(
         rbid=Secret(rbid), password=Secret(password), device=f"sim:{model}", interval=interval
@@ -191,7 +205,9 @@ async def start_rig(
         sim_opener=make_opener(box, module),
         wall_clock=lambda: 1.7e9 + trio.current_time(),
     )
-    rig = Rig(supervisor, state, module, build_registry(state, trio.current_time))
+    rig = Rig(
+        supervisor, state, module, build_registry(state, trio.current_time), sim_nursery=nursery
+    )
     box.append(rig)
     await nursery.start(supervisor.run)
     if watch:

@@ -879,6 +879,10 @@ class SimulatedModule:
                 )
 
     async def _j11_beacon(self) -> None:
+        if not self._fault_active(Fault.J11) and all(
+            s.kind is not Fault.J11 for s in self.scenario.faults
+        ):
+            return  # no J11 fault in this run: no 2-s wake-ups (they dominate long soaks)
         while True:
             await self._sleep(2.0)
             if self._fault_active(Fault.J11):
