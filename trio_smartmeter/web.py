@@ -49,6 +49,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 GZIP_MIN: Final = 512
 HISTORY_WINDOW: Final = 3600.0
 _ALLOW: Final = b"GET, HEAD"
+#: h11's ``max_incomplete_event_size`` only bounds a request still incomplete after a read:
+#: one that arrives whole in a single 64 KiB read passes it, so the app checks again.
+MAX_HEADER_COUNT: Final = 100
+MAX_HEADER_BYTES: Final = 16 * 1024
 
 
 class BindError(OSError):
@@ -395,6 +399,16 @@ def make_app(
                     return
         if kind != "http":
             return  # websocket etc.: not served (hypercorn closes the connection)
+        headers = scope.get("headers", [])
+        if (
+            len(headers) > MAX_HEADER_COUNT
+            or len(scope.get("raw_path", b"")) + sum(len(k) + len(v) + 4 for k, v in headers)
+            > MAX_HEADER_BYTES
+        ):
+            await _respond(
+                send, 431, b"request header fields too large\n", b"text/plain; charset=utf-8"
+            )
+            return
         handler = routes.get(scope["path"])
         method = scope["method"]
         head = method == "HEAD"
