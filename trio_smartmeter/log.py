@@ -67,6 +67,10 @@ class Masker:
             text = self._re.sub(MASK, text)
         return text
 
+    def mask_secrets(self, text: str) -> str:
+        """Only the secret values, not the SKSET* rule: safe on an encoded JSON line."""
+        return self._re.sub(MASK, text) if self._re is not None else text
+
     def mask_value(self, value: Any) -> Any:
         """Mask a str; other scalars pass; containers are masked through their ``str``."""
         if isinstance(value, str):
@@ -158,7 +162,11 @@ def setup_logging(
                 obj["exc"] = masker.mask(
                     text[idx:] if idx >= 0 else f"{exc.type.__name__}: {exc.value}"
                 )
-            write(json.dumps(obj, default=str, ensure_ascii=False, separators=(",", ":")) + "\n")
+            line = json.dumps(obj, default=str, ensure_ascii=False, separators=(",", ":"))
+            # every field is masked above; the SKSET* rule's ``\S+`` would eat the `"}` after
+            # an already masked argument and break the line, so only the values are re-masked
+            out.write(masker.mask_secrets(line + "\n"))
+            out.flush()
 
         logger.add(
             json_sink,

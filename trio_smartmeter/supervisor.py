@@ -451,9 +451,14 @@ class Supervisor:
         else:
             self.dialect = Dialect.SINGLE_HOP
         ropt = (await client.command(skstack.ropt(), timeout=s.timing.command, check=False)).final
-        self.payload = (
-            skstack.payload_from_ropt(ropt) if isinstance(ropt, skstack.Ok | skstack.Fail) else None
-        )
+        try:
+            self.payload = (
+                skstack.payload_from_ropt(ropt)
+                if isinstance(ropt, skstack.Ok | skstack.Fail)
+                else None
+            )
+        except ValueError as exc:  # e.g. a stray "OK" taken as ROPT's reply: re-initialise
+            raise MalformedResponse(str(exc)) from None
         client.decoder.dialect = self.dialect
         client.decoder.payload = self.payload
         if self.dialect is Dialect.DUAL_STACK:
