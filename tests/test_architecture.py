@@ -87,3 +87,21 @@ def test_the_import_walker_resolves_relative_imports() -> None:
     names = imported_modules(PACKAGE / "skstack" / "_commands.py")
     assert "trio_smartmeter.secret" in names
     assert "trio_smartmeter.skstack._dialect" in names
+
+
+def test_the_service_on_a_real_device_imports_neither_the_simulator_nor_pytest() -> None:
+    """trio.testing imports pytest wherever it is installed: +8 MB RSS and ~0.1 s per start."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from trio_smartmeter import cli, app, log, web\n"
+        "cfg = cli.parse(['-device', '/dev/ttyACM0'], {'SMARTMETER_ID': '0' * 32,"
+        " 'SMARTMETER_PASSWORD': 'x' * 12})\n"
+        "app.settings_from_config(cfg)\n"
+        "bad = sorted(m for m in ('pytest', 'trio.testing', 'trio_smartmeter.sim') if m in sys.modules)\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

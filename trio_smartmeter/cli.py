@@ -22,7 +22,15 @@ from typing import TypeVar
 import trio
 
 from . import __version__
-from .config import Config, ConfigError, HelpRequested, VersionRequested, load_config
+from .config import (
+    DEMO_PASSWORD,
+    DEMO_RBID,
+    Config,
+    ConfigError,
+    HelpRequested,
+    VersionRequested,
+    load_config,
+)
 
 E = TypeVar("E", bound=BaseException)
 
@@ -30,8 +38,6 @@ SUBCOMMANDS = ("scan", "read", "simulate", "deploy-files")
 
 
 def _demo_defaults() -> dict[str, str]:
-    from .sim import DEMO_PASSWORD, DEMO_RBID
-
     return {"id": DEMO_RBID, "password": DEMO_PASSWORD}
 
 

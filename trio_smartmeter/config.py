@@ -58,6 +58,11 @@ DEFAULT_LISTEN_ADDRESS: Final = "::"  # all interfaces; "[::]" is dual-stack on 
 SIM_MODELS: Final = ("bp35a1", "rl7023-ips", "bp35c2", "rl7023-dss")
 #: ``--demo`` without a device selects this simulator.
 DEMO_DEVICE: Final = "sim:bp35a1"
+#: The built-in simulator's B-route ID and password (public, not a secret); a ``sim:``
+#: device uses them unless others are given. Kept here, not in ``sim``, so that parsing a
+#: configuration never imports the simulator.
+DEMO_RBID: Final = "00112233445566778899AABBCCDDEEFF"
+DEMO_PASSWORD: Final = "DEMOPASSWORD"
 ID_LENGTH: Final = 32
 PASSWORD_LENGTH: Final = 12
 CHANNEL_MIN: Final = 0x21

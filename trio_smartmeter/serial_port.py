@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
-import trio.testing
 
 from .errors import LinkLost
 
@@ -117,6 +116,10 @@ async def open_sim_device(
     sends SKTERM; it stops when the device is closed. (The shield covers only the module's
     task, never the caller's body.) ``on_start`` receives the ``SimulatedModule``.
     """
+    # Imported here: trio.testing pulls in pytest wherever it is installed, and a service
+    # on a real device needs neither.
+    import trio.testing
+
     from .sim import SimulatedModule
 
     module = SimulatedModule(model, **kwargs)

@@ -11,13 +11,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
-import trio.testing
 
+from ..config import DEMO_PASSWORD, DEMO_RBID
 from . import timing
 from .faults import Fault, FaultSpec, Scenario
 from .meter import Meter, MeterConfig
 from .models import MODELS, link_local
-from .module import DEMO_PASSWORD, DEMO_RBID, SimStats, SimulatedModule
+from .module import SimStats, SimulatedModule
 
 __all__ = [
     "DEMO_PASSWORD",
@@ -58,6 +58,8 @@ async def open_in_process(
 
     ``kwargs`` go to :class:`SimulatedModule`. Closing the host end ends the module.
     """
+    import trio.testing  # here: it pulls in pytest wherever that is installed
+
     module = SimulatedModule(model, **kwargs)
     host, device = trio.testing.memory_stream_pair()
     await nursery.start(_serve_and_close, module, device)

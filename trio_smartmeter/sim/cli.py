@@ -19,10 +19,11 @@ from typing import Any
 
 import trio
 
+from ..config import DEMO_PASSWORD, DEMO_RBID
 from .faults import Scenario
 from .meter import MeterConfig
 from .models import MODELS
-from .module import DEMO_PASSWORD, DEMO_RBID, SimulatedModule
+from .module import SimulatedModule
 from .pty import serve_pty
 
 

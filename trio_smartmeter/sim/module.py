@@ -20,6 +20,7 @@ import attrs
 import trio
 import trio.lowlevel
 
+from ..config import DEMO_PASSWORD, DEMO_RBID
 from . import timing
 from .faults import ONE_SHOT, ActiveFault, Fault, FaultSpec, Scenario
 from .meter import Meter, MeterConfig
@@ -33,8 +34,6 @@ from .models import (
     own_mac,
 )
 
-DEMO_RBID = "00112233445566778899AABBCCDDEEFF"
-DEMO_PASSWORD = "DEMOPASSWORD"
 MULTICAST_ALL_NODES = "FF02:0000:0000:0000:0000:0000:0000:0001"
 STRAY_SENDER = "FE80:0000:0000:0000:021C:6400:0000:BEEF"
 
