@@ -64,6 +64,16 @@ def test_xdg_state_home() -> None:
     assert cfg.state_file == Path("/home/pi/s.json")
 
 
+def test_the_simulator_caches_its_meter_apart_from_the_real_stick() -> None:
+    # A demo run must not leave the simulated meter's address for the real stick to try.
+    cfg = load_config(["--demo"], ENV)
+    assert cfg.state_file == Path("/home/pi/.local/state/trio-smartmeter/state-sim.json")
+    cfg = load_config(["-device", "sim:bp35c2"], {**ENV, "XDG_STATE_HOME": "/var/state"})
+    assert cfg.state_file == Path("/var/state/trio-smartmeter/state-sim.json")
+    cfg = load_config(["-device", "sim:bp35c2", "-state-file", "/tmp/x.json"], ENV)
+    assert cfg.state_file == Path("/tmp/x.json")
+
+
 def test_every_variable_from_env() -> None:
     cfg = load_config(
         [],

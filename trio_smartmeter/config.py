@@ -134,7 +134,7 @@ OPTIONS: Final[tuple[_Option, ...]] = (
         "state_file",
         "state-file",
         "$XDG_STATE_HOME/trio-smartmeter/state.json",
-        "cache of the discovered channel / PAN ID / meter address",
+        "cache of the discovered channel / PAN ID / meter address (sim: devices use state-sim.json)",
     ),
     _Option(
         "demo",
@@ -169,18 +169,21 @@ class VersionRequested(Exception):
     """``--version`` was given. The CLI prints the version, exit 0."""
 
 
-def default_state_file(environ: Mapping[str, str]) -> Path:
+def default_state_file(environ: Mapping[str, str], *, simulated: bool = False) -> Path:
     """``$XDG_STATE_HOME/trio-smartmeter/state.json``, else ``~/.local/state/...``.
 
-    Without ``HOME`` (some containers), ``/var/lib/trio-smartmeter/state.json``.
+    Without ``HOME`` (some containers), ``/var/lib/trio-smartmeter/state.json``. The
+    simulator's meter is cached in ``state-sim.json``: a demo run must not leave its
+    address for the real stick to try first.
     """
+    name = "state-sim.json" if simulated else "state.json"
     xdg = environ.get("XDG_STATE_HOME", "")
     if xdg and Path(xdg).is_absolute():  # the XDG spec: relative paths are to be ignored
-        return Path(xdg) / "trio-smartmeter" / "state.json"
+        return Path(xdg) / "trio-smartmeter" / name
     home = environ.get("HOME", "")
     if home:
-        return Path(home) / ".local" / "state" / "trio-smartmeter" / "state.json"
-    return Path("/var/lib/trio-smartmeter/state.json")
+        return Path(home) / ".local" / "state" / "trio-smartmeter" / name
+    return Path("/var/lib/trio-smartmeter") / name
 
 
 @attrs.frozen(kw_only=True)
@@ -560,7 +563,8 @@ def load_config(
                 text = home + text[1:]
             kwargs["state_file"] = Path(text)
     else:
-        kwargs["state_file"] = default_state_file(environ)
+        simulated = str(kwargs.get("device", "")).startswith("sim:")
+        kwargs["state_file"] = default_state_file(environ, simulated=simulated)
 
     if problems:
         raise ConfigError(problems)

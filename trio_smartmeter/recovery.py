@@ -18,6 +18,10 @@ SESSION_EXPIRED        WAIT_REAUTH once (the supervisor waits ≤ 60 s for      
 SESSION_ENDED          next step of the session row                           backoff
   (EVENT 26/27/28)
 JOIN_FAILED            next step of the session row                           backoff
+UNCONFIRMED_ADDRESS    the session row from RESCAN_CHANNEL on (at least)       backoff
+  (join failed with an
+  address no scan in
+  this process confirmed)
 session row            REJOIN ×2 (``max_rejoins``) → RESCAN_CHANNEL →
                        RESCAN_ALL → RESET → REOPEN
 AUTH_REJECTED          REJOIN; the 3rd (``auth_latch_after``) rejection and   backoff, then
@@ -74,6 +78,10 @@ class Fault(enum.Enum):
     SESSION_ENDED = "session_ended"  # EVENT 26/27/28
     JOIN_FAILED = "join_failed"  # EVENT 24 / join timeout
     AUTH_REJECTED = "auth_rejected"  # EVENT 24 right after a scan found the meter
+    #: EVENT 24 / join timeout with a cached or pinned address that no scan in this process
+    #: has confirmed: more likely stale (a replaced meter, a moved channel) than a transient,
+    #: and a rescan (~0.2 s per channel) is cheaper than another failed join (~38 s).
+    UNCONFIRMED_ADDRESS = "unconfirmed_address"
     SCAN_EMPTY = "scan_empty"  # no EPANDESC
     MODULE_SILENT = "module_silent"  # command timeout / FAIL ER09
     SERIAL_LOST = "serial_lost"  # the device went away
@@ -217,6 +225,9 @@ class Ladder:
                 )
             return self._session("session_expired again before a reading")
         if fault in (Fault.SESSION_ENDED, Fault.JOIN_FAILED):
+            return self._session(fault.value)
+        if fault is Fault.UNCONFIRMED_ADDRESS:
+            self._session_step = max(self._session_step, self.max_rejoins)
             return self._session(fault.value)
         if fault is Fault.AUTH_REJECTED:
             return self._auth_rejected()

@@ -144,8 +144,9 @@ class Supervisor:
         self.dialect: Dialect | None = settings.dialect
         self.payload: PayloadFormat | None = None
         self.address: MeterAddress | None = self._initial_address()
-        #: True once a scan in this process saw the meter answer our pairing ID: only then
-        #: does EVENT 24 point at the password (a cached or pinned address may be stale).
+        #: True once a scan in this process saw the meter answer our pairing ID, or a join
+        #: with this address succeeded: only then does EVENT 24 point at the password (a
+        #: cached or pinned address may be stale, and a rescan is cheaper than a rejoin).
         self._address_verified = False
         self.meter: MeterClient | None = None
         self.client: SkStackClient | None = None
@@ -382,7 +383,9 @@ class Supervisor:
             except ScanEmpty as exc:
                 rung = await self._on_fault(Fault.SCAN_EMPTY, "ip_resolve", str(exc))
             except JoinFailed as exc:
-                if exc.rejected and self._address_verified:
+                if not self._address_verified:
+                    rung = await self._on_fault(Fault.UNCONFIRMED_ADDRESS, "auth", str(exc))
+                elif exc.rejected:
                     rung = await self._on_fault(Fault.AUTH_REJECTED, "auth", str(exc))
                 else:
                     rung = await self._on_fault(Fault.JOIN_FAILED, "auth", str(exc))
@@ -567,6 +570,7 @@ class Supervisor:
             self.state.bump("join_failures")
             raise
         self.meter = meter
+        self._address_verified = True
         self.state.set_session_up(True)
         self.state.set_credentials_latched(False)
         self._save_address()

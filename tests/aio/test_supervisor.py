@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,30 @@ async def test_a_cold_start_sweeps_channel_by_channel_and_stops_at_the_meter(
     floor = scans * timing.scan_dwell(4) + timing.join_duration() + rig.module.floor_get(25)
     # start-up drain (0.1 s) + commands are the only time above the modelled floor
     assert floor <= t - started < floor + 0.2, (t - started, floor)
+
+
+async def test_a_stale_cached_address_is_rescanned_after_one_failed_join(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    """A replaced meter (or a demo's cache) must not cost three 38 s joins before a scan."""
+    from trio_smartmeter.meter_client import Timing
+    from trio_smartmeter.sim import timing
+
+    state_file = tmp_path / "state.json"
+    stale = {"version": 1, "channel": "21", "pan_id": "1234", "mac": "001C640003001234",
+             "ip": "FE80:0000:0000:0000:021C:6400:0300:1234", "dialect": "single-hop"}  # fmt: skip
+    state_file.write_text(json.dumps(stale))
+    started = trio.current_time()
+    rig = await start(nursery, state_file=state_file, meter=MeterConfig(channel=0x30))
+    t = await wait_until(lambda: rig.state.reading is not None)
+    assert rig.module.stats.commands["SKJOIN"] == 2  # the stale one, then the scanned one
+    assert rig.state.errors["auth"] == 1
+    assert not rig.state.credentials_latched
+    assert '"channel": "30"' in state_file.read_text()
+    # one failed join (EVENT 24 at 38 s) + backoff (<= 1.1 s) + the cached channel at D=4..8,
+    # then a sweep up to 0x30 at D=4 + join + one Get; before, two more failed joins (> 117 s)
+    known = sum(timing.scan_dwell(d) for d in range(4, 9))
+    sweep = (0x30 - 0x21 + 1) * timing.scan_dwell(4)
+    grace = 5 * Timing().scan_trailing  # after each fruitless scan of the cached channel
+    bound = 38.0 + 1.1 + known + grace + sweep + timing.join_duration() + 2.0
+    assert t - started < bound < 60, (t - started, bound)

@@ -171,6 +171,23 @@ def test_rows_are_independent() -> None:
     assert lad.on_fault(Fault.JOIN_FAILED).rung is R.RESCAN_CHANNEL
 
 
+def test_an_unconfirmed_address_that_fails_to_join_is_rescanned_not_rejoined() -> None:
+    lad = ladder()
+    assert rungs(lad, [Fault.UNCONFIRMED_ADDRESS] * 3) == [
+        R.RESCAN_CHANNEL,
+        R.RESCAN_ALL,
+        R.RESET,
+    ]
+    lad = ladder()  # later in the session row it never steps back
+    assert rungs(lad, [Fault.JOIN_FAILED] * 3 + [Fault.UNCONFIRMED_ADDRESS]) == [
+        R.REJOIN,
+        R.REJOIN,
+        R.RESCAN_CHANNEL,
+        R.RESCAN_ALL,
+    ]
+    assert not lad.latched
+
+
 def test_configurable_counts() -> None:
     lad = ladder(max_resends=0, max_rejoins=1)
     assert rungs(lad, [Fault.TIMEOUT] * 3) == [R.REJOIN, R.RESCAN_CHANNEL, R.RESCAN_ALL]
