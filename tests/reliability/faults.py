@@ -18,6 +18,7 @@ from .harness import (
     T_GET,
     T_INIT,
     T_JOIN,
+    T_RESCAN_KNOWN,
     T_SCAN_FIRST,
     T_SCAN_PLAN,
     T_WARM_START,
@@ -61,10 +62,16 @@ class Case:
     outage: bool = False  # long enough that smartmeter_up must have been 0
     logs_fault: bool = True  # a WARNING for the fault and an INFO for the recovery
     custom: str | None = None  # special driver in the test (unplug, permission, lifetime)
+    state_file: str | None = None  # the state file's content at start (a cached address)
     after: Callable[..., None] | None = None
 
 
 RESEND = T.response + T_GET
+#: a state file from another meter (same channel 0x21 is not assumed: the PAN and MAC differ)
+STALE_ADDRESS = (
+    '{"version": 1, "channel": "2A", "pan_id": "1234", "mac": "001C640003001234",'
+    ' "ip": "FE80:0000:0000:0000:021C:6400:0300:1234", "dialect": null}'
+)
 CASES: tuple[Case, ...] = (
     Case(
         "wrong_password",
@@ -75,6 +82,22 @@ CASES: tuple[Case, ...] = (
         errors={"auth": 2},
         events={"24": 2},
         at_start=(FaultSpec(Fault.WRONG_PASSWORD, duration=60.0),),
+    ),
+    Case(
+        "stale_address",
+        "stale cached address (meter replaced)",
+        "EVENT 24 for an address no scan confirmed",
+        "RESCAN_CHANNEL",
+        T_INIT
+        + sim_timing.PANA_FAILURE_S
+        + _backoffs(1)
+        + T_RESCAN_KNOWN
+        + T_SCAN_FIRST
+        + T_JOIN
+        + 2 * T_GET,
+        errors={"auth": 1},
+        events={"24": 1},
+        state_file=STALE_ADDRESS,
     ),
     Case(
         "no_beacon",

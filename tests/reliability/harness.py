@@ -12,6 +12,7 @@ import errno
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -57,6 +58,8 @@ T_INIT = 2.0 + ORPHAN_GRACE
 T_GET = sim_timing.get_round_trip(payload_len=26) + ORPHAN_GRACE
 T_JOIN = sim_timing.join_duration()
 T_SCAN_FIRST = sim_timing.scan_duration(sim_timing.ALL_CHANNELS, ALL_CHANNEL_DURATIONS[0])
+#: the rescan of a known channel: one channel at every duration, each with its grace
+T_RESCAN_KNOWN = sum(sim_timing.scan_dwell(d) + T.scan_trailing for d in ALL_CHANNEL_DURATIONS)
 T_SCAN_PLAN = sum(
     sim_timing.scan_duration(sim_timing.ALL_CHANNELS, d) + T.scan_trailing
     for d in ALL_CHANNEL_DURATIONS
@@ -190,12 +193,17 @@ async def start_rig(
     rbid: str = DEMO_RBID,
     password: str = DEMO_PASSWORD,
     watch: bool = True,
+    state_file: Path | None = None,
     **sim: Any,
 ) -> Rig:
     state = NotifyingState(interval=interval)
     module = SimulatedModule(model, seed=seed, **sim)
     settings = SessionSettings(
-        rbid=Secret(rbid), password=Secret(password), device=f"sim:{model}", interval=interval
+        rbid=Secret(rbid),
+        password=Secret(password),
+        device=f"sim:{model}",
+        interval=interval,
+        state_file=state_file,
     )
     box: list[Rig] = []
     supervisor = Supervisor(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,10 @@ async def run_case(nursery: trio.Nursery, case: Case, model: str) -> tuple[Rig, 
     kw = dict(case.sim)
     if case.at_start:
         kw["scenario"] = Scenario(faults=case.at_start)
+    if case.state_file is not None:
+        path = Path(tempfile.mkdtemp()) / "state.json"
+        path.write_text(case.state_file, encoding="utf-8")
+        kw["state_file"] = path
     async with capture_logs() as logs:
         rig = await start_rig(nursery, model, **kw)
         m = rig.module
