@@ -55,6 +55,10 @@ def scan_dwell(duration: int, channels: int) -> float:
     return 0.0096 * float(2**duration + 1) * channels
 
 
+def _scan_messages(m: Message) -> bool:
+    return isinstance(m, skstack.PanDesc) or (isinstance(m, skstack.ModuleEvent) and m.code == 0x22)
+
+
 @attrs.define
 class MeterClient:
     client: SkStackClient
@@ -65,36 +69,11 @@ class MeterClient:
 
     async def scan(self, *, duration: int, channel: int | None) -> list[skstack.PanDesc]:
         """Active scan with IE (mode 2); returns every PAN descriptor seen before EVENT 22."""
-
-        def relevant(m: Message) -> bool:
-            return isinstance(m, skstack.PanDesc) or (
-                isinstance(m, skstack.ModuleEvent) and m.code == 0x22
-            )
-
-        channels = 1 if channel is not None else ALL_CHANNELS
         found: list[skstack.PanDesc] = []
-        with self.client.subscribe(relevant) as inbox:
-            await self.client.command(
-                skstack.sk_scan(self.dialect, mode=2, channel=channel, duration=duration),
-                timeout=self.timing.command,
-            )
-            limit = scan_dwell(duration, channels) + self.timing.scan_margin
-            with trio.move_on_after(limit) as scope:
-                async for m in inbox:
-                    if isinstance(m, skstack.PanDesc):
-                        found.append(m)
-                    else:
-                        break
-            if scope.cancelled_caught:
-                raise ModuleTimeout(
-                    f"scan (duration {duration}) did not finish within {limit:.1f} s"
-                )
+        with self.client.subscribe(_scan_messages) as inbox:
+            await self._scan_step(inbox, found, channel=channel, duration=duration)
             if not found:
-                with trio.move_on_after(self.timing.scan_trailing):
-                    async for m in inbox:
-                        if isinstance(m, skstack.PanDesc):
-                            found.append(m)
-                            break
+                await self._trailing(inbox, found, done=bool)
         return found
 
     async def sweep(
@@ -115,42 +94,58 @@ class MeterClient:
         trailing-EPANDESC grace is waited once per sweep, not once per channel.
         ``on_scan(channel)`` is called before each SKSCAN (the ``scans`` counter).
         """
-
-        def relevant(m: Message) -> bool:
-            return isinstance(m, skstack.PanDesc) or (
-                isinstance(m, skstack.ModuleEvent) and m.code == 0x22
-            )
-
         found: list[skstack.PanDesc] = []
-        limit = scan_dwell(duration, 1) + self.timing.scan_margin
-        with self.client.subscribe(relevant) as inbox:
+        with self.client.subscribe(_scan_messages) as inbox:
             for channel in channels:
                 if on_scan is not None:
                     on_scan(channel)
-                await self.client.command(
-                    skstack.sk_scan(self.dialect, mode=2, channel=channel, duration=duration),
-                    timeout=self.timing.command,
-                )
-                with trio.move_on_after(limit) as scope:
-                    async for m in inbox:
-                        if isinstance(m, skstack.PanDesc):
-                            found.append(m)
-                        else:
-                            break
-                if scope.cancelled_caught:
-                    raise ModuleTimeout(
-                        f"scan of channel {channel:02X} (duration {duration}) "
-                        f"did not finish within {limit:.1f} s"
-                    )
+                await self._scan_step(inbox, found, channel=channel, duration=duration)
                 if done(found):
                     return found
-            with trio.move_on_after(self.timing.scan_trailing):
-                async for m in inbox:
-                    if isinstance(m, skstack.PanDesc):
-                        found.append(m)
-                        if done(found):
-                            break
+            await self._trailing(inbox, found, done=done)
         return found
+
+    async def _scan_step(
+        self,
+        inbox: trio.MemoryReceiveChannel[Message],
+        found: list[skstack.PanDesc],
+        *,
+        channel: int | None,
+        duration: int,
+    ) -> None:
+        """One SKSCAN: collect PAN descriptors into ``found`` until its EVENT 22."""
+        await self.client.command(
+            skstack.sk_scan(self.dialect, mode=2, channel=channel, duration=duration),
+            timeout=self.timing.command,
+        )
+        channels = 1 if channel is not None else ALL_CHANNELS
+        limit = scan_dwell(duration, channels) + self.timing.scan_margin
+        with trio.move_on_after(limit) as scope:
+            async for m in inbox:
+                if isinstance(m, skstack.PanDesc):
+                    found.append(m)
+                else:
+                    break
+        if scope.cancelled_caught:
+            where = "all channels" if channel is None else f"channel {channel:02X}"
+            raise ModuleTimeout(
+                f"scan of {where} (duration {duration}) did not finish within {limit:.1f} s"
+            )
+
+    async def _trailing(
+        self,
+        inbox: trio.MemoryReceiveChannel[Message],
+        found: list[skstack.PanDesc],
+        *,
+        done: Callable[[list[skstack.PanDesc]], bool],
+    ) -> None:
+        """Some modules print EPANDESC just after EVENT 22: wait a short grace for it."""
+        with trio.move_on_after(self.timing.scan_trailing):
+            async for m in inbox:
+                if isinstance(m, skstack.PanDesc):
+                    found.append(m)
+                    if done(found):
+                        break
 
     async def join(self, meter_ip: str) -> None:
         """SKJOIN and wait for EVENT 25 (success) or EVENT 24 (rejected) from the meter."""
