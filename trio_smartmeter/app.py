@@ -14,30 +14,37 @@ then HTTP stops. A stop that has not finished after ``STOP_DEADLINE`` is cut sho
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 from loguru import logger
 
 from . import __version__
 from .config import Config
-from .meter_client import Timing
 from .metrics import build_registry
-from .serial_port import SimOpener
-from .skstack import Dialect
 from .state import ExporterState
-from .supervisor import SessionSettings, Supervisor
 from .web import ASGIApp, make_app, serve
+
+if TYPE_CHECKING:
+    from .meter_client import Timing
+    from .serial_port import SimOpener
+    from .supervisor import SessionSettings, Supervisor
 
 #: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
 STOP_DEADLINE = 4.5
 
 
 def settings_from_config(cfg: Config, *, timing: Timing | None = None) -> SessionSettings:
+    from .meter_client import Timing
+    from .skstack import Dialect
+    from .supervisor import SessionSettings
+
     dialect = None if cfg.dse == "auto" else Dialect.DUAL_STACK if cfg.dse else Dialect.SINGLE_HOP
     return SessionSettings(
         rbid=cfg.id,
@@ -64,11 +71,17 @@ async def run_exporter(
     state = state if state is not None else ExporterState(interval=float(cfg.interval))
     registry = build_registry(state, trio.current_time)
     app = make_app(state, registry, monotonic=trio.current_time, version=__version__)
-    supervisor = Supervisor(settings_from_config(cfg), state, rng=rng, sim_opener=sim_opener)
     http_stop = trio.Event()
 
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(_serve, app, cfg.listen_address, cfg.port, http_stop)
+        # The link stack (supervisor, SKSTACK client, protocol core: ~50 ms of imports on a
+        # small box) loads in a worker thread while the event loop already answers
+        # /-/healthy; importing it here would hold the loop for as long.
+        link = await trio.to_thread.run_sync(importlib.import_module, f"{__package__}.supervisor")
+        supervisor: Supervisor = link.Supervisor(
+            settings_from_config(cfg), state, rng=rng, sim_opener=sim_opener
+        )
         logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
         if on_listening is not None:
             on_listening(binds)
