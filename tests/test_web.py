@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from prometheus_client import CollectorRegistry
 
 from trio_smartmeter import web
 from trio_smartmeter.metrics import build_registry
@@ -51,7 +52,12 @@ def setup(
 ) -> tuple[ExporterState, Clock, Clock, web.ASGIApp]:
     state = state or ExporterState(interval=60.0)
     mono, wall = Clock(100.0), Clock(UNIX)
-    app = make_app(state, build_registry(state, mono), monotonic=mono, version=VERSION, wall=wall)
+    registry = build_registry(state, mono)
+
+    async def built() -> CollectorRegistry:
+        return registry
+
+    app = make_app(state, built, monotonic=mono, version=VERSION, wall=wall)
     return state, mono, wall, app
 
 
@@ -112,6 +118,39 @@ async def test_metrics_without_reading() -> None:
     assert b"smartmeter_up 0.0" in body
     assert b"smartmeter_power_watts" not in body
     assert int(headers[b"content-length"]) == len(body)
+
+
+async def test_a_scrape_during_start_up_waits_for_the_registry(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """run_exporter builds the registry after listening; an early scrape waits, then 503."""
+    state = ExporterState(interval=60.0)
+    built = trio.Event()
+    registry = build_registry(state, Clock(100.0))
+
+    async def when_built() -> CollectorRegistry:
+        await built.wait()
+        return registry
+
+    app = make_app(state, when_built, monotonic=Clock(100.0), version=VERSION)
+    assert (await call(app, "/-/healthy"))[0] == 200  # never waits for the registry
+    async with trio.open_nursery() as nursery:
+        answers: list[int] = []
+
+        async def scrape() -> None:
+            answers.append((await call(app, "/metrics"))[0])
+
+        nursery.start_soon(scrape)
+        await trio.sleep(1.0)
+        assert answers == []  # still waiting
+        built.set()
+    assert answers == [200]
+
+    never = make_app(state, trio.Event().wait, monotonic=Clock(100.0), version=VERSION)  # type: ignore[arg-type]
+    started = trio.current_time()
+    status, _, body = await call(never, "/metrics")
+    assert (status, body) == (503, b"starting\n")
+    assert trio.current_time() - started == pytest.approx(web.REGISTRY_WAIT)
 
 
 async def test_metrics_gzip_and_openmetrics() -> None:

@@ -20,6 +20,7 @@ import random
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import trio
@@ -27,11 +28,12 @@ from loguru import logger
 
 from . import __version__
 from .config import Config
-from .metrics import build_registry
 from .state import ExporterState
 from .web import ASGIApp, make_app, serve
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from .meter_client import Timing
     from .serial_port import SimOpener
     from .supervisor import SessionSettings, Supervisor
@@ -69,16 +71,24 @@ async def run_exporter(
     rng: random.Random | None = None,
 ) -> None:
     state = state if state is not None else ExporterState(interval=float(cfg.interval))
-    registry = build_registry(state, trio.current_time)
+    registries: list[CollectorRegistry] = []
+    registry_built = trio.Event()
+
+    async def registry() -> CollectorRegistry:
+        await registry_built.wait()
+        return registries[0]
+
     app = make_app(state, registry, monotonic=trio.current_time, version=__version__)
     http_stop = trio.Event()
 
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(_serve, app, cfg.listen_address, cfg.port, http_stop)
-        # The link stack (supervisor, SKSTACK client, protocol core: ~50 ms of imports on a
-        # small box) loads in a worker thread while the event loop already answers
-        # /-/healthy; importing it here would hold the loop for as long.
-        link = await trio.to_thread.run_sync(importlib.import_module, f"{__package__}.supervisor")
+        # prometheus_client and the link stack (supervisor, SKSTACK client, protocol core)
+        # are ~100 ms of imports on a small box: they load in a worker thread while the event
+        # loop already answers /-/healthy (importing them here would hold the loop as long).
+        metrics, link = await trio.to_thread.run_sync(_import_the_rest)
+        registries.append(metrics.build_registry(state, trio.current_time))
+        registry_built.set()
         supervisor: Supervisor = link.Supervisor(
             settings_from_config(cfg), state, rng=rng, sim_opener=sim_opener
         )
@@ -96,6 +106,13 @@ async def run_exporter(
         nursery.cancel_scope.deadline = min(
             nursery.cancel_scope.deadline, trio.current_time() + 2.0
         )
+
+
+def _import_the_rest() -> tuple[ModuleType, ModuleType]:
+    return (
+        importlib.import_module(f"{__package__}.metrics"),
+        importlib.import_module(f"{__package__}.supervisor"),
+    )
 
 
 async def _serve(

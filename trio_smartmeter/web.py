@@ -27,15 +27,16 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from decimal import Decimal
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import hypercorn.config
 import hypercorn.trio
 import trio
-from prometheus_client import CollectorRegistry
 
-from .metrics import render
 from .state import ExporterState
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["ASGIApp", "BindError", "PortInUseError", "make_app", "serve"]
 
@@ -53,6 +54,10 @@ _ALLOW: Final = b"GET, HEAD"
 #: one that arrives whole in a single 64 KiB read passes it, so the app checks again.
 MAX_HEADER_COUNT: Final = 100
 MAX_HEADER_BYTES: Final = 16 * 1024
+#: How long a scrape that arrives during start-up waits for the registry, which
+#: ``app.run_exporter`` builds right after the server listens (prometheus_client's import
+#: is kept off the path to the first /-/healthy answer).
+REGISTRY_WAIT: Final = 5.0
 
 
 class BindError(OSError):
@@ -334,16 +339,27 @@ Metrics: <a href="metrics">/metrics</a> &middot; <a href="api/status">status JSO
 
 def make_app(
     state: ExporterState,
-    registry: CollectorRegistry,
+    registry: Callable[[], Awaitable[CollectorRegistry]],
     *,
     monotonic: Callable[[], float],
     version: str,
     wall: Callable[[], float] = time.time,
 ) -> ASGIApp:
-    """The ASGI application. ``wall`` (Unix time) only picks the last hour for the chart."""
+    """The ASGI application. ``wall`` (Unix time) only picks the last hour for the chart.
+
+    ``registry`` returns the metrics registry once it exists (see :data:`REGISTRY_WAIT`).
+    """
 
     async def metrics(scope: Scope, send: Send, head: bool) -> None:
-        body, ctype = render(registry, _header(scope, b"accept"))
+        reg: CollectorRegistry | None = None
+        with trio.move_on_after(REGISTRY_WAIT):
+            reg = await registry()
+        if reg is None:
+            await _respond(send, 503, b"starting\n", b"text/plain; charset=utf-8", head=head)
+            return
+        from .metrics import render  # imported by now: the registry comes from it
+
+        body, ctype = render(reg, _header(scope, b"accept"))
         extra = [(b"vary", b"Accept, Accept-Encoding")]
         if len(body) >= GZIP_MIN and _accepts_gzip(_header(scope, b"accept-encoding")):
             body = gzip.compress(body, compresslevel=6, mtime=0)
