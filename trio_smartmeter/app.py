@@ -71,14 +71,15 @@ async def run_exporter(
     rng: random.Random | None = None,
 ) -> None:
     state = state if state is not None else ExporterState(interval=float(cfg.interval))
-    registries: list[CollectorRegistry] = []
+    registry: CollectorRegistry | None = None
     registry_built = trio.Event()
 
-    async def registry() -> CollectorRegistry:
+    async def built_registry() -> CollectorRegistry:
         await registry_built.wait()
-        return registries[0]
+        assert registry is not None
+        return registry
 
-    app = make_app(state, registry, monotonic=trio.current_time, version=__version__)
+    app = make_app(state, built_registry, monotonic=trio.current_time, version=__version__)
     http_stop = trio.Event()
 
     async with trio.open_nursery() as nursery:
@@ -87,7 +88,7 @@ async def run_exporter(
         # are ~100 ms of imports on a small box: they load in a worker thread while the event
         # loop already answers /-/healthy (importing them here would hold the loop as long).
         metrics, link = await trio.to_thread.run_sync(_import_the_rest)
-        registries.append(metrics.build_registry(state, trio.current_time))
+        registry = metrics.build_registry(state, trio.current_time)
         registry_built.set()
         supervisor: Supervisor = link.Supervisor(
             settings_from_config(cfg), state, rng=rng, sim_opener=sim_opener
