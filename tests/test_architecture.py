@@ -30,9 +30,11 @@ FORBIDDEN = frozenset(
 
 
 def pure_files() -> list[Path]:
-    files = sorted((PACKAGE / "skstack").glob("*.py")) + sorted((PACKAGE / "echonet").glob("*.py"))
+    files = sorted((PACKAGE / "core" / "skstack").glob("*.py")) + sorted(
+        (PACKAGE / "core" / "echonet").glob("*.py")
+    )
     for name in ("secret.py", "recovery.py", "model.py", "state.py"):
-        path = PACKAGE / name
+        path = PACKAGE / "core" / name
         if path.exists():
             files.append(path)
     return files
@@ -59,8 +61,8 @@ def imported_modules(path: Path) -> set[str]:
 
 def test_the_pure_files_exist() -> None:
     names = {p.relative_to(PACKAGE).as_posix() for p in pure_files()}
-    assert "skstack/__init__.py" in names
-    assert "secret.py" in names
+    assert "core/skstack/__init__.py" in names
+    assert "core/secret.py" in names
 
 
 @pytest.mark.parametrize("path", pure_files(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
@@ -71,22 +73,23 @@ def test_pure_layers_import_no_io(path: Path) -> None:
 
 @pytest.mark.parametrize("path", pure_files(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_skstack_and_echonet_do_not_import_each_other(path: Path) -> None:
-    rel = path.relative_to(PACKAGE).parts
+    rel = path.relative_to(PACKAGE / "core").parts
     if rel[0] not in ("skstack", "echonet"):
         return
     other = "echonet" if rel[0] == "skstack" else "skstack"
     bad = {
         name
         for name in imported_modules(path)
-        if name == f"trio_smartmeter.{other}" or name.startswith(f"trio_smartmeter.{other}.")
+        if name == f"trio_smartmeter.core.{other}"
+        or name.startswith(f"trio_smartmeter.core.{other}.")
     }
     assert not bad, f"{path.name} imports {sorted(bad)}"
 
 
 def test_the_import_walker_resolves_relative_imports() -> None:
-    names = imported_modules(PACKAGE / "skstack" / "_commands.py")
-    assert "trio_smartmeter.secret" in names
-    assert "trio_smartmeter.skstack._dialect" in names
+    names = imported_modules(PACKAGE / "core" / "skstack" / "_commands.py")
+    assert "trio_smartmeter.core.secret" in names
+    assert "trio_smartmeter.core.skstack._dialect" in names
 
 
 def test_the_service_on_a_real_device_imports_neither_the_simulator_nor_pytest() -> None:
@@ -96,7 +99,7 @@ def test_the_service_on_a_real_device_imports_neither_the_simulator_nor_pytest()
 
     code = (
         "import sys\n"
-        "from trio_smartmeter import cli, app, log, web\n"
+        "from trio_smartmeter.cli import entry as cli; from trio_smartmeter.service import app; from trio_smartmeter.cli import log; from trio_smartmeter.web import router\n"
         "cfg = cli.parse(['-device', '/dev/ttyACM0'], {'SMARTMETER_ID': '0' * 32,"
         " 'SMARTMETER_PASSWORD': 'x' * 12})\n"
         "app.settings_from_config(cfg)\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trio_smartmeter.config import (
+from trio_smartmeter.core.config import (
     OPTIONS,
     Config,
     ConfigError,
@@ -15,7 +15,7 @@ from trio_smartmeter.config import (
     help_text,
     load_config,
 )
-from trio_smartmeter.secret import Secret
+from trio_smartmeter.core.secret import Secret
 
 RBID = "0123456789ABCDEF0123456789ABCDEF"  # 32
 PWD = "Pa55w0rdXyZq"  # 12

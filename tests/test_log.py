@@ -11,8 +11,8 @@ import hypercorn.config
 import pytest
 from loguru import logger
 
-from trio_smartmeter.log import LEVELS, Masker, Summariser, level_for, setup_logging
-from trio_smartmeter.secret import Secret
+from trio_smartmeter.cli.log import LEVELS, Masker, Summariser, level_for, setup_logging
+from trio_smartmeter.core.secret import Secret
 
 RBID = "0123456789ABCDEF0123456789ABCDEF"
 PWD = "Pa55w0rdXyZq"

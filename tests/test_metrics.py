@@ -19,15 +19,15 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
-from trio_smartmeter.metrics import CACHE_TTL, ExporterRegistry, build_registry, render
-from trio_smartmeter.model import (
+from trio_smartmeter.core.model import (
     FixedTimeEnergy,
     MeterInfo,
     ModuleInfo,
     Reading,
     SessionState,
 )
-from trio_smartmeter.state import ERROR_TYPES, ExporterState
+from trio_smartmeter.core.state import ERROR_TYPES, ExporterState
+from trio_smartmeter.web.metrics import CACHE_TTL, ExporterRegistry, build_registry, render
 
 GOLDEN = Path(__file__).parent / "data" / "metrics"
 T0 = 1000.0  # monotonic time of the reading

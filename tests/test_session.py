@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trio_smartmeter.session import (
+from trio_smartmeter.core.session import (
     MeterAddress,
     ScanStep,
     SessionSignal,
@@ -13,7 +13,7 @@ from trio_smartmeter.session import (
     scan_plan,
     signal_for,
 )
-from trio_smartmeter.skstack import ModuleEvent, PanDesc
+from trio_smartmeter.core.skstack import ModuleEvent, PanDesc
 
 METER = "FE80:0000:0000:0000:021C:6400:03DD:6393"
 OTHER = "FE80:0000:0000:0000:021C:6400:0000:0001"

@@ -15,11 +15,11 @@ import pytest
 import trio
 from prometheus_client import CollectorRegistry
 
-from trio_smartmeter import web
-from trio_smartmeter.metrics import build_registry
-from trio_smartmeter.model import MeterInfo, ModuleInfo, Reading, SessionState
-from trio_smartmeter.state import ExporterState
-from trio_smartmeter.web import BindError, PortInUseError, make_app, serve
+from trio_smartmeter.core.model import MeterInfo, ModuleInfo, Reading, SessionState
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web import router as web
+from trio_smartmeter.web.metrics import build_registry
+from trio_smartmeter.web.router import BindError, PortInUseError, make_app, serve
 
 VERSION = "9.8.7-test"
 UNIX = 1_764_000_000.0  # 2025-11-25 01:00 JST

@@ -1,3 +1,3 @@
 """trio-smartmeter: a Prometheus exporter for Japanese smart meters over the Wi-SUN B-route."""
 
-from ._version import __version__ as __version__
+from trio_smartmeter._version import __version__ as __version__

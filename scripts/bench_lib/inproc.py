@@ -19,15 +19,15 @@ import trio
 import trio.testing
 from loguru import logger
 
-from trio_smartmeter.app import run_exporter
-from trio_smartmeter.cli import parse
-from trio_smartmeter.errors import LinkLost
-from trio_smartmeter.meter_client import Timing
-from trio_smartmeter.recovery import Backoff
+from trio_smartmeter.cli.entry import parse
+from trio_smartmeter.core.errors import LinkLost
+from trio_smartmeter.core.recovery import Backoff
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.meter_client import Timing
+from trio_smartmeter.service.app import run_exporter
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, Fault, MeterConfig, SimulatedModule
 from trio_smartmeter.sim import timing as simtiming
 from trio_smartmeter.sim.models import link_local
-from trio_smartmeter.state import ExporterState
 
 logger.remove()
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from prometheus_client import start_http_server
 
-from trio_smartmeter.metrics import build_registry
-from trio_smartmeter.model import MeterScaling, ModuleInfo, Reading, SessionState
-from trio_smartmeter.state import ExporterState
+from trio_smartmeter.core.model import MeterScaling, ModuleInfo, Reading, SessionState
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web.metrics import build_registry
 
 state = ExporterState(interval=86400.0)  # the reading stays fresh for the whole run
 state.set_module_info(ModuleInfo("ROHM BP35A1", "1.2.10", "rev26e", "single-hop", "binary"))

@@ -17,10 +17,11 @@ import attrs
 import pytest
 import trio
 
-from trio_smartmeter.metrics import build_registry, render
-from trio_smartmeter.model import SessionState
-from trio_smartmeter.secret import Secret
-from trio_smartmeter.serial_port import open_sim_device
+from trio_smartmeter.core.model import SessionState
+from trio_smartmeter.core.secret import Secret
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.serial_port import open_sim_device
+from trio_smartmeter.service.supervisor import SessionSettings, Supervisor
 from trio_smartmeter.sim import (
     DEMO_PASSWORD,
     DEMO_RBID,
@@ -28,8 +29,7 @@ from trio_smartmeter.sim import (
     MeterConfig,
     SimulatedModule,
 )
-from trio_smartmeter.state import ExporterState
-from trio_smartmeter.supervisor import SessionSettings, Supervisor
+from trio_smartmeter.web.metrics import build_registry, render
 
 INTERVAL = 60.0
 
@@ -230,7 +230,7 @@ async def test_a_stale_cached_address_is_rescanned_after_one_failed_join(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
     """A replaced meter (or a demo's cache) must not cost three 38 s joins before a scan."""
-    from trio_smartmeter.meter_client import Timing
+    from trio_smartmeter.link.meter_client import Timing
     from trio_smartmeter.sim import timing
 
     state_file = tmp_path / "state.json"

@@ -33,10 +33,10 @@ import httpx
 import pytest
 import trio
 
-from trio_smartmeter.app import run_exporter
-from trio_smartmeter.cli import parse
-from trio_smartmeter.serial_port import open_sim_device
-from trio_smartmeter.state import ExporterState
+from trio_smartmeter.cli.entry import parse
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.serial_port import open_sim_device
+from trio_smartmeter.service.app import run_exporter
 
 from .harness import free_port
 

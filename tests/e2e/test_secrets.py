@@ -39,8 +39,8 @@ import trio
 import trio.testing
 from loguru import logger
 
-from trio_smartmeter.errors import ExporterError
-from trio_smartmeter.log import Masker
+from trio_smartmeter.cli.log import Masker
+from trio_smartmeter.core.errors import ExporterError
 from trio_smartmeter.sim import Fault, FaultSpec, Scenario
 
 from .harness import CLI, exporter, metrics, simulator, wait_for

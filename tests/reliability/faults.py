@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import attrs
 
-from trio_smartmeter import supervisor as sup_mod
+from trio_smartmeter.service import supervisor as sup_mod
 from trio_smartmeter.sim import Fault, FaultSpec, MeterConfig
 from trio_smartmeter.sim import timing as sim_timing
 

@@ -20,19 +20,19 @@ import trio
 import trio.testing
 from loguru import logger
 
-from trio_smartmeter import supervisor as sup_mod
-from trio_smartmeter.errors import LinkLost
-from trio_smartmeter.meter_client import Timing
-from trio_smartmeter.metrics import build_registry, render
-from trio_smartmeter.recovery import Backoff
-from trio_smartmeter.secret import Secret
-from trio_smartmeter.serial_port import describe_os_error
-from trio_smartmeter.session import ALL_CHANNEL_DURATIONS
+from trio_smartmeter.core.errors import LinkLost
+from trio_smartmeter.core.recovery import Backoff
+from trio_smartmeter.core.secret import Secret
+from trio_smartmeter.core.session import ALL_CHANNEL_DURATIONS
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.meter_client import Timing
+from trio_smartmeter.link.serial_port import describe_os_error
+from trio_smartmeter.link.skstack_client import ORPHAN_GRACE
+from trio_smartmeter.service import supervisor as sup_mod
+from trio_smartmeter.service.supervisor import SessionSettings, Supervisor
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, SimulatedModule
 from trio_smartmeter.sim import timing as sim_timing
-from trio_smartmeter.skstack_client import ORPHAN_GRACE
-from trio_smartmeter.state import ExporterState
-from trio_smartmeter.supervisor import SessionSettings, Supervisor
+from trio_smartmeter.web.metrics import build_registry, render
 
 INTERVAL = 60.0
 MODELS = ("bp35a1", "rl7023-ips", "bp35c2", "rl7023-dss")  # binary/hex × single-hop/DSE

@@ -9,9 +9,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from trio_smartmeter.recovery import Backoff, Fault, Ladder, Rung
-from trio_smartmeter.session import SessionSignal, signal_for
-from trio_smartmeter.skstack import ModuleEvent
+from trio_smartmeter.core.recovery import Backoff, Fault, Ladder, Rung
+from trio_smartmeter.core.session import SessionSignal, signal_for
+from trio_smartmeter.core.skstack import ModuleEvent
 
 METER = "FE80:0000:0000:0000:021C:6400:030C:12A4"
 OTHER = "FE80:0000:0000:0000:021C:6400:0000:BEEF"

@@ -27,9 +27,9 @@ import pytest
 import trio
 import trio.testing
 
-from trio_smartmeter.secret import Secret
+from trio_smartmeter.core.secret import Secret
+from trio_smartmeter.service.supervisor import SessionSettings, Supervisor
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, SimulatedModule
-from trio_smartmeter.supervisor import SessionSettings, Supervisor
 
 from .harness import (
     INTERVAL,
@@ -156,7 +156,7 @@ async def test_noise_on_the_line_then_a_fresh_reading(
         sim_opener=opener,
         wall_clock=lambda: 1.7e9 + trio.current_time(),
     )
-    from trio_smartmeter.metrics import build_registry
+    from trio_smartmeter.web.metrics import build_registry
 
     rig = Rig(
         supervisor, state, module, build_registry(state, trio.current_time), sim_nursery=nursery

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trio_smartmeter import echonet
-from trio_smartmeter.echonet import (
+from trio_smartmeter.core import echonet
+from trio_smartmeter.core.echonet import (
     CONTROLLER,
     EOJ,
     ESV,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_smartmeter import echonet
-from trio_smartmeter.echonet import (
+from trio_smartmeter.core import echonet
+from trio_smartmeter.core.echonet import (
     CONTROLLER,
     EOJ,
     ESV,
@@ -20,7 +20,7 @@ from trio_smartmeter.echonet import (
     Property,
     decode_frame,
 )
-from trio_smartmeter.echonet import meter as m
+from trio_smartmeter.core.echonet import meter as m
 
 # -- Appendix A: every captured payload, header fields --------------------------------
 APPENDIX_A = [

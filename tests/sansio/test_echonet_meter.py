@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_smartmeter.echonet import EOJ, NODE_PROFILE, SMART_METER, decode_frame
-from trio_smartmeter.echonet import meter as m
+from trio_smartmeter.core.echonet import EOJ, NODE_PROFILE, SMART_METER, decode_frame
+from trio_smartmeter.core.echonet import meter as m
 
 
 def u32(value: int) -> bytes:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_smartmeter import recovery
-from trio_smartmeter.recovery import Backoff, Decision, Fault, Ladder, Rung
+from trio_smartmeter.core import recovery
+from trio_smartmeter.core.recovery import Backoff, Decision, Fault, Ladder, Rung
 
 R = Rung
 

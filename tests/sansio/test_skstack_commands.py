@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trio_smartmeter.secret import Secret
-from trio_smartmeter.skstack import (
+from trio_smartmeter.core.secret import Secret
+from trio_smartmeter.core.skstack import (
     Command,
     Completion,
     Dialect,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trio_smartmeter.skstack import (
+from trio_smartmeter.core.skstack import (
     Address,
     Decoder,
     Dialect,

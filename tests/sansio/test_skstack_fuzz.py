@@ -7,8 +7,8 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trio_smartmeter.secret import Secret
-from trio_smartmeter.skstack import (
+from trio_smartmeter.core.secret import Secret
+from trio_smartmeter.core.skstack import (
     Address,
     AppVersion,
     Command,

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from trio_smartmeter.skstack import (
+from trio_smartmeter.core.skstack import (
     Address,
     AppVersion,
     Decoder,

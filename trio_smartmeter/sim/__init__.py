@@ -12,7 +12,8 @@ from typing import Any
 
 import trio
 
-from ..config import DEMO_PASSWORD, DEMO_RBID
+from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID
+
 from . import timing
 from .faults import Fault, FaultSpec, Scenario
 from .meter import Meter, MeterConfig

@@ -19,7 +19,8 @@ from typing import Any
 
 import trio
 
-from ..config import DEMO_PASSWORD, DEMO_RBID
+from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID
+
 from .faults import Scenario
 from .meter import MeterConfig
 from .models import MODELS

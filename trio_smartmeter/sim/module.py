@@ -20,7 +20,8 @@ import attrs
 import trio
 import trio.lowlevel
 
-from ..config import DEMO_PASSWORD, DEMO_RBID
+from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID
+
 from . import timing
 from .faults import ONE_SHOT, ActiveFault, Fault, FaultSpec, Scenario
 from .meter import Meter, MeterConfig

@@ -33,7 +33,7 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
-from .state import ExporterState
+from trio_smartmeter.core.state import ExporterState
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -357,7 +357,9 @@ def make_app(
         if reg is None:
             await _respond(send, 503, b"starting\n", b"text/plain; charset=utf-8", head=head)
             return
-        from .metrics import render  # imported by now: the registry comes from it
+        from trio_smartmeter.web.metrics import (
+            render,  # imported by now: the registry comes from it
+        )
 
         body, ctype = render(reg, _header(scope, b"accept"))
         extra = [(b"vary", b"Accept, Accept-Encoding")]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from loguru import logger
 
-from .secret import MASK, Secret
+from trio_smartmeter.core.secret import MASK, Secret
 
 if TYPE_CHECKING:
     from loguru import Message, Record

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 import attrs
 import trio
 
-from . import echonet, skstack
-from .errors import (
+from trio_smartmeter.core import echonet, skstack
+from trio_smartmeter.core.errors import (
     CommandFailed,
     JoinFailed,
     MalformedResponse,
@@ -24,8 +24,8 @@ from .errors import (
     RequestTimeout,
     SendFailed,
 )
-from .skstack import Dialect, Message
-from .skstack_client import SkStackClient
+from trio_smartmeter.core.skstack import Dialect, Message
+from trio_smartmeter.link.skstack_client import SkStackClient
 
 ECHONET_PORT = 0x0E1A
 ALL_CHANNELS = 28

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from .skstack import ModuleEvent, PanDesc
+from trio_smartmeter.core.skstack import ModuleEvent, PanDesc
 
 #: Scan durations for all channels: D=4 ≈ 4.6 s … D=8 ≈ 69 s over 28 channels.
 ALL_CHANNEL_DURATIONS = (4, 5, 6, 7, 8)

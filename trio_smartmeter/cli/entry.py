@@ -21,8 +21,8 @@ from typing import TypeVar
 
 import trio
 
-from . import __version__
-from .config import (
+from trio_smartmeter import __version__
+from trio_smartmeter.core.config import (
     DEMO_PASSWORD,
     DEMO_RBID,
     Config,
@@ -72,9 +72,9 @@ def _config_or_exit_status(args: list[str], prog: str) -> Config | int:
 
 
 def run(cfg: Config) -> int:
-    from .app import run_exporter
-    from .log import setup_logging
-    from .web import PortInUseError
+    from trio_smartmeter.cli.log import setup_logging
+    from trio_smartmeter.service.app import run_exporter
+    from trio_smartmeter.web.router import PortInUseError
 
     setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
     try:
@@ -108,11 +108,11 @@ def find_leaf(exc: BaseException, kind: type[E]) -> E | None:
 
 def _subcommand(name: str, args: list[str]) -> int:
     if name == "simulate":
-        from .sim.cli import simulate_main
+        from trio_smartmeter.sim.cli import simulate_main
 
         return simulate_main(args)
     if name == "deploy-files":
-        from .deploy_files import deploy_files_main
+        from trio_smartmeter.cli.deploy_files import deploy_files_main
 
         return deploy_files_main(args)
     json_out = "--json" in args
@@ -120,8 +120,8 @@ def _subcommand(name: str, args: list[str]) -> int:
     cfg = _config_or_exit_status(args, f"trio-smartmeter {name}")
     if isinstance(cfg, int):
         return cfg
-    from .log import setup_logging
-    from .tools import read_main, scan_main
+    from trio_smartmeter.cli.log import setup_logging
+    from trio_smartmeter.cli.tools import read_main, scan_main
 
     setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
     if name == "scan":

@@ -14,7 +14,8 @@ import string
 
 import attrs
 
-from ..secret import MASK, Secret
+from trio_smartmeter.core.secret import MASK, Secret
+
 from ._dialect import Dialect
 
 __all__ = [

@@ -55,9 +55,9 @@ from prometheus_client.core import (
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from ._version import __version__
-from .model import SessionState
-from .state import ERROR_TYPES, MODULE_EVENTS, ExporterState
+from trio_smartmeter._version import __version__
+from trio_smartmeter.core.model import SessionState
+from trio_smartmeter.core.state import ERROR_TYPES, MODULE_EVENTS, ExporterState
 
 __all__ = [
     "CACHE_TTL",

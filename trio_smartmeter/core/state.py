@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import attrs
 
-from .model import (
+from trio_smartmeter.core.model import (
     FixedTimeEnergy,
     MeterInfo,
     MeterScaling,

@@ -26,26 +26,26 @@ from typing import TYPE_CHECKING
 import trio
 from loguru import logger
 
-from . import __version__
-from .config import Config
-from .state import ExporterState
-from .web import ASGIApp, make_app, serve
+from trio_smartmeter import __version__
+from trio_smartmeter.core.config import Config
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web.router import ASGIApp, make_app, serve
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from .meter_client import Timing
-    from .serial_port import SimOpener
-    from .supervisor import SessionSettings, Supervisor
+    from trio_smartmeter.link.meter_client import Timing
+    from trio_smartmeter.link.serial_port import SimOpener
+    from trio_smartmeter.service.supervisor import SessionSettings, Supervisor
 
 #: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
 STOP_DEADLINE = 4.5
 
 
 def settings_from_config(cfg: Config, *, timing: Timing | None = None) -> SessionSettings:
-    from .meter_client import Timing
-    from .skstack import Dialect
-    from .supervisor import SessionSettings
+    from trio_smartmeter.core.skstack import Dialect
+    from trio_smartmeter.link.meter_client import Timing
+    from trio_smartmeter.service.supervisor import SessionSettings
 
     dialect = None if cfg.dse == "auto" else Dialect.DUAL_STACK if cfg.dse else Dialect.SINGLE_HOP
     return SessionSettings(
@@ -111,8 +111,8 @@ async def run_exporter(
 
 def _import_the_rest() -> tuple[ModuleType, ModuleType]:
     return (
-        importlib.import_module(f"{__package__}.metrics"),
-        importlib.import_module(f"{__package__}.supervisor"),
+        importlib.import_module("trio_smartmeter.web.metrics"),
+        importlib.import_module("trio_smartmeter.service.supervisor"),
     )
 
 

@@ -22,9 +22,9 @@ import attrs
 import trio
 from loguru import logger
 
-from . import skstack
-from .errors import CommandFailed, LinkLost, ModuleTimeout, UnsupportedModule
-from .skstack import Command, Completion, Message
+from trio_smartmeter.core import skstack
+from trio_smartmeter.core.errors import CommandFailed, LinkLost, ModuleTimeout, UnsupportedModule
+from trio_smartmeter.core.skstack import Command, Completion, Message
 
 M = TypeVar("M")
 

@@ -1,7 +1,7 @@
 """ECHONET Lite, sans-IO: frames, TID matching, and the 0x028801 smart-meter catalogue.
 
 Pure code (stdlib + attrs): bytes in, values out. The meter's EPC encodings and units
-live in :mod:`trio_smartmeter.echonet.meter` and nowhere else.
+live in :mod:`trio_smartmeter.core.echonet.meter` and nowhere else.
 """
 
 from __future__ import annotations

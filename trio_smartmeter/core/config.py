@@ -29,7 +29,7 @@ from typing import Final, Literal
 
 import attrs
 
-from .secret import Secret
+from trio_smartmeter.core.secret import Secret
 
 __all__ = [
     "DEFAULT_DEVICE",

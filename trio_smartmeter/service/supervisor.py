@@ -28,9 +28,9 @@ import attrs
 import trio
 from loguru import logger
 
-from . import echonet, skstack
-from .echonet import meter as epc
-from .errors import (
+from trio_smartmeter.core import echonet, skstack
+from trio_smartmeter.core.echonet import meter as epc
+from trio_smartmeter.core.errors import (
     CommandFailed,
     ExporterError,
     JoinFailed,
@@ -43,15 +43,29 @@ from .errors import (
     SessionLost,
     UnsupportedModule,
 )
-from .meter_client import MeterClient, Timing, readable
-from .model import FixedTimeEnergy, MeterInfo, MeterScaling, ModuleInfo, Reading, SessionState
-from .recovery import Fault, Ladder, Rung
-from .secret import Secret
-from .serial_port import SimOpener, open_device
-from .session import MeterAddress, SessionSignal, choose_pan, pair_id, scan_plan, signal_for
-from .skstack import Dialect, Message, PayloadFormat
-from .skstack_client import SkStackClient
-from .state import ExporterState
+from trio_smartmeter.core.model import (
+    FixedTimeEnergy,
+    MeterInfo,
+    MeterScaling,
+    ModuleInfo,
+    Reading,
+    SessionState,
+)
+from trio_smartmeter.core.recovery import Fault, Ladder, Rung
+from trio_smartmeter.core.secret import Secret
+from trio_smartmeter.core.session import (
+    MeterAddress,
+    SessionSignal,
+    choose_pan,
+    pair_id,
+    scan_plan,
+    signal_for,
+)
+from trio_smartmeter.core.skstack import Dialect, Message, PayloadFormat
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.meter_client import MeterClient, Timing, readable
+from trio_smartmeter.link.serial_port import SimOpener, open_device
+from trio_smartmeter.link.skstack_client import SkStackClient
 
 JST = timezone(timedelta(hours=9))
 

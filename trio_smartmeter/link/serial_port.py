@@ -2,7 +2,7 @@
 
 The only module that imports ``trio_serial``. Every way a device can be absent or go
 away (ENOENT, EACCES, EIO, a non-tty path's ``termios.error``, a lock held by another
-process) becomes :class:`~trio_smartmeter.errors.LinkLost` with a message that says
+process) becomes :class:`~trio_smartmeter.core.errors.LinkLost` with a message that says
 what to do about it.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import trio
 
-from .errors import LinkLost
+from trio_smartmeter.core.errors import LinkLost
 
 SIM_PREFIX = "sim:"
 
@@ -120,7 +120,7 @@ async def open_sim_device(
     # on a real device needs neither.
     import trio.testing
 
-    from .sim import SimulatedModule
+    from trio_smartmeter.sim import SimulatedModule
 
     module = SimulatedModule(model, **kwargs)
     if on_start is not None:
@@ -151,7 +151,7 @@ async def open_demo_sim(model: str) -> AsyncIterator[trio.abc.Stream]:
     and negative power around noon."""
     from datetime import datetime, timedelta, timezone
 
-    from .sim import MeterConfig
+    from trio_smartmeter.sim import MeterConfig
 
     now_jst = datetime.now(timezone(timedelta(hours=9))).replace(tzinfo=None, microsecond=0)
     meter = MeterConfig(start=now_jst, solar_peak_watts=3200.0, channel=0x3B)

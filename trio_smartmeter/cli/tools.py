@@ -13,16 +13,16 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from . import skstack
-from .config import Config
-from .echonet import meter as epc
-from .errors import ExporterError, JoinFailed
-from .meter_client import MeterClient, readable
-from .serial_port import open_device
-from .session import ScanStep, pair_id, scan_plan
-from .skstack_client import SkStackClient
-from .state import ExporterState
-from .supervisor import Supervisor, unwrap_group
+from trio_smartmeter.core import skstack
+from trio_smartmeter.core.config import Config
+from trio_smartmeter.core.echonet import meter as epc
+from trio_smartmeter.core.errors import ExporterError, JoinFailed
+from trio_smartmeter.core.session import ScanStep, pair_id, scan_plan
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.meter_client import MeterClient, readable
+from trio_smartmeter.link.serial_port import open_device
+from trio_smartmeter.link.skstack_client import SkStackClient
+from trio_smartmeter.service.supervisor import Supervisor, unwrap_group
 
 #: What ``read`` asks for, a few EPCs per Get (protocol.md §9.19).
 READ_GROUPS = (
@@ -34,7 +34,7 @@ READ_GROUPS = (
 
 
 def _settings(cfg: Config) -> Supervisor:
-    from .app import settings_from_config
+    from trio_smartmeter.service.app import settings_from_config
 
     return Supervisor(settings_from_config(cfg), ExporterState(interval=float(cfg.interval)))
 

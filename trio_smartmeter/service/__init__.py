@@ -1,0 +1,1 @@
+"""The running service: the supervision tree above the link (design.md §4)."""

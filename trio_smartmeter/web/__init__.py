@@ -1,0 +1,1 @@
+"""What HTTP clients see: the metrics, the status page and API, the ASGI server."""
