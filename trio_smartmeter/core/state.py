@@ -8,11 +8,11 @@ staleness rule can be tested with exact virtual times.
 from __future__ import annotations
 
 import collections
-import datetime
 from decimal import Decimal
 
 import attrs
 
+from trio_smartmeter.core.jst import jst_date
 from trio_smartmeter.core.model import (
     FixedTimeEnergy,
     MeterInfo,
@@ -71,14 +71,6 @@ class DurationHistogram:
         out = [(_fmt_le(b), c) for b, c in zip(self.buckets, self.counts, strict=True)]
         out.append(("+Inf", self.total))
         return out
-
-
-JST = datetime.timezone(datetime.timedelta(hours=9), "JST")
-
-
-def jst_date(unix: float) -> str:
-    """ISO date of a Unix time in Japan (the meters' time zone, UTC+9, no DST)."""
-    return datetime.datetime.fromtimestamp(unix, JST).date().isoformat()
 
 
 def _fmt_le(bound: float) -> str:

@@ -149,11 +149,12 @@ async def open_demo_sim(model: str) -> AsyncIterator[trio.abc.Stream]:
     """The ``sim:MODEL`` device of ``--demo``: the meter's clock starts at the current
     Japanese time and the household has solar panels, so the demo shows the daily curve
     and negative power around noon."""
-    from datetime import datetime, timedelta, timezone
+    import time
 
+    from trio_smartmeter.core.jst import jst_now
     from trio_smartmeter.sim import MeterConfig
 
-    now_jst = datetime.now(timezone(timedelta(hours=9))).replace(tzinfo=None, microsecond=0)
+    now_jst = jst_now(time.time())
     meter = MeterConfig(start=now_jst, solar_peak_watts=3200.0, channel=0x3B)
     async with open_sim_device(model, meter=meter) as stream:
         yield stream
