@@ -99,10 +99,10 @@ def test_the_service_on_a_real_device_imports_neither_the_simulator_nor_pytest()
 
     code = (
         "import sys\n"
-        "from trio_smartmeter.cli import entry as cli; from trio_smartmeter.service import app; from trio_smartmeter.cli import log; from trio_smartmeter.web import router\n"
+        "from trio_smartmeter.cli import entry as cli; from trio_smartmeter.service import app, settings; from trio_smartmeter.cli import log; from trio_smartmeter.web import router\n"
         "cfg = cli.parse(['-device', '/dev/ttyACM0'], {'SMARTMETER_ID': '0' * 32,"
         " 'SMARTMETER_PASSWORD': 'x' * 12})\n"
-        "app.settings_from_config(cfg)\n"
+        "settings.settings_from_config(cfg)\n"
         "bad = sorted(m for m in ('pytest', 'trio.testing', 'trio_smartmeter.sim') if m in sys.modules)\n"
         "print(','.join(bad))\n"
     )

@@ -1,11 +1,10 @@
-"""The session's pure decisions: PAN choice, scan plan, EVENT meaning, the state file."""
+"""The session's pure decisions: PAN choice, scan plan, EVENT meaning."""
 
 from __future__ import annotations
 
 import pytest
 
 from trio_smartmeter.core.session import (
-    MeterAddress,
     ScanStep,
     SessionSignal,
     choose_pan,
@@ -76,20 +75,3 @@ def test_signal_for(code: int, sender: str, expected: SessionSignal | None) -> N
     assert (
         signal_for(ModuleEvent(code=code, sender=sender, side=None, param=None), METER) == expected
     )
-
-
-def test_state_file_round_trip_and_rejection() -> None:
-    addr = MeterAddress(channel=0x3B, pan_id=0x6393, mac="001C640003DD6393", ip=METER)
-    text = addr.to_json("dual-stack")
-    assert "B-route" not in text
-    back, dialect = MeterAddress.from_json(text)
-    assert back == addr
-    assert dialect == "dual-stack"
-    for bad in (
-        "",
-        "{}",
-        '{"version": 2}',
-        '{"version": 1, "channel": "99", "pan_id": "1", "mac": "x", "ip": "y"}',
-    ):
-        with pytest.raises(ValueError, match="state file"):
-            MeterAddress.from_json(bad)

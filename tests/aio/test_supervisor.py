@@ -21,7 +21,8 @@ from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.serial_port import open_sim_device
-from trio_smartmeter.service.supervisor import SessionSettings, Supervisor
+from trio_smartmeter.service.settings import SessionSettings
+from trio_smartmeter.service.supervisor import LinkSupervisor
 from trio_smartmeter.sim import (
     DEMO_PASSWORD,
     DEMO_RBID,
@@ -36,7 +37,7 @@ INTERVAL = 60.0
 
 @attrs.define
 class Rig:
-    supervisor: Supervisor
+    supervisor: LinkSupervisor
     state: ExporterState
     modules: list[SimulatedModule]
 
@@ -72,7 +73,7 @@ async def start(
     )
     import random
 
-    sup = Supervisor(
+    sup = LinkSupervisor(
         settings,
         state,
         rng=random.Random(1),

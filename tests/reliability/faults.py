@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import attrs
 
-from trio_smartmeter.service import supervisor as sup_mod
 from trio_smartmeter.sim import Fault, FaultSpec, MeterConfig
 from trio_smartmeter.sim import timing as sim_timing
 
 from .harness import (
     INTERVAL,
+    POLICY,
     T_COLD_START,
     T_GET,
     T_INIT,
@@ -35,14 +35,14 @@ def _backoffs(n: int) -> float:
 def _reopens_until(seconds: float) -> float:
     """Worst case until the first reopen attempt after ``seconds`` of absence.
 
-    Attempts follow ``REOPEN_BACKOFF`` (±10 %); the last one before ``seconds`` is followed
-    by the next at most one maximal delay later, and the delay index reached by then is at
-    most the one the shortest (−10 %) delays reach.
+    Attempts follow the ladder's reopen schedule (±jitter); the last one before ``seconds``
+    is followed by the next at most one maximal delay later, and the delay index reached by
+    then is at most the one the shortest delays reach.
     """
-    schedule = sup_mod.REOPEN_BACKOFF
+    schedule, low = POLICY.reopen_schedule, 1.0 - POLICY.reopen_jitter
     t_min, k = 0.0, 0
-    while t_min + schedule[min(k, len(schedule) - 1)] * 0.9 < seconds:
-        t_min += schedule[min(k, len(schedule) - 1)] * 0.9
+    while t_min + schedule[min(k, len(schedule) - 1)] * low < seconds:
+        t_min += schedule[min(k, len(schedule) - 1)] * low
         k += 1
     return seconds + reopen_max(k)
 
@@ -299,7 +299,7 @@ CASES: tuple[Case, ...] = (
         "a J11 (binary protocol) stick, replaced",
         "D0EA83FC frames and no OK to SKRESET",
         "REOPEN after 300 s",
-        T_INIT + T.reset + sup_mod.UNSUPPORTED_RETRY * 1.1 + T_COLD_START,
+        T_INIT + T.reset + POLICY.unsupported_retry * (1 + POLICY.reopen_jitter) + T_COLD_START,
         at_start=(FaultSpec(Fault.J11, duration=60.0),),
         outage=True,
     ),

@@ -1,6 +1,6 @@
 """The decoder at the service level: noise between the module and the exporter.
 
-An in-process rig (Supervisor + ExporterState over a SimulatedModule, autojump clock)
+An in-process rig (LinkSupervisor + ExporterState over a SimulatedModule, autojump clock)
 whose serial line passes through a proxy: everything the module writes reaches the
 exporter in random chunks (1 byte to 200 bytes) with arbitrary bytes (random binary,
 lone CR/LF, half lines, NUL/0xFF, plausible but bogus ``OK``/``FAIL``/``EVENT`` lines)
@@ -28,7 +28,8 @@ import trio
 import trio.testing
 
 from trio_smartmeter.core.secret import Secret
-from trio_smartmeter.service.supervisor import SessionSettings, Supervisor
+from trio_smartmeter.service.settings import SessionSettings
+from trio_smartmeter.service.supervisor import LinkSupervisor
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, SimulatedModule
 
 from .harness import (
@@ -149,7 +150,7 @@ async def test_noise_on_the_line_then_a_fresh_reading(
         device=f"sim:{model}",
         interval=INTERVAL,
     )
-    supervisor = Supervisor(
+    supervisor = LinkSupervisor(
         settings,
         state,
         rng=random.Random(seed),

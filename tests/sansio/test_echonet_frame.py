@@ -138,7 +138,7 @@ def test_appendix_a_values() -> None:
     assert ea.raw * Decimal("0.01") == Decimal("769.99")
 
     ea2 = m.decode_fixed_time(props("1081036202880105FF017301EA0B07E60801141E0000012D02")[0xEA])
-    assert ea2 == m.FixedTimeEnergy(at=ea.at.replace(minute=30), raw=77058)
+    assert ea2 == m.FixedTimeRecord(at=ea.at.replace(minute=30), raw=77058)
 
     power = {
         "1081000102880105FF017201E704000004A8": 1192,

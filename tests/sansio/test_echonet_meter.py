@@ -136,7 +136,7 @@ def test_digits() -> None:
 # -- EA/EB fixed time -------------------------------------------------------------------
 def test_fixed_time_no_data_keeps_the_time() -> None:
     edt = bytes.fromhex("07E60801141E00") + u32(0xFFFFFFFE)
-    assert m.decode_fixed_time(edt) == m.FixedTimeEnergy(dt.datetime(2022, 8, 1, 20, 30), None)
+    assert m.decode_fixed_time(edt) == m.FixedTimeRecord(dt.datetime(2022, 8, 1, 20, 30), None)
     assert m.decode_fixed_time(bytes.fromhex("07E60801141E00") + u32(0xFFFFFFFF)) is not None
 
 

@@ -250,7 +250,39 @@ def test_delays_grow_with_consecutive_faults_and_reset_on_success() -> None:
     delays = [lad.on_fault(Fault.JOIN_FAILED).delay for _ in range(11)]
     assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
     lad.on_success()
+    assert lad.on_fault(Fault.JOIN_FAILED).delay == 1
+
+
+def test_the_serial_reopen_follows_its_own_schedule_and_restarts_on_success() -> None:
+    lad = Ladder(rng=random.Random(0), reopen_jitter=0.0)
+    delays = [lad.on_fault(Fault.SERIAL_LOST).delay for _ in range(8)]
+    assert delays == [1, 2, 5, 10, 30, 60, 60, 60]
+    lad.on_success()
     assert lad.on_fault(Fault.SERIAL_LOST).delay == 1
+    assert lad.worst_reopen_delay(0) == 1.0
+    assert Ladder().worst_reopen_delay(99) == pytest.approx(66.0)
+
+
+def test_the_reopen_is_jittered_within_its_bound() -> None:
+    lad = Ladder(rng=random.Random(3))
+    for n in range(20):
+        d = lad.on_fault(Fault.SERIAL_LOST)
+        assert d.rung is R.REOPEN
+        assert 0.9 * lad.reopen_schedule[min(n, 5)] <= d.delay <= lad.worst_reopen_delay(n)
+
+
+def test_an_unsupported_module_is_looked_at_again_rarely() -> None:
+    d = Ladder(rng=random.Random(0), reopen_jitter=0.0).on_fault(Fault.UNSUPPORTED_MODULE)
+    assert (d.rung, d.delay) == (R.REOPEN, 300.0)
+
+
+def test_backoff_worst_is_the_bound_of_every_delay() -> None:
+    b = Backoff()
+    rng = random.Random(5)
+    for attempt in range(12):
+        assert b.delay(attempt, rng) <= b.worst(attempt)
+    assert b.worst(0) == pytest.approx(1.1)
+    assert b.worst(20) == 300.0
 
 
 def test_wait_reauth_counts_as_a_fault_for_the_backoff() -> None:
@@ -297,7 +329,8 @@ def test_any_sequence_gives_sane_decisions(events: list[Fault | None]) -> None:
             assert decision.delay == lad.latch_delay
             assert event is Fault.AUTH_REJECTED
         else:
-            assert 0.0 <= decision.delay <= lad.backoff.cap
+            bound = lad.unsupported_retry * (1 + lad.reopen_jitter)
+            assert 0.0 <= decision.delay <= max(lad.backoff.cap, bound)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """One-shot commands for setting up: ``scan`` finds meters, ``read`` dumps every property.
 
-Both drive the same steps as the exporter (``Supervisor.initialise/locate/join``), so what
-they show is what the service will do.
+Both drive the same steps as the exporter (``ModuleSession.initialise/locate/join``), so
+what they show is what the service will do.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-import trio
 
 from trio_smartmeter.core import skstack
 from trio_smartmeter.core.config import Config
@@ -22,7 +20,9 @@ from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.meter_client import MeterClient, readable
 from trio_smartmeter.link.serial_port import open_device
 from trio_smartmeter.link.skstack_client import SkStackClient
-from trio_smartmeter.service.supervisor import Supervisor, unwrap_group
+from trio_smartmeter.service.address_cache import AddressCache
+from trio_smartmeter.service.module_session import ModuleSession
+from trio_smartmeter.service.settings import settings_from_config
 
 #: What ``read`` asks for, a few EPCs per Get (protocol.md §9.19).
 READ_GROUPS = (
@@ -33,36 +33,31 @@ READ_GROUPS = (
 )
 
 
-def _settings(cfg: Config) -> Supervisor:
-    from trio_smartmeter.service.app import settings_from_config
-
-    return Supervisor(settings_from_config(cfg), ExporterState(interval=float(cfg.interval)))
+def _session(cfg: Config) -> ModuleSession:
+    settings = settings_from_config(cfg)
+    return ModuleSession(
+        settings, ExporterState(interval=settings.interval), AddressCache(settings.state_file)
+    )
 
 
 @asynccontextmanager
-async def _link(cfg: Config, sup: Supervisor) -> AsyncIterator[SkStackClient]:
+async def _link(cfg: Config) -> AsyncIterator[SkStackClient]:
     """The device with its reader task running; failures come out as one ExporterError."""
-    try:
-        async with open_device(cfg.device) as stream, trio.open_nursery() as nursery:
-            client = SkStackClient(stream, skstack.Decoder(), on_async=sup._on_async)
-            await nursery.start(client.run)
-            yield client
-            nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        leaf = unwrap_group(group)
-        if isinstance(leaf, ExporterError):
-            raise leaf from None
-        raise
+    async with (
+        open_device(cfg.device) as stream,
+        SkStackClient(stream, skstack.Decoder()).reading() as client,
+    ):
+        yield client
 
 
 async def scan_main(cfg: Config) -> int:
-    sup = _settings(cfg)
+    session = _session(cfg)
     wanted = pair_id(cfg.id.reveal())
     try:
-        async with _link(cfg, sup) as client:
-            await sup.initialise(client)
-            assert sup.dialect is not None
-            meter = MeterClient(client, sup.dialect, sup.settings.timing)
+        async with _link(cfg) as client:
+            await session.initialise(client)
+            assert session.dialect is not None
+            meter = MeterClient(client, session.dialect, session.settings.timing)
             steps: list[ScanStep] = list(scan_plan(cfg.channel))
             found: list[skstack.PanDesc] = []
             for step in steps:
@@ -94,25 +89,24 @@ async def scan_main(cfg: Config) -> int:
 
 
 async def read_main(cfg: Config, json_out: bool) -> int:
-    sup = _settings(cfg)
+    session = _session(cfg)
     rows: list[tuple[str, str, str]] = []
     try:
-        async with _link(cfg, sup) as client:
-            await sup.initialise(client)
-            if sup.address is None:
-                await sup.locate(client, prefer_channel=False)
+        async with _link(cfg) as client:
+            await session.initialise(client)
+            if session.address is None:
+                await session.locate(client, prefer_channel=False)
             try:
-                await sup.join(client, terminate_first=False)
+                meter = await session.join(client, terminate_first=False)
             except JoinFailed:
-                if sup.settings.channel is not None and sup.settings.ipaddr is not None:
+                if cfg.channel is not None and cfg.ipaddr is not None:
                     raise
                 # a cached address may be stale (the meter moved channel): look again
                 print("join with the cached address failed; scanning ...", file=sys.stderr)
-                await sup.locate(client, prefer_channel=False)
-                await sup.join(client, terminate_first=False)
-            assert sup.meter is not None
+                await session.locate(client, prefer_channel=False)
+                meter = await session.join(client, terminate_first=False)
             for group in READ_GROUPS:
-                frame = await sup.meter.get(group)
+                frame = await meter.get(group)
                 props = readable(frame)
                 for code in group:
                     if code in props:

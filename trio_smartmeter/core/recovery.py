@@ -1,5 +1,9 @@
 """The recovery ladder (design.md §4, protocol.md §5.5) as data and policy; pure.
 
+Rule 1: every retry, backoff and escalation of the service is decided here, the reopen
+of the serial device included. The service only carries decisions out; tests and the
+fault matrix ask this module for its bounds instead of copying its arithmetic.
+
 The session supervisor reports every failure as a :class:`Fault`; :meth:`Ladder.on_fault`
 answers with a :class:`Decision`: which :class:`Rung` to climb to and how long to wait
 first. A fresh reading (:meth:`Ladder.on_success`) resets everything. No clock, no I/O:
@@ -30,7 +34,11 @@ AUTH_REJECTED          REJOIN; the 3rd (``auth_latch_after``) rejection and   ba
   meter)
 SCAN_EMPTY             RESCAN_ALL → RESET → REOPEN                            backoff
 MODULE_SILENT          RESET → REOPEN                                         backoff
-SERIAL_LOST            REOPEN                                                 backoff
+SERIAL_LOST            REOPEN                                                 reopen
+  (the device went                                                            schedule
+  away, or the REOPEN
+  rung closed it)
+UNSUPPORTED_MODULE     REOPEN (a J11 stick: look again rarely)                ``unsupported_retry``
 =====================  =====================================================  ============
 
 * The session row is shared: a REJOIN after timeouts, an expired or ended session and a
@@ -40,6 +48,9 @@ SERIAL_LOST            REOPEN                                                 ba
 * "backoff" is :meth:`Backoff.delay` with ``attempt`` = number of faults since the last
   success minus one: with the defaults 1, 2, 4, 8 … 256, then 300 s (the cap), each
   ±10 % jitter and never above the cap.
+* "reopen schedule" is :attr:`Ladder.reopen_schedule` (1, 2, 5, 10, 30, 60 s, the last
+  repeating), ±10 % jitter, counted from the last success: a device that is gone is
+  looked for again soon, then every minute.
 * AUTH_REJECTED counts rejections since the last success (other faults in between do not
   clear it): a wrong B-route password must not hammer the meter, so from the third
   rejection on every attempt waits ``latch_delay`` (default 600 s) and is flagged
@@ -84,7 +95,8 @@ class Fault(enum.Enum):
     UNCONFIRMED_ADDRESS = "unconfirmed_address"
     SCAN_EMPTY = "scan_empty"  # no EPANDESC
     MODULE_SILENT = "module_silent"  # command timeout / FAIL ER09
-    SERIAL_LOST = "serial_lost"  # the device went away
+    SERIAL_LOST = "serial_lost"  # the device went away (or the REOPEN rung closed it)
+    UNSUPPORTED_MODULE = "unsupported_module"  # e.g. a ROHM J11 binary-protocol stick
 
 
 def _non_negative(_inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -126,6 +138,14 @@ class Backoff:
         spread = rng.uniform(-self.jitter, self.jitter)
         return min(self.cap, max(0.0, base * (1.0 + spread)))
 
+    def worst(self, attempt: int) -> float:
+        """The longest :meth:`delay` can be for ``attempt`` (jitter at its maximum)."""
+        try:
+            base = min(self.cap, self.initial * self.factor**attempt)
+        except OverflowError:
+            base = self.cap
+        return min(self.cap, base * (1.0 + self.jitter))
+
 
 @attrs.frozen
 class Decision:
@@ -160,6 +180,11 @@ class Ladder:
     max_resends: int = attrs.field(default=2, validator=_at_least(0))
     max_rejoins: int = attrs.field(default=2, validator=_at_least(0))
     auth_latch_after: int = attrs.field(default=3, validator=_at_least(1))
+    #: Waits before reopening the serial device, by reopens since the last success.
+    reopen_schedule: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+    #: A stick that does not speak SKSTACK IP will not start to: look again this rarely.
+    unsupported_retry: float = attrs.field(default=300.0, validator=_non_negative)
+    reopen_jitter: float = 0.1
 
     _faults: int = attrs.field(default=0, init=False)
     _resends: int = attrs.field(default=0, init=False)
@@ -168,6 +193,7 @@ class Ladder:
     _scan_step: int = attrs.field(default=0, init=False)
     _module_step: int = attrs.field(default=0, init=False)
     _auth_rejects: int = attrs.field(default=0, init=False)
+    _reopens: int = attrs.field(default=0, init=False)
 
     # -- the rows of the ladder -----------------------------------------------------------
     @property
@@ -203,6 +229,7 @@ class Ladder:
         self._scan_step = 0
         self._module_step = 0
         self._auth_rejects = 0
+        self._reopens = 0
 
     def on_fault(self, fault: Fault) -> Decision:
         """Record ``fault`` and decide the next rung and the wait before it."""
@@ -239,7 +266,27 @@ class Ladder:
             rung = self.MODULE_ROW[min(self._module_step, len(self.MODULE_ROW) - 1)]
             self._module_step += 1
             return self._backoff(rung, f"module_silent ({_ordinal(self._module_step)} time)")
-        return self._backoff(Rung.REOPEN, f"{fault.value}")
+        if fault is Fault.UNSUPPORTED_MODULE:
+            return Decision(
+                Rung.REOPEN,
+                self._jittered(self.unsupported_retry),
+                reason="unsupported module: looking again rarely",
+            )
+        step = self._reopens
+        self._reopens += 1
+        return Decision(
+            Rung.REOPEN,
+            self._jittered(self.reopen_schedule[min(step, len(self.reopen_schedule) - 1)]),
+            reason=f"{fault.value}: reopen {self._reopens}",
+        )
+
+    def worst_reopen_delay(self, reopens: int) -> float:
+        """The longest wait before the reopen after ``reopens`` earlier ones."""
+        base = self.reopen_schedule[min(reopens, len(self.reopen_schedule) - 1)]
+        return base * (1.0 + self.reopen_jitter)
+
+    def _jittered(self, delay: float) -> float:
+        return delay * (1.0 + self.rng.uniform(-self.reopen_jitter, self.reopen_jitter))
 
     # -- helpers --------------------------------------------------------------------------
     def _session(self, why: str) -> Decision:

@@ -17,11 +17,11 @@ Rules that live here and nowhere else:
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Iterable, Sequence
 
 import attrs
 
+from trio_smartmeter.core.skstack import CHANNELS as skstack_channels
 from trio_smartmeter.core.skstack import ModuleEvent, PanDesc
 
 #: Scan durations for all channels: D=4 ≈ 4.6 s … D=8 ≈ 69 s over 28 channels.
@@ -84,7 +84,7 @@ def choose_pan(descs: Iterable[PanDesc], wanted_pair_id: str) -> PanDesc | None:
 
 
 #: Every channel, in the order a sweep scans them.
-CHANNELS = tuple(range(0x21, 0x3D))
+CHANNELS = tuple(skstack_channels)
 
 
 @attrs.frozen
@@ -106,45 +106,3 @@ def scan_plan(channel: int | None) -> Sequence[ScanStep]:
         steps += [ScanStep(channel, d) for d in ONE_CHANNEL_DURATIONS]
     steps += [ScanStep(None, d) for d in ALL_CHANNEL_DURATIONS]
     return steps
-
-
-@attrs.frozen
-class MeterAddress:
-    """Where the meter is: what a scan finds and what the state file caches."""
-
-    channel: int
-    pan_id: int
-    mac: str  # 16 hex digits
-    ip: str  # fully expanded link-local
-    lqi: int | None = None
-
-    def to_json(self, dialect: str | None) -> str:
-        doc = {
-            "version": 1,
-            "channel": f"{self.channel:02X}",
-            "pan_id": f"{self.pan_id:04X}",
-            "mac": self.mac,
-            "ip": self.ip,
-            "dialect": dialect,
-        }
-        return json.dumps(doc, indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> tuple[MeterAddress, str | None]:
-        """Parse a state file; raises ValueError with a reason when it is unusable."""
-        try:
-            doc = json.loads(text)
-            if doc.get("version") != 1:
-                raise ValueError("unknown state file version")
-            addr = cls(
-                channel=int(doc["channel"], 16),
-                pan_id=int(doc["pan_id"], 16),
-                mac=str(doc["mac"]).upper(),
-                ip=str(doc["ip"]).upper(),
-            )
-            dialect = doc.get("dialect")
-        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"unusable state file: {type(exc).__name__}") from None
-        if not 0x21 <= addr.channel <= 0x3C or len(addr.mac) != 16:
-            raise ValueError("unusable state file: channel or MAC out of range")
-        return addr, dialect if isinstance(dialect, str) else None

@@ -5,7 +5,8 @@ Replies are matched by identity, never by arrival order: a Get's answer is the f
 meter as SEOJ, a Get_Res/Get_SNA ESV and the requested EPC set
 (``echonet.is_response_to``). Anything else that arrives meanwhile (the D5 instance
 list, 30-minute INF pushes, PANA datagrams, stray or duplicated frames) is left to the
-asynchronous handler.
+asynchronous handler. A session-ending EVENT from the meter (24, 26-29) ends a Get at
+once with :class:`SessionLost`: the request will never be answered.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from trio_smartmeter.core.errors import (
     ModuleTimeout,
     RequestTimeout,
     SendFailed,
+    SessionLost,
 )
 from trio_smartmeter.core.skstack import Dialect, Message
 from trio_smartmeter.link.skstack_client import SkStackClient
 
-ECHONET_PORT = 0x0E1A
+ECHONET_PORT = echonet.ECHONET_PORT
 ALL_CHANNELS = 28
 
 
@@ -48,6 +50,11 @@ class Timing:
     response: float = 20.0  # Get → Get_Res (AIF response timer 1)
     reauth: float = 60.0  # EVENT 29 → the module's own EVENT 25
     rate_limit: float = 3900.0  # EVENT 32 → EVENT 33 (the ARIB window is ~1 h)
+
+
+#: EVENTs from the meter after which a Get in flight will never be answered:
+#: 24 (re-authentication rejected), 26 (the meter ended it), 27/28, 29 (expired).
+_SESSION_ENDS = frozenset({0x24, 0x26, 0x27, 0x28, 0x29})
 
 
 def scan_dwell(duration: int, channels: int) -> float:
@@ -182,7 +189,11 @@ class MeterClient:
         def relevant(m: Message) -> bool:
             if isinstance(m, skstack.RxUdp):
                 return m.sender == ip and m.rport == ECHONET_PORT
-            return isinstance(m, skstack.ModuleEvent) and m.code == 0x21 and m.sender == ip
+            if not isinstance(m, skstack.ModuleEvent):
+                return False
+            if m.code == 0x21:
+                return m.sender == ip
+            return m.code in _SESSION_ENDS and m.sender in (None, ip)
 
         with self.client.subscribe(relevant) as inbox:
             try:
@@ -190,9 +201,15 @@ class MeterClient:
                     skstack.sk_sendto(self.dialect, ip, payload), timeout=self.timing.send_ack
                 )
             except CommandFailed as exc:
+                # A module refuses to send once the session is gone: say why, if it said so.
+                while (m := _receive_nowait(inbox)) is not None:
+                    if (ended := _session_end(m)) is not None:
+                        raise ended from None
                 raise SendFailed(f"the module refused to send ({exc})") from None
             with trio.move_on_after(self.timing.response):
                 async for m in inbox:
+                    if (ended := _session_end(m)) is not None:
+                        raise ended
                     if isinstance(m, skstack.ModuleEvent):
                         if m.param not in (None, 0):
                             what = (
@@ -214,6 +231,21 @@ class MeterClient:
         raise RequestTimeout(
             f"no answer to Get TID {request.tid:04X} within {self.timing.response:g} s"
         )
+
+
+def _session_end(m: Message) -> SessionLost | None:
+    if not isinstance(m, skstack.ModuleEvent) or m.code not in _SESSION_ENDS:
+        return None
+    if m.code == 0x29:
+        return SessionLost("the PANA session expired (EVENT 29)", expired=True)
+    return SessionLost("the session ended (session_ended)", expired=False)
+
+
+def _receive_nowait(inbox: trio.MemoryReceiveChannel[Message]) -> Message | None:
+    try:
+        return inbox.receive_nowait()
+    except trio.WouldBlock:
+        return None
 
 
 def readable(frame: echonet.Frame) -> dict[int, bytes]:

@@ -14,8 +14,8 @@ orphan a short grace period to finish, so a late ``OK`` is never taken as its ow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
 
 import attrs
@@ -23,10 +23,17 @@ import trio
 from loguru import logger
 
 from trio_smartmeter.core import skstack
-from trio_smartmeter.core.errors import CommandFailed, LinkLost, ModuleTimeout, UnsupportedModule
+from trio_smartmeter.core.errors import (
+    CommandFailed,
+    ExporterError,
+    LinkLost,
+    ModuleTimeout,
+    UnsupportedModule,
+)
 from trio_smartmeter.core.skstack import Command, Completion, Message
 
 M = TypeVar("M")
+E = TypeVar("E", bound=BaseException)
 
 #: Messages that answer a command (everything else is asynchronous).
 _REPLY_DATA = (
@@ -95,7 +102,6 @@ class SkStackClient:
         self._last_rx = float("-inf")  # trio time of the last byte received
         self.j11_seen = False
         self.garbage_lines = 0
-        self._j11_event = trio.Event()
 
     # -- the reader task -----------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -108,11 +114,21 @@ class SkStackClient:
             for msg in self.decoder.feed(bytes(data)):
                 self._dispatch(msg)
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[SkStackClient]:
+        """The reader task around the block; a failure comes out as one ExporterError."""
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.run)
+                yield self
+                nursery.cancel_scope.cancel()
+        except* ExporterError as group:
+            raise first_failure(group) from None
+
     def _dispatch(self, msg: Message) -> None:
         logger.trace("serial < {!r}", msg)
         if isinstance(msg, skstack.J11Frame):
             self.j11_seen = True
-            self._j11_event.set()
             return
         if isinstance(msg, skstack.Garbage):
             self.garbage_lines += 1
@@ -174,9 +190,6 @@ class SkStackClient:
             self._subs.remove(sub)
             send.close()
             receive.close()
-
-    async def wait_j11(self) -> None:
-        await self._j11_event.wait()
 
     # -- commands ------------------------------------------------------------------------
     async def command(self, cmd: Command, *, timeout: float = 5.0, check: bool = True) -> Reply:
@@ -257,3 +270,11 @@ class SkStackClient:
             if now >= end:
                 return
             await trio.sleep_until(min(quiet_at, end))
+
+
+def first_failure(group: BaseExceptionGroup[E]) -> E:
+    """The first failure in a nursery's group (trio nests one group per nursery)."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc  # type: ignore[return-value]  # a leaf of a group of E is an E

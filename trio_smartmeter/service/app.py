@@ -5,7 +5,7 @@ trio.run(run_exporter)
 └─ service nursery
    ├─ signals: SIGTERM/SIGINT → graceful stop; a second one exits at once; SIGHUP logs state
    ├─ http: hypercorn.trio.serve (starts first: /metrics answers without a device)
-   └─ link supervisor (supervisor.py)
+   └─ link supervisor (service/supervisor.py)
 ```
 
 Stop order: the supervisor stops polling and sends SKTERM (bounded), closes the port,
@@ -19,7 +19,6 @@ import os
 import random
 import signal
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -34,31 +33,11 @@ from trio_smartmeter.web.router import ASGIApp, make_app, serve
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from trio_smartmeter.link.meter_client import Timing
     from trio_smartmeter.link.serial_port import SimOpener
-    from trio_smartmeter.service.supervisor import SessionSettings, Supervisor
+    from trio_smartmeter.service.supervisor import LinkSupervisor
 
 #: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
 STOP_DEADLINE = 4.5
-
-
-def settings_from_config(cfg: Config, *, timing: Timing | None = None) -> SessionSettings:
-    from trio_smartmeter.core.skstack import Dialect
-    from trio_smartmeter.link.meter_client import Timing
-    from trio_smartmeter.service.supervisor import SessionSettings
-
-    dialect = None if cfg.dse == "auto" else Dialect.DUAL_STACK if cfg.dse else Dialect.SINGLE_HOP
-    return SessionSettings(
-        rbid=cfg.id,
-        password=cfg.password,
-        device=cfg.device,
-        interval=float(cfg.interval),
-        channel=cfg.channel,
-        ipaddr=cfg.ipaddr,
-        dialect=dialect,
-        state_file=Path(cfg.state_file) if cfg.state_file else None,
-        timing=timing if timing is not None else Timing(),
-    )
 
 
 async def run_exporter(
@@ -90,7 +69,9 @@ async def run_exporter(
         metrics, link = await trio.to_thread.run_sync(_import_the_rest)
         registry = metrics.build_registry(state, trio.current_time)
         registry_built.set()
-        supervisor: Supervisor = link.Supervisor(
+        from trio_smartmeter.service.settings import settings_from_config  # loaded by now
+
+        supervisor: LinkSupervisor = link.LinkSupervisor(
             settings_from_config(cfg), state, rng=rng, sim_opener=sim_opener
         )
         logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
@@ -128,7 +109,7 @@ async def _serve(
 
 
 async def _watch_signals(
-    supervisor: Supervisor, service: trio.CancelScope, own: trio.CancelScope
+    supervisor: LinkSupervisor, service: trio.CancelScope, own: trio.CancelScope
 ) -> None:
     with own, trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:

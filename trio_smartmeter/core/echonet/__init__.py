@@ -18,6 +18,7 @@ from ._exchange import (
 )
 from ._frame import (
     CONTROLLER,
+    ECHONET_PORT,
     EOJ,
     ESV,
     NODE_PROFILE,
@@ -30,6 +31,7 @@ from ._frame import (
 
 __all__ = [
     "CONTROLLER",
+    "ECHONET_PORT",
     "EOJ",
     "ESV",
     "NODE_PROFILE",

@@ -19,6 +19,7 @@ import attrs
 
 __all__ = [
     "CONTROLLER",
+    "ECHONET_PORT",
     "EHD1",
     "EHD2_FORMAT1",
     "EOJ",
@@ -101,6 +102,9 @@ class EOJ:
     def __str__(self) -> str:
         return bytes(self).hex().upper()
 
+
+#: The UDP port ECHONET Lite uses (3610), on the B-route as on a LAN.
+ECHONET_PORT = 0x0E1A
 
 CONTROLLER = EOJ(0x05, 0xFF, 0x01)
 SMART_METER = EOJ(0x02, 0x88, 0x01)

@@ -81,7 +81,7 @@ JOULES_PER_KWH = 3_600_000
 
 
 @attrs.frozen
-class FixedTimeEnergy:
+class FixedTimeRecord:
     """EPC 0xEA/0xEB: a cumulative value the meter took at a fixed time (hh:00 / hh:30).
 
     ``at`` is the meter's own local clock (JST), naive. ``raw`` is None for "no data".
@@ -163,14 +163,14 @@ def decode_digits(edt: bytes) -> int | None:
     return digits if digits is not None and 1 <= digits <= 8 else None
 
 
-def decode_fixed_time(edt: bytes) -> FixedTimeEnergy | None:
+def decode_fixed_time(edt: bytes) -> FixedTimeRecord | None:
     """EPC 0xEA/0xEB: YYYY MM DD hh mm ss + uint32; an impossible date -> None."""
     if len(edt) != 11:
         return None
     at = _datetime(edt[:7])
     if at is None:
         return None
-    return FixedTimeEnergy(at=at, raw=_counter(int.from_bytes(edt[7:], "big")))
+    return FixedTimeRecord(at=at, raw=_counter(int.from_bytes(edt[7:], "big")))
 
 
 def decode_one_minute(edt: bytes) -> tuple[_dt.datetime, int | None, int | None] | None:

@@ -3,6 +3,7 @@
 Pure (stdlib + attrs): no trio, no I/O, no logging, no clock. See docs/architecture.md.
 """
 
+from ._commands import CHANNELS as CHANNELS
 from ._commands import Command as Command
 from ._commands import Completion as Completion
 from ._commands import channel_mask as channel_mask

@@ -19,6 +19,7 @@ from trio_smartmeter.core.secret import MASK, Secret
 from ._dialect import Dialect
 
 __all__ = [
+    "CHANNELS",
     "MAX_SEND_DATALEN",
     "Command",
     "Completion",
@@ -159,12 +160,16 @@ def sk_setpwd(password: Secret) -> Command:
     )
 
 
+#: The 920 MHz band's channels as SKSTACK IP numbers them (protocol.md §2 SKSCAN).
+CHANNELS = range(0x21, 0x3D)
+
+
 def channel_mask(channel: int | None) -> str:
     """SKSCAN channel mask: None -> all channels ``FFFFFFFF``; ``0x21`` -> ``00000001``."""
     if channel is None:
         return "FFFFFFFF"
-    _ranged("channel", channel, 0x21, 0x3C)
-    return f"{1 << (channel - 0x21):08X}"
+    _ranged("channel", channel, CHANNELS[0], CHANNELS[-1])
+    return f"{1 << (channel - CHANNELS[0]):08X}"
 
 
 def sk_scan(

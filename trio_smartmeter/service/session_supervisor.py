@@ -1,0 +1,123 @@
+"""The session supervisor: climbs the recovery ladder until the meter is read again.
+
+Each failure of a step becomes one :class:`~trio_smartmeter.core.recovery.Fault` (the
+mapping below is the only place that knows which exception means what); the ladder
+answers with the rung to climb to and the wait before it; this loop waits, then runs
+the steps that rung needs. It returns only when the ladder says REOPEN.
+"""
+
+from __future__ import annotations
+
+import trio
+from loguru import logger
+
+from trio_smartmeter.core.errors import (
+    CommandFailed,
+    ExporterError,
+    JoinFailed,
+    MalformedResponse,
+    ModuleTimeout,
+    RequestTimeout,
+    ScanEmpty,
+    SendFailed,
+    SessionLost,
+)
+from trio_smartmeter.core.model import SessionState
+from trio_smartmeter.core.recovery import Fault, Ladder, Rung
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.skstack_client import SkStackClient
+from trio_smartmeter.service.fault_log import FaultLog
+from trio_smartmeter.service.module_session import ModuleSession
+from trio_smartmeter.service.poller import Poller
+
+
+class SessionSupervisor:
+    def __init__(
+        self,
+        session: ModuleSession,
+        poller: Poller,
+        state: ExporterState,
+        ladder: Ladder,
+        fault_log: FaultLog,
+    ) -> None:
+        self.session = session
+        self.poller = poller
+        self.state = state
+        self.ladder = ladder
+        self.fault_log = fault_log
+
+    async def run(self, client: SkStackClient) -> None:
+        """Initialise, locate, join and poll on ``client``; returns when it is time to
+        reopen the device."""
+        session = self.session
+        rung = Rung.RESET
+        initialised = joined = False
+        while rung is not Rung.REOPEN:
+            try:
+                if rung is Rung.RESET or not initialised:
+                    joined = initialised = False
+                    await session.initialise(client)
+                    initialised = True
+                if rung is Rung.RESCAN_ALL:
+                    session.forget_address()
+                if rung is Rung.RESCAN_CHANNEL or session.address is None:
+                    await session.locate(client, prefer_channel=rung is Rung.RESCAN_CHANNEL)
+                if rung in (Rung.REJOIN, Rung.RESCAN_CHANNEL, Rung.RESCAN_ALL) or not joined:
+                    joined = False
+                    await session.join(client, terminate_first=rung is Rung.REJOIN)
+                    joined = True
+                if rung is Rung.WAIT_REAUTH:
+                    await session.wait_reauth()
+                await self.poller.run(on_reading=self._on_reading)
+            except ExporterError as exc:
+                fault, error_type = self.classify(exc)
+                rung = await self._climb(fault, error_type, str(exc))
+
+    def classify(self, exc: ExporterError) -> tuple[Fault, str | None]:
+        """The ladder's fault and the ``smartmeter_scrape_errors_total`` type of a failure."""
+        if isinstance(exc, ModuleTimeout | CommandFailed):
+            return Fault.MODULE_SILENT, "serial"
+        if isinstance(exc, ScanEmpty):
+            return Fault.SCAN_EMPTY, "ip_resolve"
+        if isinstance(exc, JoinFailed):
+            if not self.session.address_verified:
+                return Fault.UNCONFIRMED_ADDRESS, "auth"
+            return (Fault.AUTH_REJECTED if exc.rejected else Fault.JOIN_FAILED), "auth"
+        if isinstance(exc, SessionLost):
+            fault = Fault.SESSION_EXPIRED if exc.expired else Fault.SESSION_ENDED
+            return fault, None if exc.counted else "auth"
+        if isinstance(exc, SendFailed):
+            return Fault.SEND_FAILED, "query"
+        if isinstance(exc, RequestTimeout):
+            return Fault.TIMEOUT, "query"
+        if isinstance(exc, MalformedResponse):
+            return Fault.TIMEOUT, "parse"
+        raise exc  # LinkLost, UnsupportedModule: the link supervisor's
+
+    def _on_reading(self) -> None:
+        self.ladder.on_success()
+        self.fault_log.recovered(trio.current_time())
+
+    async def _climb(self, fault: Fault, error_type: str | None, message: str) -> Rung:
+        if error_type is not None:
+            self.state.count_error(error_type)
+        if fault not in (Fault.TIMEOUT, Fault.SEND_FAILED):
+            self.state.set_session_up(False)
+        decision = self.ladder.on_fault(fault)
+        self.fault_log.fault(fault.value, message, trio.current_time())
+        if decision.latch:
+            self.state.set_credentials_latched(True)
+            self.state.set_session_state(SessionState.LATCHED)
+            logger.error(
+                "the meter keeps rejecting the B-route ID/password (EVENT 24): retrying only every "
+                "{:.0f} s; check SMARTMETER_ID and SMARTMETER_PASSWORD",
+                decision.delay,
+            )
+        else:
+            self.state.set_session_state(SessionState.BACKOFF)
+        logger.debug(
+            "recovery: {} in {:.1f} s ({})", decision.rung.value, decision.delay, decision.reason
+        )
+        await trio.sleep(decision.delay)
+        self.fault_log.rung = decision.rung.value
+        return decision.rung

@@ -1,0 +1,41 @@
+"""What the session needs from the configuration, as the service's own value type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from trio_smartmeter.core.config import Config
+from trio_smartmeter.core.secret import Secret
+from trio_smartmeter.core.skstack import Dialect
+from trio_smartmeter.link.meter_client import Timing
+
+
+@attrs.frozen
+class SessionSettings:
+    rbid: Secret
+    password: Secret
+    device: str
+    interval: float = 60.0
+    channel: int | None = None
+    ipaddr: str | None = None
+    dialect: Dialect | None = None  # None = detect
+    state_file: Path | None = None
+    timing: Timing = attrs.field(factory=Timing)
+    latch_delay: float = 600.0
+
+
+def settings_from_config(cfg: Config, *, timing: Timing | None = None) -> SessionSettings:
+    dialect = None if cfg.dse == "auto" else Dialect.DUAL_STACK if cfg.dse else Dialect.SINGLE_HOP
+    return SessionSettings(
+        rbid=cfg.id,
+        password=cfg.password,
+        device=cfg.device,
+        interval=float(cfg.interval),
+        channel=cfg.channel,
+        ipaddr=cfg.ipaddr,
+        dialect=dialect,
+        state_file=Path(cfg.state_file) if cfg.state_file else None,
+        timing=timing if timing is not None else Timing(),
+    )
