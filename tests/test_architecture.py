@@ -1,7 +1,12 @@
-"""Import-direction rules for the pure layers (docs/architecture.md, style.md §2.1).
+"""The layers of docs/architecture.md, enforced on the code's own imports.
 
-Layer 0/1 modules are sans-IO: they never import trio, I/O, logging or the clock, and the
-two protocol packages (skstack, echonet) never import each other.
+```
+cli  ──>  service  ──>  link  ──>  core
+              └──> web ─────────────┘        sim ──> core
+```
+The core is sans-IO (no trio, no I/O, no logging, no clock) and its two protocol packages
+never import each other; ``web.metrics`` renders at scrape time without trio; nothing
+but the ``sim:`` device opener (and the ``simulate`` command) imports the simulator.
 """
 
 from __future__ import annotations
@@ -30,14 +35,7 @@ FORBIDDEN = frozenset(
 
 
 def pure_files() -> list[Path]:
-    files = sorted((PACKAGE / "core" / "skstack").glob("*.py")) + sorted(
-        (PACKAGE / "core" / "echonet").glob("*.py")
-    )
-    for name in ("secret.py", "recovery.py", "model.py", "state.py"):
-        path = PACKAGE / "core" / name
-        if path.exists():
-            files.append(path)
-    return files
+    return sorted((PACKAGE / "core").rglob("*.py"))
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -108,3 +106,52 @@ def test_the_service_on_a_real_device_imports_neither_the_simulator_nor_pytest()
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+#: Which folders each folder may import (besides itself and the standard library).
+ALLOWED = {
+    "core": {"core"},
+    "link": {"core", "link"},
+    "web": {"core", "web"},
+    "service": {"core", "link", "service", "web"},
+    "cli": {"core", "link", "service", "web", "cli"},
+    "sim": {"core", "sim"},
+}
+#: The only modules that may import the simulator.
+SIM_IMPORTERS = {"link/sim_device.py", "cli/entry.py"}
+
+
+def package_files() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE)
+
+
+def folders_imported(path: Path) -> set[str]:
+    out = set()
+    for name in imported_modules(path):
+        parts = name.split(".")
+        if parts[0] == "trio_smartmeter" and len(parts) > 1 and parts[1] in ALLOWED:
+            out.add(parts[1])
+    return out
+
+
+@pytest.mark.parametrize("path", package_files(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_dependencies_point_inward(path: Path) -> None:
+    rel = path.relative_to(PACKAGE).as_posix()
+    folder = rel.split("/")[0]
+    allowed = ALLOWED[folder] | ({"sim"} if rel in SIM_IMPORTERS else set())
+    bad = folders_imported(path) - allowed
+    assert not bad, (
+        f"{rel} imports {sorted(bad)}: docs/architecture.md says {folder} -> {sorted(ALLOWED[folder])}"
+    )
+
+
+def test_every_module_is_in_a_layer() -> None:
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert top == ["__init__.py", "__main__.py", "_version.py"]
+    folders = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert folders == sorted({*ALLOWED, "deploy"})
+
+
+def test_metrics_renders_without_trio() -> None:
+    bad = {n for n in imported_modules(PACKAGE / "web" / "metrics.py") if n.split(".")[0] == "trio"}
+    assert not bad

@@ -50,7 +50,7 @@ class Device:
         if self.back_at is not None and trio.current_time() < self.back_at:
             raise LinkLost("bench device unplugged")
         host, dev = trio.testing.memory_stream_pair()
-        # Same pattern as serial_port.open_sim_device: the shield covers only the module's
+        # Same pattern as sim_device.open_sim_device: the shield covers only the module's
         # task (a device outlives the exporter's stop request), never the caller's body.
         powered = trio.CancelScope(shield=True)
 

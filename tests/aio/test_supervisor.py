@@ -20,7 +20,7 @@ import trio
 from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.link.serial_port import open_sim_device
+from trio_smartmeter.link.sim_device import open_sim_device
 from trio_smartmeter.service.settings import SessionSettings
 from trio_smartmeter.service.supervisor import LinkSupervisor
 from trio_smartmeter.sim import (

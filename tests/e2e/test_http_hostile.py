@@ -35,7 +35,7 @@ import trio
 
 from trio_smartmeter.cli.entry import parse
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.link.serial_port import open_sim_device
+from trio_smartmeter.link.sim_device import open_sim_device
 from trio_smartmeter.service.app import run_exporter
 
 from .harness import free_port

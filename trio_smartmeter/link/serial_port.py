@@ -1,6 +1,7 @@
 """Opening the device: a real tty through trio-serial, or the built-in simulator.
 
-The only module that imports ``trio_serial``. Every way a device can be absent or go
+The only module that imports ``trio_serial``; a ``sim:`` device is opened by
+``link.sim_device``, imported only when one is asked for. Every way a device can be absent or go
 away (ENOENT, EACCES, EIO, a non-tty path's ``termios.error``, a lock held by another
 process) becomes :class:`~trio_smartmeter.core.errors.LinkLost` with a message that says
 what to do about it.
@@ -9,7 +10,6 @@ what to do about it.
 from __future__ import annotations
 
 import errno
-import os
 import termios
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -87,7 +87,9 @@ async def open_device(
     """
     if device.startswith(SIM_PREFIX):
         if sim_opener is None:
-            sim_opener = open_demo_sim
+            from trio_smartmeter.link import sim_device
+
+            sim_opener = sim_device.open_demo_sim
         async with sim_opener(device[len(SIM_PREFIX) :]) as stream:
             yield _MappedStream(stream, device)
         return
@@ -104,61 +106,3 @@ async def open_device(
         yield mapped
     finally:
         await mapped.aclose()
-
-
-@asynccontextmanager
-async def open_sim_device(
-    model: str, *, on_start: Callable[[Any], None] | None = None, **kwargs: Any
-) -> AsyncIterator[trio.abc.Stream]:
-    """A simulated module in-process, as a device that outlives the exporter's stop request.
-
-    Like hardware, the module keeps running while the exporter cancels its own tasks and
-    sends SKTERM; it stops when the device is closed. (The shield covers only the module's
-    task, never the caller's body.) ``on_start`` receives the ``SimulatedModule``.
-    """
-    # Imported here: trio.testing pulls in pytest wherever it is installed, and a service
-    # on a real device needs neither.
-    import trio.testing
-
-    from trio_smartmeter.sim import SimulatedModule
-
-    module = SimulatedModule(model, **kwargs)
-    if on_start is not None:
-        on_start(module)
-    host, device = trio.testing.memory_stream_pair()
-    powered = trio.CancelScope(shield=True)
-
-    async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        with powered:
-            try:
-                await module.serve(device, task_status=task_status)
-            finally:
-                with trio.CancelScope(shield=True):
-                    await device.aclose()
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run)
-        try:
-            yield host
-        finally:
-            powered.cancel()
-
-
-@asynccontextmanager
-async def open_demo_sim(model: str) -> AsyncIterator[trio.abc.Stream]:
-    """The ``sim:MODEL`` device of ``--demo``: the meter's clock starts at the current
-    Japanese time and the household has solar panels, so the demo shows the daily curve
-    and negative power around noon."""
-    import time
-
-    from trio_smartmeter.core.jst import jst_now
-    from trio_smartmeter.sim import MeterConfig
-
-    now_jst = jst_now(time.time())
-    meter = MeterConfig(start=now_jst, solar_peak_watts=3200.0, channel=0x3B)
-    async with open_sim_device(model, meter=meter) as stream:
-        yield stream
-
-
-def device_exists(device: str) -> bool:
-    return device.startswith(SIM_PREFIX) or os.path.exists(device)
