@@ -22,15 +22,8 @@ from typing import TypeVar
 import trio
 
 from trio_smartmeter import __version__
-from trio_smartmeter.core.config import (
-    DEMO_PASSWORD,
-    DEMO_RBID,
-    Config,
-    ConfigError,
-    HelpRequested,
-    VersionRequested,
-    load_config,
-)
+from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
+from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID, Config
 
 E = TypeVar("E", bound=BaseException)
 
