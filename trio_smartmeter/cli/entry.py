@@ -17,22 +17,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TypeVar
 
 import trio
 
 from trio_smartmeter import __version__
-from trio_smartmeter.core.config import (
-    DEMO_PASSWORD,
-    DEMO_RBID,
-    Config,
-    ConfigError,
-    HelpRequested,
-    VersionRequested,
-    load_config,
-)
-
-E = TypeVar("E", bound=BaseException)
+from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
+from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID, Config
 
 SUBCOMMANDS = ("scan", "read", "simulate", "deploy-files")
 
@@ -79,31 +69,28 @@ def run(cfg: Config) -> int:
     setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
     try:
         trio.run(run_exporter, cfg)
-    except (Exception, KeyboardInterrupt) as exc:
-        port_error = find_leaf(exc, PortInUseError)
-        if port_error is not None:
+    except BaseException as exc:  # a Ctrl-C inside a nursery is a BaseExceptionGroup
+        # searched at any depth of the nurseries' groups; the port first: it is the message
+        group = BaseExceptionGroup("exporter stopped", [exc])
+        if (in_use := group.subgroup(PortInUseError)) is not None:
             print(
-                f"trio-smartmeter: port {cfg.port} is already in use ({port_error}); "
+                f"trio-smartmeter: port {cfg.port} is already in use ({_first(in_use)}); "
                 "choose another with -port",
                 file=sys.stderr,
             )
             return 1
-        if find_leaf(exc, KeyboardInterrupt) is not None:
+        if group.subgroup(KeyboardInterrupt) is not None:
             return 0
         raise
     return 0
 
 
-def find_leaf(exc: BaseException, kind: type[E]) -> E | None:
-    """The first exception of ``kind`` in ``exc`` or, recursively, in its groups."""
-    if isinstance(exc, kind):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = find_leaf(inner, kind)
-            if found is not None:
-                return found
-    return None
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf of ``group`` (a subgroup keeps its nesting)."""
+    leaf: BaseException = group
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf
 
 
 def _subcommand(name: str, args: list[str]) -> int:

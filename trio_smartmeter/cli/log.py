@@ -10,8 +10,9 @@
   not duplicated). Hypercorn's per-request access lines are demoted to DEBUG.
 * Masking, the last line of defence (the ``Secret`` type is the first): every secret
   value, its hex encoding (upper and lower case) and the arguments of ``SKSETPWD`` /
-  ``SKSETRBID`` are replaced by ``********`` in the message, in every extra field, in
-  exception text and in the final line written by our sinks.
+  ``SKSETRBID`` (the rest of their line, :func:`~trio_smartmeter.core.skstack.mask_line`)
+  are replaced by ``********`` in the message, in every extra field, in exception text
+  and in the final line written by our sinks.
 * ``diagnose=False`` (no local variable values in tracebacks), ``backtrace=False``.
 """
 
@@ -27,17 +28,14 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 from loguru import logger
 
 from trio_smartmeter.core.secret import MASK, Secret
+from trio_smartmeter.core.skstack import mask_line
 
 if TYPE_CHECKING:
     from loguru import Message, Record
 
-__all__ = ["LEVELS", "InterceptHandler", "Masker", "Summariser", "level_for", "setup_logging"]
+__all__ = ["LEVELS", "InterceptHandler", "Masker", "level_for", "setup_logging"]
 
 LEVELS: Final = {0: "WARNING", 1: "INFO", 2: "DEBUG", 3: "TRACE"}
-
-_COMMAND_RE: Final = re.compile(
-    r"(?P<head>SKSETPWD[ \t]+[0-9A-Fa-f]+[ \t]+|SKSETRBID[ \t]+)(?P<arg>[^\s]+)", re.IGNORECASE
-)
 
 
 def level_for(verbosity: int) -> str:
@@ -62,7 +60,7 @@ class Masker:
         self._re = re.compile("|".join(map(re.escape, parts))) if parts else None
 
     def mask(self, text: str) -> str:
-        text = _COMMAND_RE.sub(lambda m: m.group("head") + MASK, text)
+        text = mask_line(text)
         if self._re is not None:
             text = self._re.sub(MASK, text)
         return text
@@ -163,8 +161,8 @@ def setup_logging(
                     text[idx:] if idx >= 0 else f"{exc.type.__name__}: {exc.value}"
                 )
             line = json.dumps(obj, default=str, ensure_ascii=False, separators=(",", ":"))
-            # every field is masked above; the SKSET* rule's ``\S+`` would eat the `"}` after
-            # an already masked argument and break the line, so only the values are re-masked
+            # every field is masked above; the SKSET* rule masks to the end of the line and
+            # would eat the `"}` after an already masked argument, so only values are re-masked
             out.write(masker.mask_secrets(line + "\n"))
             out.flush()
 
@@ -199,59 +197,3 @@ def setup_logging(
         # skips building them per request (web.hypercorn_config checks this level)
         logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
     return masker
-
-
-class Summariser:
-    """Summarise repeated identical failures instead of flooding the log.
-
-    Pure logic with an injected clock (``now`` is any monotonic time in seconds). For each
-    ``key`` (e.g. ``"join failed: EVENT 24"``) the first occurrence is logged; further
-    occurrences within ``window`` seconds of the last logged one are counted and
-    suppressed; the first occurrence after the window is logged again together with the
-    number suppressed meanwhile::
-
-        ok, suppressed = summariser.should_log(key, now)
-        if ok:
-            logger.warning(summariser.annotate(text, suppressed))
-            # "join failed: EVENT 24 (… repeated 37 times in the last 10 min)"
-
-    ``reset(key)`` (when the failure clears) forgets the key and returns how many were
-    suppressed and never reported, so the caller can log a last summary.
-    At most ``max_keys`` keys are tracked; the least recently logged one is dropped.
-    """
-
-    def __init__(self, window: float = 600.0, *, max_keys: int = 256) -> None:
-        if window <= 0:
-            raise ValueError("window must be positive")
-        self.window = window
-        self.max_keys = max_keys
-        self._last: dict[str, tuple[float, int]] = {}  # key -> (time logged, suppressed)
-
-    def should_log(self, key: str, now: float) -> tuple[bool, int]:
-        """``(log it?, repeats suppressed since the last logged one)``."""
-        entry = self._last.get(key)
-        if entry is None or now - entry[0] >= self.window or now < entry[0]:
-            suppressed = 0 if entry is None else entry[1]
-            self._last.pop(key, None)
-            self._last[key] = (now, 0)
-            if len(self._last) > self.max_keys:
-                oldest = min(self._last, key=lambda k: self._last[k][0])
-                del self._last[oldest]
-            return True, suppressed
-        self._last[key] = (entry[0], entry[1] + 1)
-        return False, entry[1] + 1
-
-    def reset(self, key: str) -> int:
-        entry = self._last.pop(key, None)
-        return 0 if entry is None else entry[1]
-
-    def annotate(self, message: str, suppressed: int) -> str:
-        if suppressed <= 0:
-            return message
-        return f"{message} (… repeated {suppressed} times in the last {_span(self.window)})"
-
-
-def _span(seconds: float) -> str:
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{int(seconds // 60)} min"
-    return f"{seconds:g} s"

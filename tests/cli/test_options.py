@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from trio_smartmeter.core.config import (
+from trio_smartmeter.cli.options import (
     OPTIONS,
-    Config,
     ConfigError,
     HelpRequested,
     VersionRequested,
     help_text,
     load_config,
 )
+from trio_smartmeter.core.config import Config
 from trio_smartmeter.core.secret import Secret
 
 RBID = "0123456789ABCDEF0123456789ABCDEF"  # 32
@@ -46,11 +46,8 @@ def test_defaults() -> None:
     assert cfg.verbosity == 1
     assert cfg.log_format == "text"
     assert cfg.listen_address == "::"
-    assert cfg.bind == "[::]:9102"
     assert cfg.state_file == Path("/home/pi/.local/state/trio-smartmeter/state.json")
     assert cfg.demo is False
-    assert cfg.sim_model is None
-    assert not cfg.skip_scan
     assert RBID not in repr(cfg)
     assert PWD not in repr(cfg)
 
@@ -100,9 +97,7 @@ def test_every_variable_from_env() -> None:
     assert cfg.verbosity == 3
     assert cfg.log_format == "json"
     assert cfg.listen_address == "::1"
-    assert cfg.bind == "[::1]:9200"
     assert cfg.state_file == Path("/tmp/x.json")
-    assert cfg.skip_scan
 
 
 @pytest.mark.parametrize(
@@ -153,7 +148,7 @@ def test_all_flags() -> None:
     assert cfg.dse is False
     assert cfg.verbosity == 0
     assert cfg.log_format == "text"  # the last repeated flag wins, as in Go
-    assert cfg.bind == "127.0.0.1:9999"
+    assert cfg.listen_address == "127.0.0.1"
     assert cfg.state_file == Path("/srv/s.json")
 
 
@@ -178,15 +173,14 @@ def test_empty_env_means_unset() -> None:
 
 
 def test_listen_address_forms() -> None:
-    assert load_config(["-listen-address", "0.0.0.0"], ENV).bind == "0.0.0.0:9102"
-    assert load_config(["-listen-address", "::"], ENV).bind == "[::]:9102"
-    assert load_config(["-listen-address", "pi.local"], ENV).bind == "pi.local:9102"
+    assert load_config(["-listen-address", "0.0.0.0"], ENV).listen_address == "0.0.0.0"
+    assert load_config(["-listen-address", "::"], ENV).listen_address == "::"
+    assert load_config(["-listen-address", "pi.local"], ENV).listen_address == "pi.local"
 
 
 def test_sim_device_uses_demo_credentials() -> None:
     cfg = load_config(["-device", "sim:BP35A1"], {}, defaults=SIM_DEFAULTS)
     assert cfg.device == "sim:bp35a1"
-    assert cfg.sim_model == "bp35a1"
     assert cfg.id.reveal() == SIM_DEFAULTS["id"]
     assert cfg.password.reveal() == SIM_DEFAULTS["password"]
     # explicit credentials still win
@@ -209,7 +203,7 @@ def problems_with_defaults(argv: list[str]) -> list[str]:
 def test_demo_flag() -> None:
     cfg = load_config(["--demo"], {}, defaults=SIM_DEFAULTS)
     assert cfg.demo is True
-    assert cfg.sim_model is not None
+    assert cfg.device == "sim:bp35a1"
     cfg = load_config(["--demo", "-device", "sim:bp35a1"], {}, defaults=SIM_DEFAULTS)
     assert cfg.device == "sim:bp35a1"
     found = problems_with_defaults(["--demo", "-device", "/dev/ttyUSB0"])
@@ -334,3 +328,81 @@ def test_config_is_frozen() -> None:
     assert isinstance(cfg, Config)
     with pytest.raises(AttributeError):
         cfg.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-interval", "20", "-interval", "30"],
+        ["--interval=20", "-interval=30"],
+        ["-interval", "abc", "--interval", "30"],  # an overridden bad value is no problem
+        ["-log_format=json", "--log-format", "text", "-interval=30"],
+    ],
+)
+def test_repeated_flag_last_wins(argv: list[str]) -> None:
+    cfg = load_config(argv, ENV)
+    assert cfg.interval == 30
+    assert cfg.log_format == "text"
+
+
+def test_one_line_per_problem() -> None:
+    found = problems(
+        ["-port", "0", "-channel=zz", "--verbosity", "9", "-log_format", "xml"],
+        {**ENV, "SMARTMETER_INTERVAL": "5", "SMARTMETER_IPADDR": "2001:db8::1"},
+    )
+    assert len(found) == 6, found
+    for flag, shown in (
+        ("-port", "'0'"),
+        ("-channel", "'zz'"),
+        ("-verbosity", "'9'"),
+        ("-log-format", "'xml'"),
+        ("SMARTMETER_INTERVAL", "'5'"),
+        ("SMARTMETER_IPADDR", "'2001:db8::1'"),
+    ):
+        (line,) = [p for p in found if flag in p]
+        assert shown in line
+        assert "expected" in line
+
+
+def test_go_value_flags_take_the_next_word() -> None:
+    # Go's rule: a value flag takes the next word even when it starts with "-"; a password
+    # must never come back as an "unknown flag"
+    secret = "-Xy123456789"
+    found = problems(["-password", secret, "-port", "-interval"], ENV)
+    assert len(found) == 1
+    assert "flag -port" in found[0]
+    assert "'-interval'" in found[0]
+    assert load_config(["-password", secret], ENV).password.reveal() == secret
+    found = problems(["--password", "-short"], ENV)
+    assert found == [p for p in found if "hidden, 6 characters" in p]
+    assert "-short" not in "\n".join(found)
+
+
+def test_bool_flags_take_only_their_own_words() -> None:
+    assert load_config(["-demo=false"], ENV).demo is False
+    assert load_config(["--demo=yes"], {}, defaults=SIM_DEFAULTS).demo is True
+    (found,) = problems(["-demo", "false"], ENV)
+    assert "unexpected argument 'false'" in found
+    (found,) = problems(["-dse", "stray"], ENV)
+    assert "unexpected argument 'stray'" in found
+    assert load_config(["-dse", "AUTO"], ENV).dse == "auto"
+    (found,) = problems(["-dse=maybe"], ENV)
+    assert "flag -dse" in found
+    assert "'maybe'" in found
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["-int", "30"], "unknown flag -int"),  # no abbreviations, single dash or double
+        (["--int=30"], "unknown flag -int"),
+        (["-hx"], "unknown flag -hx"),
+        (["-interval30"], "unknown flag -interval30"),
+        (["-", "-port", "1"], "unexpected argument '-'"),
+        (["--", "-port", "1"], "unexpected argument '-port'"),
+        (["--help=x"], "-h"),
+    ],
+)
+def test_flags_match_by_full_name(argv: list[str], needle: str) -> None:
+    found = problems(argv, ENV)
+    assert any(needle in p for p in found), found

@@ -1,4 +1,4 @@
-"""Logging: formats, verbosity mapping, secret masking, stdlib interception, Summariser."""
+"""Logging: formats, verbosity mapping, secret masking, stdlib interception."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import hypercorn.config
 import pytest
 from loguru import logger
 
-from trio_smartmeter.cli.log import LEVELS, Masker, Summariser, level_for, setup_logging
+from trio_smartmeter.cli.log import LEVELS, Masker, level_for, setup_logging
 from trio_smartmeter.core.secret import Secret
 
 RBID = "0123456789ABCDEF0123456789ABCDEF"
@@ -178,34 +178,3 @@ def test_setup_is_idempotent() -> None:
 def test_bad_format() -> None:
     with pytest.raises(ValueError, match="text"):
         setup_logging(1, "xml", stream=io.StringIO())
-
-
-def test_summariser() -> None:
-    s = Summariser(window=600.0)
-    assert s.should_log("join failed", 0.0) == (True, 0)
-    for i in range(1, 38):
-        assert s.should_log("join failed", float(i)) == (False, i)
-    assert s.should_log("other", 5.0) == (True, 0)  # keys are independent
-    ok, suppressed = s.should_log("join failed", 600.0)
-    assert (ok, suppressed) == (True, 37)
-    assert (
-        s.annotate("join failed", suppressed)
-        == "join failed (… repeated 37 times in the last 10 min)"
-    )
-    assert s.annotate("x", 0) == "x"
-    assert s.should_log("join failed", 601.0) == (False, 1)
-    assert s.reset("join failed") == 1
-    assert s.should_log("join failed", 602.0) == (True, 0)
-    assert s.reset("never seen") == 0
-
-
-def test_summariser_bounded_and_clock_going_back() -> None:
-    s = Summariser(window=10.0, max_keys=2)
-    s.should_log("a", 0.0)
-    s.should_log("b", 1.0)
-    s.should_log("c", 2.0)  # evicts "a"
-    assert s.should_log("a", 3.0) == (True, 0)
-    assert s.should_log("c", 1.0)[0] is True  # time went backwards: log rather than hide
-    with pytest.raises(ValueError, match="window"):
-        Summariser(window=0)
-    assert Summariser(window=30).annotate("m", 2) == "m (… repeated 2 times in the last 30 s)"

@@ -1,0 +1,540 @@
+"""Flags and environment variables -> a validated :class:`Config`, with every problem at once.
+
+The contract is design.md §2 (drop-in with the Go seed):
+
+* every option has an environment variable ``SMARTMETER_<NAME>`` and a flag; the flag wins;
+* flags are accepted Go-style (``-interval 30``, ``-interval=30``) and GNU-style
+  (``--interval 30``, ``--interval=30``), also with ``_`` for ``-`` (``-log_format``); a
+  repeated flag: the last one wins (Go's rule);
+* an invalid value is never replaced by a default: :func:`load_config` collects **all**
+  problems and raises :class:`ConfigError`, one line per problem, naming the variable or
+  flag, the value given and what is accepted. The B-route ID and password are never
+  echoed, only their length;
+* an empty environment variable counts as unset (``SMARTMETER_CHANNEL=`` in a ``.env``
+  file, as in the seed's README); unknown ``SMARTMETER_*`` variables are errors (typos);
+* booleans accept ``true/false/1/0/yes/no`` in any case; unset ``SMARTMETER_DSE`` is
+  ``auto`` (the Go seed turned it into true; we do not).
+
+argparse only splits the command line into strings: it validates nothing, so it cannot stop
+at the first bad value. Every value, from a flag or from the environment, then goes through
+the parser of its row in :data:`OPTIONS`. The parsers are written by hand rather than as a
+cattrs schema: the messages are the requirement, and each one needs the variable, the flag
+and (except for secrets) the value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final, Literal, NoReturn
+
+import attrs
+
+from trio_smartmeter.core.config import (
+    CHANNEL_MAX,
+    CHANNEL_MIN,
+    DEFAULT_DEVICE,
+    DEFAULT_INTERVAL,
+    DEFAULT_PORT,
+    DEMO_DEVICE,
+    ID_LENGTH,
+    MIN_INTERVAL,
+    PASSWORD_LENGTH,
+    SIM_MODELS,
+    Config,
+    default_state_file,
+)
+from trio_smartmeter.core.secret import Secret
+
+__all__ = [
+    "ENV_PREFIX",
+    "OPTIONS",
+    "ConfigError",
+    "HelpRequested",
+    "Option",
+    "Rejected",
+    "VersionRequested",
+    "help_text",
+    "load_config",
+]
+
+ENV_PREFIX: Final = "SMARTMETER_"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid. ``problems``: one line each, never a secret's value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+class HelpRequested(Exception):
+    """``-h``/``--help`` was given; ``text`` is :func:`help_text`. The CLI prints it, exit 0."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("help requested")
+        self.text = text
+
+
+class VersionRequested(Exception):
+    """``--version`` was given. The CLI prints the version, exit 0."""
+
+
+class Rejected(ValueError):
+    """A value is not accepted; the message says what is (``"0, 1, 2 or 3"``)."""
+
+
+# -- the value parsers: text -> value, or Rejected("what is accepted") -------------------
+
+_TRUE: Final = frozenset({"true", "1", "yes"})
+_FALSE: Final = frozenset({"false", "0", "no"})
+_INT_RE: Final = re.compile(r"\+?[0-9]+")
+_HEX_RE: Final = re.compile(r"(?:0[xX])?[0-9A-Fa-f]{1,4}")
+_HOST_LABEL_RE: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _boolean(text: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE | _FALSE:
+        return word in _TRUE
+    raise Rejected("true/false/1/0/yes/no")
+
+
+def _dse(text: str) -> bool | Literal["auto"]:
+    word = text.strip().lower()
+    if word == "auto":
+        return "auto"
+    if word in _TRUE | _FALSE:
+        return word in _TRUE
+    raise Rejected("auto, true/false/1/0/yes/no")
+
+
+def _whole_number(expected: str, low: int, high: float = float("inf")) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        digits = text.strip()
+        if _INT_RE.fullmatch(digits) and low <= int(digits) <= high:
+            return int(digits)
+        raise Rejected(expected)
+
+    return parse
+
+
+def _secret(length: int) -> Callable[[str], Secret]:
+    def parse(text: str) -> Secret:
+        if len(text) != length or not all("!" <= ch <= "~" for ch in text):
+            raise Rejected(f"exactly {length} printable ASCII characters without spaces")
+        return Secret(text)
+
+    return parse
+
+
+def _device(text: str) -> str:
+    value = text.strip()
+    if value.startswith("sim:"):
+        model = value[4:].lower()
+        if model not in SIM_MODELS:
+            models = ", ".join(SIM_MODELS)
+            raise Rejected(f"a serial device path or sim:MODEL with MODEL one of {models}")
+        return "sim:" + model
+    if "\0" in value or not value:
+        raise Rejected("a serial device path such as /dev/ttyUSB0")
+    return value
+
+
+def _channel(text: str) -> int:
+    digits = text.strip()
+    if _HEX_RE.fullmatch(digits) and CHANNEL_MIN <= int(digits, 16) <= CHANNEL_MAX:
+        return int(digits, 16)
+    raise Rejected("a hex channel number 21-3C (e.g. 3B or 0x3B)")
+
+
+def _ipaddr(text: str) -> str:
+    value = text.strip()
+    try:
+        addr = ipaddress.IPv6Address(value) if "%" not in value else None
+    except ValueError:
+        addr = None
+    if addr is None or not addr.is_link_local:
+        raise Rejected("the meter's IPv6 link-local address (FE80::..., no %zone)")
+    return addr.exploded.upper()
+
+
+def _log_format(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("text", "json"):
+        raise Rejected("text or json")
+    return value
+
+
+def _listen_address(text: str) -> str:
+    host = text.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        ipaddress.ip_address(host)
+        ok = "%" not in host
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        ok = 0 < len(host) <= 253 and all(_HOST_LABEL_RE.fullmatch(x) for x in labels)
+    if not ok:
+        raise Rejected("an IPv4 or IPv6 address (:: = all) or a host name")
+    return host
+
+
+def _state_file(text: str) -> Path:
+    value = text.strip()
+    if "\0" in value or value.endswith("/"):
+        raise Rejected("a file path")
+    return Path(value)
+
+
+# -- the table --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Option:
+    """One option: its :class:`Config` field, help and the parser of its value."""
+
+    name: str  # the Config field, key of ``defaults``, SMARTMETER_<NAME>, flag -<na-me>
+    default: str  # as the help shows it
+    help: str
+    parse: Callable[[str], Any]
+    #: Which next word the flag takes as its value: ``any`` (Go's rule for a value flag,
+    #: even a word starting with "-"); a Go bool flag is true alone and takes ``none``
+    #: (-demo; -demo=false works) or only a ``valid`` one (-dse false).
+    next_word: Literal["any", "none", "valid"] = "any"
+    secret: bool = False  # never echo the value, only its length
+
+    @property
+    def flag(self) -> str:
+        """Without dashes; ``_`` is accepted for ``-`` too (``-log_format``)."""
+        return self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def spellings(self) -> list[str]:
+        names = dict.fromkeys((self.flag, self.flag.replace("-", "_")))
+        return [dashes + name for name in names for dashes in ("-", "--")]
+
+
+#: ``(what it is, length)`` of the B-route credentials, for the "required" problem.
+_CREDENTIALS: Final = {
+    "id": ("B-route ID", ID_LENGTH),
+    "password": ("B-route password", PASSWORD_LENGTH),
+}
+
+#: Every option, in help order.
+OPTIONS: Final[tuple[Option, ...]] = (
+    *(
+        Option(name, "required", f"{what} ({n} characters)", _secret(n), secret=True)
+        for name, (what, n) in _CREDENTIALS.items()
+    ),
+    Option(
+        "device",
+        DEFAULT_DEVICE,
+        "serial device path; sim:MODEL = built-in simulator (" + ", ".join(SIM_MODELS) + ")",
+        _device,
+    ),
+    Option(
+        "interval",
+        str(DEFAULT_INTERVAL),
+        f"seconds between meter reads, minimum {MIN_INTERVAL}",
+        _whole_number(f"a whole number of seconds >= {MIN_INTERVAL}", MIN_INTERVAL),
+    ),
+    Option(
+        "port",
+        str(DEFAULT_PORT),
+        "HTTP port (1-65535)",
+        _whole_number("a TCP port number 1-65535", 1, 65535),
+    ),
+    Option("channel", "empty", "Wi-SUN channel, hex 21-3C; with -ipaddr, skips the scan", _channel),
+    Option(
+        "ipaddr",
+        "empty",
+        "meter IPv6 link-local address (FE80::...); with -channel, skips the scan",
+        _ipaddr,
+    ),
+    Option(
+        "dse",
+        "auto",
+        "true/false force the dual-stack / single-hop dialect; auto detects it",
+        _dse,
+        next_word="valid",
+    ),
+    Option(
+        "verbosity",
+        "1",
+        "0 errors only, 1 normal, 2 debug, 3 debug + every serial line (secrets masked)",
+        _whole_number("0, 1, 2 or 3", 0, 3),
+    ),
+    Option("log_format", "text", "text or json (one JSON object per line)", _log_format),
+    Option(
+        "listen_address",
+        "all interfaces",
+        "address to bind: IPv4 or IPv6 literal or host name",
+        _listen_address,
+    ),
+    Option(
+        "state_file",
+        "$XDG_STATE_HOME/trio-smartmeter/state.json",
+        "cache of the discovered channel / PAN ID / meter address (sim: devices use state-sim.json)",
+        _state_file,
+    ),
+    Option(
+        "demo",
+        "false",
+        f"run against the built-in simulator ({DEMO_DEVICE} unless -device is sim:MODEL)",
+        _boolean,
+        next_word="none",
+    ),
+)
+_BY_NAME: Final = {o.name: o for o in OPTIONS}
+_BY_ENV: Final = {o.env: o for o in OPTIONS}
+_KNOWN_FLAGS: Final = ", ".join("-" + o.flag for o in OPTIONS)
+
+
+def help_text(prog: str = "trio-smartmeter") -> str:
+    """The ``--help`` text: every option with its flag, environment variable and default."""
+    lines = [
+        f"usage: {prog} [command] [options]",
+        "",
+        "Prometheus exporter for Japanese smart electricity meters (Wi-SUN B-route).",
+        "",
+        "commands: (none) run the exporter; scan; read; simulate",
+        "",
+        "options (flag / environment variable, default; a flag wins over the variable;",
+        "         -flag value, -flag=value, --flag value and --flag=value are all accepted):",
+    ]
+    for o in OPTIONS:
+        arg = "" if o.next_word == "none" else " VALUE"
+        lines.append(f"  -{o.flag}{arg}")
+        lines.append(f"      {o.env}   (default: {o.default})")
+        lines.append(f"      {o.help}")
+    lines += [
+        "  -h, --help        show this help and exit",
+        "  --version         show the version and exit",
+        "",
+        f"Booleans accept true/false/1/0/yes/no in any case. Unknown {ENV_PREFIX}* variables are",
+        "errors. Invalid values stop the program with exit status 2.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# -- reading argv and the environment ----------------------------------------------------
+
+
+class _FlagParser(argparse.ArgumentParser):
+    """Reports instead of exiting, and matches flags only by their full name."""
+
+    def error(self, message: str) -> NoReturn:
+        raise argparse.ArgumentError(None, message)
+
+    def _get_option_tuples(self, option_string: str) -> list[Any]:
+        # allow_abbrev=False still abbreviates single-dash flags on Python 3.11 (-int for
+        # -interval) and reads -hxyz as -h xyz: neither is a Go flag, both are unknown flags
+        return []
+
+
+_NO_VALUE: Final = object()  # the value of a flag given last on the line without one
+
+
+def _flag_parser() -> argparse.ArgumentParser:
+    parser = _FlagParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    for o in OPTIONS:
+        parser.add_argument(*o.spellings, dest=o.name, nargs="?", const=_NO_VALUE)
+    parser.add_argument("-h", "--h", "-help", "--help", dest="help", action="store_true")
+    parser.add_argument("-version", "--version", dest="version", action="store_true")
+    return parser
+
+
+_PARSER: Final = _flag_parser()
+_BY_SPELLING: Final = {spelling: o for o in OPTIONS for spelling in o.spellings}
+
+
+def _with_go_values(args: list[str]) -> list[str]:
+    """``-flag value`` as ``-flag=value`` where Go's flag rules differ from argparse's.
+
+    Go gives a value flag the next word whatever it looks like (argparse would read a
+    password starting with "-" as an unknown flag and echo it); a bool flag given alone
+    is true, and takes no next word (-demo) or only one it accepts (-dse false).
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        word, o = args[i], _BY_SPELLING.get(args[i])
+        i += 1
+        if word == "--":
+            return out + args[i - 1 :]
+        if o is not None and i < len(args) and _takes(o, args[i]):
+            word = f"{word}={args[i]}"
+            i += 1
+        if o is not None and o.next_word != "any" and "=" not in word:
+            word = f"{word}=true"
+        out.append(word)
+    return out
+
+
+def _takes(o: Option, word: str) -> bool:
+    if o.next_word != "valid":
+        return o.next_word == "any"
+    try:
+        o.parse(word)
+    except Rejected:
+        return False
+    return True
+
+
+@attrs.frozen
+class _Given:
+    text: str
+    from_flag: bool
+
+
+def _from_argv(argv: Sequence[str], problems: list[str]) -> dict[str, _Given]:
+    """The flags' values; raises HelpRequested/VersionRequested, ConfigError if unreadable."""
+    args = _with_go_values(list(argv))
+    try:
+        parsed, extras = _PARSER.parse_known_args(args)
+    except argparse.ArgumentError as exc:  # only "--help=x": a bare flag given a value
+        raise ConfigError([f"{exc}; expected the flag alone"]) from None
+    if parsed.help:
+        raise HelpRequested(help_text())
+    if parsed.version:
+        raise VersionRequested()
+    given: dict[str, _Given] = {}
+    for o in OPTIONS:
+        value = getattr(parsed, o.name)
+        if value is _NO_VALUE:
+            problems.append(f"flag -{o.flag}: needs a value ({o.help})")
+        elif value is not None:
+            given[o.name] = _Given(value, from_flag=True)
+    problems += _leftover_problems(args, extras)
+    return given
+
+
+def _leftover_problems(args: list[str], extras: list[str]) -> list[str]:
+    """Unknown flags and stray arguments. A word right after an unknown flag is taken as
+    its value: one problem, not two."""
+    problems: list[str] = []
+    index = -1
+    value_of_unknown = -1
+    options_ended = False
+    for extra in extras:  # argparse keeps them in order: find each one's place in args
+        index = args.index(extra, index + 1)
+        if extra == "--" and not options_ended:
+            options_ended = True
+        elif options_ended or extra == "-" or not extra.startswith("-"):
+            if options_ended or index != value_of_unknown or extra == "-":
+                problems.append(f"unexpected argument {extra!r}: options only (see --help)")
+        else:
+            name, eq, _ = (extra[2:] if extra.startswith("--") else extra[1:]).partition("=")
+            problems.append(
+                f"unknown flag -{name}: known flags are {_KNOWN_FLAGS}, -h/--help, --version"
+            )
+            value_of_unknown = -1 if eq else index + 1
+    return problems
+
+
+def _from_environ(environ: Mapping[str, str], problems: list[str]) -> dict[str, _Given]:
+    given: dict[str, _Given] = {}
+    for key in sorted(environ):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        if (o := _BY_ENV.get(key)) is None:
+            known = ", ".join(option.env for option in OPTIONS)
+            problems.append(f"unknown variable {key}: known variables are {known}")
+        elif environ[key] != "":  # an empty variable counts as unset (seed .env files do this)
+            given[o.name] = _Given(environ[key], from_flag=False)
+    return given
+
+
+def _where(o: Option, given: _Given) -> str:
+    if given.from_flag:
+        return f"flag -{o.flag} ({o.env})"
+    return f"{o.env} (flag -{o.flag})"
+
+
+def _parse(o: Option, given: _Given, values: dict[str, Any], problems: list[str]) -> None:
+    try:
+        values[o.name] = o.parse(given.text)
+    except Rejected as exc:
+        shown = f"(hidden, {len(given.text)} characters)" if o.secret else repr(given.text)
+        problems.append(f"{_where(o, given)}: invalid value {shown}; expected {exc}")
+
+
+def _expand_home(path: Path, home: str) -> Path:
+    """``~`` and ``~/...`` (not ``~user``): a systemd unit or .env file may write them."""
+    return Path(home, *path.parts[1:]) if home and path.parts[:1] == ("~",) else path
+
+
+def load_config(
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    defaults: Mapping[str, str] | None = None,
+    require_credentials: bool = True,
+) -> Config:
+    """Build the :class:`Config` from flags (``argv`` without the program name and
+    without a subcommand) and the environment.
+
+    ``defaults`` maps option names (``"id"``, ``"password"``) to values used only when the
+    device is a ``sim:`` simulator and the option is not given: the CLI passes the
+    simulator's demo credentials here, so this module stays free of ``trio_smartmeter.sim``.
+    ``require_credentials=False`` (e.g. for ``simulate``) turns missing ID/password into
+    empty secrets instead of problems.
+
+    Raises :class:`ConfigError` (all problems at once), :class:`HelpRequested`, or
+    :class:`VersionRequested`.
+    """
+    problems: list[str] = []
+    flags = _from_argv(argv, problems)
+    given = _from_environ(environ, problems) | flags  # flags win
+    values: dict[str, Any] = {}
+    for o in OPTIONS:
+        if o.name in given:
+            _parse(o, given[o.name], values, problems)
+
+    # -demo runs the simulator; a sim: device (also an invalid one) uses demo credentials
+    demo = values.get("demo", False)
+    if "device" not in given:
+        simulated = demo
+        if demo:
+            values["device"] = DEMO_DEVICE
+    else:
+        simulated = given["device"].text.strip().startswith("sim:")
+        if demo and "device" in values and not simulated:
+            problems.append(
+                f"{_where(_BY_NAME['device'], given['device'])}: -demo runs the simulator, "
+                f"but the device is {values['device']!r}; expected no device or sim:MODEL"
+            )
+
+    for name, (what, length) in _CREDENTIALS.items():
+        default = (defaults or {}).get(name) if simulated else None
+        if name in given:
+            pass
+        elif default:
+            _parse(_BY_NAME[name], _Given(default, from_flag=False), values, problems)
+        elif require_credentials:
+            o = _BY_NAME[name]
+            problems.append(
+                f"{o.env} (flag -{o.flag}): required but not set; expected the {what} "
+                f"({length} printable ASCII characters)"
+            )
+        else:
+            values[name] = Secret("")
+
+    if "state_file" not in given:
+        values["state_file"] = default_state_file(environ, simulated=simulated)
+    elif "state_file" in values:
+        values["state_file"] = _expand_home(values["state_file"], environ.get("HOME", ""))
+
+    if problems:
+        raise ConfigError(problems)
+    return Config(**values)
