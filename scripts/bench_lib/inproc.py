@@ -8,7 +8,6 @@ time counts as zero. Air-time runs one virtual hour at the default interval.
 from __future__ import annotations
 
 import random
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ import trio
 import trio.testing
 from loguru import logger
 
+from tests.support import free_port
 from trio_smartmeter.cli.entry import parse
 from trio_smartmeter.core.errors import LinkLost
 from trio_smartmeter.core.recovery import Backoff
@@ -30,12 +30,6 @@ from trio_smartmeter.sim import timing as simtiming
 from trio_smartmeter.sim.models import link_local
 
 logger.remove()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Device:
