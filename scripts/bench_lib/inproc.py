@@ -8,10 +8,8 @@ time counts as zero. Air-time runs one virtual hour at the default interval.
 from __future__ import annotations
 
 import random
-import socket
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +17,8 @@ import trio
 import trio.testing
 from loguru import logger
 
+from tests.support import PluggableDevice, free_port
 from trio_smartmeter.cli.entry import parse
-from trio_smartmeter.core.errors import LinkLost
 from trio_smartmeter.core.recovery import Backoff
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.meter_client import Timing
@@ -30,53 +28,6 @@ from trio_smartmeter.sim import timing as simtiming
 from trio_smartmeter.sim.models import link_local
 
 logger.remove()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Device:
-    """A pluggable in-process device: UNPLUG makes it absent for the fault's duration."""
-
-    def __init__(self, module: SimulatedModule) -> None:
-        self.module = module
-        self.back_at: float | None = None
-
-    @asynccontextmanager
-    async def open(self, _model: str) -> AsyncIterator[trio.abc.Stream]:
-        if self.back_at is not None and trio.current_time() < self.back_at:
-            raise LinkLost("bench device unplugged")
-        host, dev = trio.testing.memory_stream_pair()
-        # Same pattern as sim_device.open_sim_device: the shield covers only the module's
-        # task (a device outlives the exporter's stop request), never the caller's body.
-        powered = trio.CancelScope(shield=True)
-
-        async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-            with powered:
-                try:
-                    await self.module.serve(dev, task_status=task_status)
-                finally:
-                    if self.module.unplugged_for is not None:  # UNPLUG: absent for a while
-                        self.back_at = trio.current_time() + self.module.unplugged_for
-                    with trio.CancelScope(shield=True):
-                        await dev.aclose()
-
-        try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(run)
-                try:
-                    yield host
-                finally:
-                    powered.cancel()
-        except BaseExceptionGroup as group:
-            # EOF after UNPLUG: the exporter expects LinkLost itself, as from a real port
-            lost = [e for e in group.exceptions if isinstance(e, LinkLost)]
-            if len(lost) == len(group.exceptions) == 1:
-                raise lost[0] from None
-            raise
 
 
 def _config(interval: int, state_file: Path, channel: int, mac: str) -> Any:
@@ -97,7 +48,6 @@ async def _wait_reading(state: ExporterState, after: float) -> float:
 
 async def _scenario(kind: str, interval: int, result: dict[str, Any]) -> None:
     module = SimulatedModule("bp35a1", time_scale=1.0, meter=MeterConfig())
-    device = Device(module)
     state = ExporterState(interval=float(interval))
     t = Timing()
     backoff = Backoff()
@@ -106,6 +56,7 @@ async def _scenario(kind: str, interval: int, result: dict[str, Any]) -> None:
         cfg = _config(interval, Path(tmp) / "state.json", module.meter.config.channel,
                       module.meter.config.mac)  # fmt: skip
         async with trio.open_nursery() as nursery:
+            device = PluggableDevice(module, nursery)
             nursery.start_soon(
                 lambda: run_exporter(
                     cfg,
@@ -180,12 +131,12 @@ def recovery(kind: str, *, virtual: bool, interval: int = 10) -> dict[str, Any]:
 
 async def _airtime(result: dict[str, Any], hours: float) -> None:
     module = SimulatedModule("bp35a1", time_scale=1.0, meter=MeterConfig())
-    device = Device(module)
     state = ExporterState(interval=60.0)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = _config(60, Path(tmp) / "s.json", module.meter.config.channel,
                       module.meter.config.mac)  # fmt: skip
         async with trio.open_nursery() as nursery:
+            device = PluggableDevice(module, nursery)
             nursery.start_soon(
                 lambda: run_exporter(cfg, state=state, sim_opener=device.open, handle_signals=False)
             )

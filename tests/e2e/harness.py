@@ -1,63 +1,31 @@
 """Run things as a user does: the installed CLI as subprocesses, a real pty, real HTTP.
 
-Every wait polls with a deadline; every process is killed in ``finally``.
+Every wait polls with a deadline; every process is stopped in ``finally``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
+from tests import support
+from tests.support import CLI, Key, cli_env, close_pipes, free_port, key, samples, stop
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID
 
 T = TypeVar("T")
-CLI = [sys.executable, "-m", "trio_smartmeter"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float, step: float = 0.05) -> T:
-    deadline = time.monotonic() + timeout
-    last_exc: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-        except (httpx.HTTPError, OSError, ValueError) as exc:
-            last_exc = exc
-            value = None
-        if value is not None:
-            return value
-        time.sleep(step)
-    raise AssertionError(
-        f"timed out after {timeout} s waiting for {what} (last error: {last_exc!r})"
-    )
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """``{'name{labels}': value}`` for every sample line."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key, _, value = line.rpartition(" ")
-        out[key] = float(value)
-    return out
+    """:func:`tests.support.wait_for`, with HTTP errors (the exporter not serving yet) retried."""
+    retry = (httpx.HTTPError, OSError, ValueError)
+    return support.wait_for(what, probe, timeout, step, retry=retry)
 
 
 @contextlib.contextmanager
@@ -66,21 +34,9 @@ def simulator(
 ) -> Iterator[tuple[Path, Path, subprocess.Popen[str]]]:
     link = tmp / f"tty-{model}"
     state = tmp / f"sim-{model}.json"
+    argv = [*CLI, "simulate", "--model", model, "--link", str(link), "--state-json", str(state)]
     proc = subprocess.Popen(
-        [
-            *CLI,
-            "simulate",
-            "--model",
-            model,
-            "--link",
-            str(link),
-            "--state-json",
-            str(state),
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [*argv, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None
@@ -89,16 +45,8 @@ def simulator(
         assert line, proc.stderr.read() if proc.stderr else "simulator printed nothing"
         yield link, state, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop(proc)
+        close_pipes(proc)
 
 
 @contextlib.contextmanager
@@ -106,41 +54,31 @@ def exporter(
     *args: str, env: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = port if port is not None else free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTMETER_")} | {
-        "SMARTMETER_ID": DEMO_RBID,
-        "SMARTMETER_PASSWORD": DEMO_PASSWORD,
-        # never read or write the user's own state file
-        "XDG_STATE_HOME": tempfile.mkdtemp(prefix="smartmeter-state-"),
-    }
-    full_env |= env or {}
+    creds = {"SMARTMETER_ID": DEMO_RBID, "SMARTMETER_PASSWORD": DEMO_PASSWORD}
     proc = subprocess.Popen(
         [*CLI, "-port", str(port), "-listen-address", "127.0.0.1", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=full_env,
+        env=cli_env(creds | (env or {})),
     )
     try:
         yield f"http://127.0.0.1:{port}", proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop(proc, sig=signal.SIGKILL)
+        close_pipes(proc)
 
 
-def metrics(base: str) -> dict[str, float]:
+def metrics(base: str) -> dict[Key, float]:
     r = httpx.get(f"{base}/metrics", timeout=2)
     r.raise_for_status()
-    return parse_metrics(r.text)
+    return samples(r.text)
 
 
-def first_reading(base: str, timeout: float = 30) -> dict[str, float]:
-    def probe() -> dict[str, float] | None:
+def first_reading(base: str, timeout: float = 30) -> dict[Key, float]:
+    def probe() -> dict[Key, float] | None:
         m = metrics(base)
-        return m if "smartmeter_power_watts" in m else None
+        return m if key("smartmeter_power_watts") in m else None
 
     return wait_for("the first reading on /metrics", probe, timeout)
 

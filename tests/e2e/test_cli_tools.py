@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.support import CLI, cli_env
 from trio_smartmeter import __version__
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID
 
-from .harness import CLI, sim_truth, simulator
+from .harness import sim_truth, simulator
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +20,8 @@ pytestmark = pytest.mark.slow
 def run(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SMARTMETER_")}
-    base["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="smartmeter-state-")
     return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=base | (env or {})
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=cli_env(env)
     )
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import key, value
+
 from .harness import exporter, first_reading, sim_truth, simulator, wait_for
 
 pytestmark = pytest.mark.slow
@@ -47,17 +49,17 @@ def test_reads_the_meter_and_stops_cleanly(tmp_path: Path, model: str, two_wire:
         truth = sim_truth(truth_file)
 
         # signed power: solar at noon exports
-        assert m["smartmeter_power_watts"] == truth["power_watts"]
+        assert m[key("smartmeter_power_watts")] == truth["power_watts"]
         assert truth["power_watts"] < 0
-        assert m["smartmeter_up"] == 1.0
-        assert m['smartmeter_current_amperes{phase="r"}'] == pytest.approx(
+        assert m[key("smartmeter_up")] == 1.0
+        assert m[key("smartmeter_current_amperes", phase="r")] == pytest.approx(
             float(truth["current_r_amperes"])
         )
         if two_wire:
             assert truth["current_t_amperes"] is None
-            assert not any('phase="t"' in k for k in m)
+            assert not any(("phase", "t") in labels for _, labels in m)
         else:
-            assert m['smartmeter_current_amperes{phase="t"}'] == pytest.approx(
+            assert m[key("smartmeter_current_amperes", phase="t")] == pytest.approx(
                 float(truth["current_t_amperes"])
             )
         coefficient = truth["coefficient"] or 1
@@ -67,7 +69,7 @@ def test_reads_the_meter_and_stops_cleanly(tmp_path: Path, model: str, two_wire:
             * Decimal(truth["unit_kwh"])
             * 3_600_000
         )
-        assert Decimal(repr(m["smartmeter_energy_forward_joules_total"])) == joules
+        assert Decimal(repr(m[key("smartmeter_energy_forward_joules_total")])) == joules
         assert took < 30
 
         # the state file caches where the meter is, never the credentials
@@ -96,9 +98,9 @@ def test_second_start_skips_the_scan_with_the_state_file(tmp_path: Path) -> None
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(5) == 0
             if run == 0:
-                scans_first = m["smartmeter_scans_total"]
+                scans_first = m[key("smartmeter_scans_total")]
         assert scans_first >= 1
-        assert m["smartmeter_scans_total"] == 0  # second run: cached address, no SKSCAN
+        assert m[key("smartmeter_scans_total")] == 0  # second run: cached address, no SKSCAN
         assert sim_truth(truth_file)["commands"]["SKSCAN"] == scans_first
 
 
@@ -108,11 +110,8 @@ def test_metrics_answer_without_a_device_and_serial_errors_count(tmp_path: Path)
 
         def counted() -> float | None:
             r = httpx.get(f"{base}/metrics", timeout=2)
-            for line in r.text.splitlines():
-                if line.startswith('smartmeter_scrape_errors_total{type="serial"}'):
-                    v = float(line.rsplit(" ", 1)[1])
-                    return v if v >= 1 else None
-            return None
+            v = value(r.text, "smartmeter_scrape_errors_total", type="serial")
+            return v if v is not None and v >= 1 else None
 
         assert wait_for("a serial error to be counted", counted, 10) >= 1
         assert httpx.get(f"{base}/-/healthy", timeout=2).status_code == 200

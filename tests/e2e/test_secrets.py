@@ -26,10 +26,8 @@ neither secret; TRACE serial lines hold none after the ``Masker``.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +37,12 @@ import trio
 import trio.testing
 from loguru import logger
 
+from tests.support import CLI, Key, cli_env, key
 from trio_smartmeter.cli.log import Masker
 from trio_smartmeter.core.errors import ExporterError
 from trio_smartmeter.sim import Fault, FaultSpec, Scenario
 
-from .harness import CLI, exporter, metrics, simulator, wait_for
+from .harness import exporter, metrics, simulator, wait_for
 
 RBID = "7E3A91C0D4B25F68A0C1E9D7B3F24A56"
 PASSWORD = "Xq7Rk2Tz9LpW"
@@ -93,9 +92,9 @@ def scrape_everything(base: str) -> dict[str, str]:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SMARTMETER_")}
-    base["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="smartmeter-state-")
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30, env=base | env)
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=30, env=cli_env(env)
+    )
 
 
 @pytest.mark.slow
@@ -123,7 +122,7 @@ def test_no_secret_in_any_output(tmp_path: Path, fmt: str) -> None:
             with exporter(*device, *common, env=creds(WRONG_PASSWORD)) as (base, proc):
                 wait_for(
                     "a rejected join",
-                    lambda: metrics(base)["smartmeter_join_failures_total"] >= 1 or None,
+                    lambda: metrics(base)[key("smartmeter_join_failures_total")] >= 1 or None,
                     20,
                 )
                 pages = scrape_everything(base)
@@ -136,21 +135,26 @@ def test_no_secret_in_any_output(tmp_path: Path, fmt: str) -> None:
 
         with exporter(*device, *common, env=creds()) as (base, proc):
 
-            def recovered() -> dict[str, float] | None:
+            def recovered() -> dict[Key, float] | None:
                 m = metrics(base)
-                ok = m.get("smartmeter_joins_total", 0) >= 2 and "smartmeter_power_watts" in m
+                ok = (
+                    m.get(key("smartmeter_joins_total"), 0) >= 2
+                    and key("smartmeter_power_watts") in m
+                )
                 return m if ok else None
 
             m = wait_for("a reading after the rebuilt session", recovered, 20)
             if fmt == "text":
                 wait_for(  # EVENT 32 then EVENT 33 on the second session
                     "the transmit limit to come and go",
-                    lambda: metrics(base).get('smartmeter_module_events_total{event="33"}') or None,
+                    lambda: (
+                        metrics(base).get(key("smartmeter_module_events_total", event="33")) or None
+                    ),
                     10,
                 )
             pages = scrape_everything(base)
             out, err = stop(proc)
-        assert m["smartmeter_up"] == 1.0
+        assert m[key("smartmeter_up")] == 1.0
         state_text = state_file.read_text(encoding="utf-8")
         outputs = {"stdout": out, "stderr": err, "state file": state_text, **pages}
         for where, text in outputs.items():

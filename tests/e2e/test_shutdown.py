@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import Key, key
+
 from .harness import exporter, metrics, sim_truth, simulator, wait_for
 
 pytestmark = pytest.mark.slow
@@ -70,17 +72,17 @@ class StderrLines:
             return "".join(self.lines)
 
 
-def state_of(base: str) -> str | None:
-    m = metrics(base)
-    on = [k for k, v in m.items() if k.startswith("smartmeter_session_state{") and v == 1.0]
-    return on[0].split('"')[1] if on else None
+def session_state(m: dict[Key, float]) -> str | None:
+    """The state whose ``smartmeter_session_state{state=...}`` sample is 1."""
+    on = [dict(labels)["state"] for (name, labels), v in m.items()
+          if name == "smartmeter_session_state" and v == 1.0]  # fmt: skip
+    return on[0] if on else None
 
 
-def wait_state(base: str, wanted: set[str], timeout: float) -> dict[str, float]:
-    def probe() -> dict[str, float] | None:
+def wait_state(base: str, wanted: set[str], timeout: float) -> dict[Key, float]:
+    def probe() -> dict[Key, float] | None:
         m = metrics(base)
-        on = [k for k, v in m.items() if k.startswith("smartmeter_session_state{") and v == 1.0]
-        return m if on and on[0].split('"')[1] in wanted else None
+        return m if session_state(m) in wanted else None
 
     return wait_for(f"session state in {sorted(wanted)}", probe, timeout)
 
@@ -165,7 +167,7 @@ def test_sigterm_before_a_session(
 ) -> None:
     with running(tmp_path, sim_args, exporter_args) as (base, proc, link, truth, sim):
         m = wait_state(base, wanted, 15)
-        assert m["smartmeter_session_up"] == 0.0
+        assert m[key("smartmeter_session_up")] == 0.0
         code, took = sigterm_and_wait(proc)
         assert code == 0, proc.stderr.read() if proc.stderr else ""
         assert took < STOP_BOUND
@@ -185,8 +187,8 @@ def test_sigterm_with_a_get_in_flight(tmp_path: Path) -> None:
         sim,
     ):
         m = wait_state(base, {"ready"}, 15)  # the poller sends its first Get right away
-        assert m["smartmeter_session_up"] == 1.0
-        assert "smartmeter_power_watts" not in m and m["smartmeter_polls_total"] == 0
+        assert m[key("smartmeter_session_up")] == 1.0
+        assert key("smartmeter_power_watts") not in m and m[key("smartmeter_polls_total")] == 0
         code, took = sigterm_and_wait(proc)
         assert code == 0, proc.stderr.read() if proc.stderr else ""
         assert took < STOP_BOUND
@@ -201,14 +203,14 @@ def test_sigterm_while_polling_and_sighup_does_not_stop(tmp_path: Path) -> None:
         err = StderrLines(proc)
         wait_for(
             "the first reading",
-            lambda: metrics(base).get("smartmeter_power_watts") is not None or None,
+            lambda: metrics(base).get(key("smartmeter_power_watts")) is not None or None,
             20,
         )
         proc.send_signal(signal.SIGHUP)
         line = wait_for("the SIGHUP log line", lambda: err.find("SIGHUP"), 5)
         assert "does not stop" in line and "ready" in line
         assert proc.poll() is None
-        assert metrics(base)["smartmeter_up"] == 1.0  # still serving
+        assert metrics(base)[key("smartmeter_up")] == 1.0  # still serving
         code, took = sigterm_and_wait(proc)
         assert code == 0, err.text()
         assert took < STOP_BOUND
@@ -228,8 +230,8 @@ def test_sigterm_while_backing_off_after_a_rejected_password(tmp_path: Path) -> 
         sim,
     ):
         m = wait_state(base, {"backoff", "latched"}, 20)
-        assert m["smartmeter_join_failures_total"] >= 1
-        assert m["smartmeter_session_up"] == 0.0
+        assert m[key("smartmeter_join_failures_total")] >= 1
+        assert m[key("smartmeter_session_up")] == 0.0
         code, took = sigterm_and_wait(proc)
         assert code == 0
         assert took < STOP_BOUND
@@ -243,7 +245,7 @@ def test_second_sigterm_during_a_slow_stop_exits_at_once(tmp_path: Path) -> None
         err = StderrLines(proc)
         wait_for(
             "the first reading",
-            lambda: metrics(base).get("smartmeter_power_watts") is not None or None,
+            lambda: metrics(base).get(key("smartmeter_power_watts")) is not None or None,
             20,
         )
         sim.send_signal(signal.SIGSTOP)

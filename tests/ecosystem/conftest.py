@@ -5,10 +5,8 @@ Loopback only. Every wait polls with a deadline; the subprocess is killed in a `
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import DemoExporter, free_port, kill, metric_value
+from tests.support import CLI, cli_env, free_port, stop, value
+
+from .helpers import DemoExporter
 
 DEMO_START_DEADLINE = 45.0
 
@@ -31,12 +31,9 @@ def demo_exporter() -> Iterator[DemoExporter]:
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="smartmeter-demo-"))
     log = tmp / "exporter.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTMETER_")}
-    env["SMARTMETER_STATE_FILE"] = str(tmp / "state.json")
+    env = cli_env({"SMARTMETER_STATE_FILE": str(tmp / "state.json")})
     argv = [
-        sys.executable,
-        "-m",
-        "trio_smartmeter",
+        *CLI,
         "--demo",
         "--port",
         str(port),
@@ -73,7 +70,7 @@ def demo_exporter() -> Iterator[DemoExporter]:
                 time.sleep(0.2)
                 continue
             served = True
-            if metric_value(body, "smartmeter_power_watts") is not None:
+            if value(body, "smartmeter_power_watts") is not None:
                 break
             time.sleep(0.3)
         else:
@@ -83,5 +80,5 @@ def demo_exporter() -> Iterator[DemoExporter]:
             )
         yield exporter
     finally:
-        kill(proc)
+        stop(proc, group=True)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,14 +1,12 @@
 """Helpers of the ecosystem tests: the packaged deploy files, the dashboard's expressions,
-loopback HTTP, subprocess clean-up. Loopback only; every wait has a deadline."""
+loopback HTTP. Loopback only; every wait has a deadline (ports, expositions and
+subprocess clean-up come from tests.support)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -33,12 +31,6 @@ GRAFANA_VARS = {
     "$job": "smartmeter",
     "$instance": ".*",
 }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_get(url: str, timeout: float = 3.0) -> tuple[int, str]:
@@ -82,27 +74,6 @@ def dashboard_exprs() -> list[tuple[str, str]]:
         m = re.fullmatch(r"label_values\((.*),\s*\w+\)", query.strip())
         out.append((f"variable {var['name']}", m.group(1) if m else query))
     return [(where, substitute(expr)) for where, expr in out]
-
-
-def metric_value(body: str, name: str, labels: str = "") -> float | None:
-    """The sample of ``name`` (with exactly ``labels``, e.g. ``phase="r"``) in an exposition."""
-    sel = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else r"(?:\{\})?")
-    m = re.search(r"^" + sel + r" (\S+)$", body, re.MULTILINE)
-    return None if m is None else float(m.group(1))
-
-
-def kill(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a subprocess started with ``start_new_session=True`` and its children."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 def which(name: str) -> str:

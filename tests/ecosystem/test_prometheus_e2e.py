@@ -19,16 +19,9 @@ from typing import Any
 
 import pytest
 
-from .helpers import (
-    RULES,
-    DemoExporter,
-    dashboard_exprs,
-    free_port,
-    http_get,
-    kill,
-    metric_value,
-    which,
-)
+from tests.support import free_port, stop, value
+
+from .helpers import RULES, DemoExporter, dashboard_exprs, http_get, which
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +100,7 @@ def prometheus(demo_exporter: DemoExporter) -> Iterator[Prometheus]:
             time.sleep(0.25)
         yield prom
     finally:
-        kill(proc)
+        stop(proc, group=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -128,16 +121,16 @@ def test_prometheus_stores_the_exporters_power(
         status = demo_exporter.status()
         prom_power = _one(prometheus, 'smartmeter_power_watts{job="smartmeter"}')
         prom_stamp = _one(prometheus, "smartmeter_last_scrape_timestamp_seconds")
-        stamp = metric_value(body, "smartmeter_last_scrape_timestamp_seconds")
+        stamp = value(body, "smartmeter_last_scrape_timestamp_seconds")
         again = demo_exporter.metrics()
         if (
             stamp == prom_stamp
-            and metric_value(again, "smartmeter_last_scrape_timestamp_seconds") == stamp
+            and value(again, "smartmeter_last_scrape_timestamp_seconds") == stamp
         ):
             break
         assert time.monotonic() < deadline, "Prometheus never caught up with the exporter"
         time.sleep(0.2)
-    power = metric_value(body, "smartmeter_power_watts")
+    power = value(body, "smartmeter_power_watts")
     assert power is not None
     assert prom_power == power
     reading = status["reading"]

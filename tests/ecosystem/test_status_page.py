@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ROOT, DemoExporter, kill, metric_value, which
+from tests.support import stop, value
+
+from .helpers import ROOT, DemoExporter, which
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +59,7 @@ def chromium(*args: str) -> str:
         try:
             code = proc.wait(timeout=CHROMIUM_TIMEOUT)
         finally:
-            kill(proc)
+            stop(proc, group=True)
         assert code == 0, f"chromium exit {code}: {err.read_text(errors='replace')[-1500:]}"
         return out.read_text(encoding="utf-8", errors="replace")
     finally:
@@ -89,17 +91,15 @@ def test_status_page_shows_the_metrics_power(demo_exporter: DemoExporter) -> Non
         before = demo_exporter.metrics()
         dom = chromium("--dump-dom", url)
         after = demo_exporter.metrics()
-        stamp = metric_value(before, "smartmeter_last_scrape_timestamp_seconds")
-        if stamp is not None and stamp == metric_value(
-            after, "smartmeter_last_scrape_timestamp_seconds"
-        ):
+        stamp = value(before, "smartmeter_last_scrape_timestamp_seconds")
+        if stamp is not None and stamp == value(after, "smartmeter_last_scrape_timestamp_seconds"):
             break  # the page was rendered from this very reading
         assert time.monotonic() < deadline, "the reading kept changing under the page"
-    power = metric_value(before, "smartmeter_power_watts")
+    power = value(before, "smartmeter_power_watts")
     assert power is not None
     assert shown_power(dom) == power
     assert "meter data fresh" in dom
-    current_r = metric_value(before, "smartmeter_current_amperes", 'phase="r"')
+    current_r = value(before, "smartmeter_current_amperes", phase="r")
     if current_r is not None:
         assert shown_current_r(dom) == f"{current_r:,.1f} A"
     assert "<svg" in dom  # the power chart

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import trio
 
+from trio_smartmeter.core.skstack import Dialect, sk_sendto
 from trio_smartmeter.sim import SimulatedModule
 
 
@@ -91,8 +92,9 @@ class Host:
 
 
 def sendto_header(dse: bool, ip: str, payload: bytes, sec: int = 1) -> bytes:
-    side = " 0" if dse else ""
-    return f"SKSENDTO 1 {ip} 0E1A {sec}{side} {len(payload):04X} ".encode()
+    """The text part of the exporter's own SKSENDTO for ``payload`` (the payload follows)."""
+    dialect = Dialect.DUAL_STACK if dse else Dialect.SINGLE_HOP
+    return sk_sendto(dialect, ip, payload, sec=sec).wire[: -len(payload)]
 
 
 async def connect(host: Host, module: SimulatedModule, *, hex_mode: bool = True) -> str:
