@@ -64,7 +64,7 @@ def _config_or_exit_status(args: list[str], prog: str) -> Config | int:
 def run(cfg: Config) -> int:
     from trio_smartmeter.cli.log import setup_logging
     from trio_smartmeter.service.app import run_exporter
-    from trio_smartmeter.web.router import PortInUseError
+    from trio_smartmeter.web.server import PortInUseError
 
     setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
     try:

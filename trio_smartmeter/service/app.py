@@ -28,7 +28,8 @@ from loguru import logger
 from trio_smartmeter import __version__
 from trio_smartmeter.core.config import Config
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.web.router import ASGIApp, make_app, serve
+from trio_smartmeter.web.router import ASGIApp, make_app
+from trio_smartmeter.web.server import serve
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

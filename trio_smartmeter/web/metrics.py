@@ -1,23 +1,19 @@
 """ExporterState -> Prometheus exposition, at scrape time (prometheus_client only, no trio).
 
 Names follow design.md §3 and docs/architecture.md "Metrics contract"; conventions follow
-style.md §3. The rules that matter:
+style.md §3. Every ``smartmeter_*`` family is one row of :data:`METRICS` (name, type, HELP,
+labels, how its samples come from the state), in exposition order. The rules that matter:
 
 * one private :class:`~prometheus_client.CollectorRegistry` per state (never the global one);
 * meter readings (power, currents, energy, fixed-time energy) are exported only while
   fresh (``ExporterState.max_age``, judged on the injected monotonic clock); past that they
   are omitted, ``smartmeter_up`` is 0, and ``smartmeter_last_scrape_timestamp_seconds``
   keeps its value (it is a fact about the past);
+* a family with no sample is omitted (no lone ``# HELP``/``# TYPE``);
 * no sample ever carries an explicit timestamp;
 * every labelled counter has all its label values from start (``type``, ``event``).
 
-Sample exposition (fresh reading, 3-wire meter)::
-
-    # HELP smartmeter_power_watts Instantaneous power in watts, signed ...
-    # TYPE smartmeter_power_watts gauge
-    smartmeter_power_watts 1234.0
-    smartmeter_current_amperes{phase="r"} 12.3
-    smartmeter_current_amperes{phase="t"} 4.5
+:class:`SmartmeterCollector` shows the whole exposition of an example state.
 
 Exposition cache (:func:`render`): the ``smartmeter_*`` part is rendered once per
 ``(state.generation, state.interval, freshness of the reading, freshness of each fixed-time
@@ -34,10 +30,11 @@ key), and a writer that mutates the state without bumping ``generation`` is seen
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Final
+from typing import Final, Literal
 
+import attrs
 import prometheus_client
 from prometheus_client import (
     CollectorRegistry,
@@ -56,11 +53,12 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from trio_smartmeter._version import __version__
-from trio_smartmeter.core.model import SessionState
+from trio_smartmeter.core.model import FixedTimeEnergy, Reading, SessionState
 from trio_smartmeter.core.state import ERROR_TYPES, MODULE_EVENTS, ExporterState
 
 __all__ = [
     "CACHE_TTL",
+    "METRICS",
     "ExporterRegistry",
     "SmartmeterCollector",
     "build_registry",
@@ -70,74 +68,462 @@ __all__ = [
 #: Longest time a cached ``smartmeter_*`` exposition is reused (seconds, monotonic).
 CACHE_TTL: Final = 1.0
 
+
+@attrs.frozen
+class Scrape:
+    """What one scrape sees: the state and, judged once on the clock, its fresh parts."""
+
+    state: ExporterState
+    reading: Reading | None
+    fixed_forward: FixedTimeEnergy | None
+    fixed_reverse: FixedTimeEnergy | None
+
+    @classmethod
+    def at(cls, state: ExporterState, now_monotonic: float) -> Scrape:
+        return cls(
+            state,
+            state.fresh_reading(now_monotonic),
+            state.fresh_fixed(state.fixed_forward, now_monotonic),
+            state.fresh_fixed(state.fixed_reverse, now_monotonic),
+        )
+
+
+#: Label values -> sample value; empty: the family is left out of the exposition.
+Samples = Mapping[tuple[str, ...], float]
+
+
+@attrs.frozen
+class Desc:
+    """A gauge or counter family (a counter's samples get ``_total``)."""
+
+    name: str
+    type: Literal["gauge", "counter"]
+    help: str
+    samples: Callable[[Scrape], Samples]
+    labels: tuple[str, ...] = ()
+
+    def family(self, scrape: Scrape) -> Metric | None:
+        samples = self.samples(scrape)
+        if not samples:
+            return None
+        kind = GaugeMetricFamily if self.type == "gauge" else CounterMetricFamily
+        family = kind(self.name, self.help, labels=self.labels)
+        for labels, value in samples.items():
+            family.add_metric(labels, float(value))
+        return family
+
+
+@attrs.frozen
+class HistogramDesc:
+    """A histogram family without labels."""
+
+    name: str
+    help: str
+    cumulative: Callable[[Scrape], tuple[list[tuple[str, int]], float]]
+    type: Literal["histogram"] = "histogram"
+
+    def family(self, scrape: Scrape) -> Metric:
+        buckets, total = self.cumulative(scrape)
+        return HistogramMetricFamily(
+            self.name,
+            self.help,
+            buckets=[(le, float(count)) for le, count in buckets],
+            sum_value=total,
+        )
+
+
+@attrs.frozen
+class InfoDesc:
+    """An info family (``<name>_info 1`` with the facts as labels), omitted while unknown."""
+
+    name: str
+    help: str
+    info: Callable[[Scrape], Mapping[str, str] | None]
+    type: Literal["info"] = "info"
+
+    def family(self, scrape: Scrape) -> Metric | None:
+        info = self.info(scrape)
+        return None if info is None else InfoMetricFamily(self.name, self.help, value=dict(info))
+
+
+def _value(get: Callable[[Scrape], Decimal | float | None]) -> Callable[[Scrape], Samples]:
+    """Samples of an unlabelled family: one value, or none while ``get`` has no value."""
+
+    def samples(scrape: Scrape) -> Samples:
+        value = get(scrape)
+        return {} if value is None else {(): float(value)}
+
+    return samples
+
+
+def _fresh(get: Callable[[Reading], Decimal | int | None]) -> Callable[[Scrape], Samples]:
+    """A value of the meter reading, only while the reading is fresh."""
+    return _value(lambda s: None if s.reading is None else get(s.reading))
+
+
+def _currents(scrape: Scrape) -> Samples:
+    r = scrape.reading
+    if r is None:
+        return {}
+    phases = (("r", r.current_r_amperes), ("t", r.current_t_amperes))
+    return {(phase,): float(amperes) for phase, amperes in phases if amperes is not None}
+
+
+def _meter(scrape: Scrape) -> Mapping[str, str] | None:
+    m = scrape.state.meter_info
+    if m is None:
+        return None
+    return {"manufacturer": m.manufacturer, "standard_version": m.standard_version}
+
+
+def _module(scrape: Scrape) -> Mapping[str, str] | None:
+    m = scrape.state.module_info
+    if m is None:
+        return None
+    return {
+        "firmware": m.firmware,
+        "dialect": m.dialect,
+        "payload_format": m.payload_format,
+        "model": m.model,
+    }
+
+
 _CACHED = "values are cached between polls, see smartmeter_last_scrape_timestamp_seconds"
+_BUILD: Final = {"version": __version__, "python_version": platform.python_version()}
 
-HELP: Final = {
-    "power": "Instantaneous electric power in watts, signed: negative while exporting to the "
-    f"grid. ECHONET EPC 0xE7 (signed 32-bit W); {_CACHED}.",
-    "current": "Instantaneous current per phase in amperes, signed; phase t is absent on "
-    f"single-phase two-wire meters. ECHONET EPC 0xE8 (signed 16-bit, 0.1 A units); {_CACHED}.",
-    "last": "Unix time of the last successful meter read (host clock). Kept when readings "
-    "go stale; absent before the first success.",
-    "duration": "Duration of each meter read (one ECHONET Get over the radio, including "
-    "retries) in seconds.",
-    "errors": "Failed meter reads by cause: ip_resolve (scan/address), auth, query, parse, "
-    "serial (device missing/unplugged/I/O error), rate_limit (transmit-time limit).",
-    "up": "1 while the latest meter reading is fresh (younger than 3 x the poll interval), "
-    "else 0; stale readings are omitted from this exposition.",
-    "energy_forward": "Cumulative energy bought from the grid in joules. ECHONET EPC 0xE0 x "
-    f"coefficient 0xD3 x unit 0xE1 (kWh), times 3.6e6 J/kWh; {_CACHED}.",
-    "energy_reverse": "Cumulative energy sold to the grid in joules. ECHONET EPC 0xE3 x "
-    f"coefficient 0xD3 x unit 0xE1 (kWh), times 3.6e6 J/kWh; {_CACHED}.",
-    "fixed_forward": "Forward cumulative energy at the last 30-minute boundary, as pushed by "
-    "the meter, in joules. ECHONET EPC 0xEA x 0xD3 x 0xE1 (kWh) x 3.6e6; "
-    f"{_CACHED}.",
-    "fixed_forward_ts": "Meter time (JST, as Unix time) of "
-    "smartmeter_fixed_time_energy_forward_joules. ECHONET EPC 0xEA date/time; "
-    f"{_CACHED}.",
-    "fixed_reverse": "Reverse cumulative energy at the last 30-minute boundary, as pushed by "
-    "the meter, in joules. ECHONET EPC 0xEB x 0xD3 x 0xE1 (kWh) x 3.6e6; "
-    f"{_CACHED}.",
-    "fixed_reverse_ts": "Meter time (JST, as Unix time) of "
-    "smartmeter_fixed_time_energy_reverse_joules. ECHONET EPC 0xEB date/time; "
-    f"{_CACHED}.",
-    "meter": "Smart meter identity: ECHONET EPC 0x8A manufacturer code and EPC 0x82 "
-    "standard version (Appendix release).",
-    "module": "Wi-SUN module identity: SKVER firmware, detected SKSTACK dialect, ERXUDP "
-    "payload format and model family.",
-    "rssi": "Received signal strength of the meter's frames in dBm (from the module's LQI "
-    "or RSSI report, LQI x 0.275 - 104.27).",
-    "session_up": "1 while a PANA session with the meter is established (EVENT 25 seen, no "
-    "26/27/29 since), else 0.",
-    "session_state": "Current state of the session supervisor, one-hot over all states.",
-    "rate_limited": "1 while the module's transmit-time limit is active (EVENT 32 until "
-    "EVENT 33), else 0.",
-    "latched": "1 while repeated authentication failures (EVENT 24) have latched the "
-    "session into slow retry; check the B-route ID and password.",
-    "scans": "Active scans (SKSCAN) started to find the meter.",
-    "joins": "PANA joins (SKJOIN) started.",
-    "join_failures": "PANA joins that failed (EVENT 24 or timeout).",
-    "serial_reopens": "Times the serial device was closed and reopened.",
-    "module_resets": "Times the module was reset (SKRESET).",
-    "module_events": "SKSTACK EVENT lines received from the module, by EVENT number (hex).",
-    "polls": "Meter read cycles started (successful or not).",
-    "energy_resets": "Times the meter's cumulative energy went backwards other than by "
-    "roll-over (meter replaced or reset).",
-    "build": "Build information of the exporter.",
-}
-
-
-def _num(value: Decimal | int | float) -> float:
-    return float(value)
+#: The ``smartmeter_*`` families, in exposition order.
+METRICS: Final[tuple[Desc | HistogramDesc | InfoDesc, ...]] = (
+    Desc(
+        "smartmeter_up",
+        "gauge",
+        "1 while the latest meter reading is fresh (younger than 3 x the poll interval), "
+        "else 0; stale readings are omitted from this exposition.",
+        _value(lambda s: s.reading is not None),
+    ),
+    Desc(
+        "smartmeter_power_watts",
+        "gauge",
+        "Instantaneous electric power in watts, signed: negative while exporting to the "
+        f"grid. ECHONET EPC 0xE7 (signed 32-bit W); {_CACHED}.",
+        _fresh(lambda r: r.power_watts),
+    ),
+    Desc(
+        "smartmeter_current_amperes",
+        "gauge",
+        "Instantaneous current per phase in amperes, signed; phase t is absent on "
+        f"single-phase two-wire meters. ECHONET EPC 0xE8 (signed 16-bit, 0.1 A units); {_CACHED}.",
+        _currents,
+        labels=("phase",),
+    ),
+    Desc(
+        "smartmeter_energy_forward_joules",
+        "counter",
+        "Cumulative energy bought from the grid in joules. ECHONET EPC 0xE0 x "
+        f"coefficient 0xD3 x unit 0xE1 (kWh), times 3.6e6 J/kWh; {_CACHED}.",
+        _fresh(lambda r: r.energy_forward_joules),
+    ),
+    Desc(
+        "smartmeter_energy_reverse_joules",
+        "counter",
+        "Cumulative energy sold to the grid in joules. ECHONET EPC 0xE3 x "
+        f"coefficient 0xD3 x unit 0xE1 (kWh), times 3.6e6 J/kWh; {_CACHED}.",
+        _fresh(lambda r: r.energy_reverse_joules),
+    ),
+    Desc(
+        "smartmeter_fixed_time_energy_forward_joules",
+        "gauge",
+        "Forward cumulative energy at the last 30-minute boundary, as pushed by the meter, "
+        f"in joules. ECHONET EPC 0xEA x 0xD3 x 0xE1 (kWh) x 3.6e6; {_CACHED}.",
+        _value(lambda s: None if s.fixed_forward is None else s.fixed_forward.joules),
+    ),
+    Desc(
+        "smartmeter_fixed_time_energy_forward_timestamp_seconds",
+        "gauge",
+        "Meter time (JST, as Unix time) of smartmeter_fixed_time_energy_forward_joules. "
+        f"ECHONET EPC 0xEA date/time; {_CACHED}.",
+        _value(lambda s: None if s.fixed_forward is None else s.fixed_forward.meter_timestamp_unix),
+    ),
+    Desc(
+        "smartmeter_fixed_time_energy_reverse_joules",
+        "gauge",
+        "Reverse cumulative energy at the last 30-minute boundary, as pushed by the meter, "
+        f"in joules. ECHONET EPC 0xEB x 0xD3 x 0xE1 (kWh) x 3.6e6; {_CACHED}.",
+        _value(lambda s: None if s.fixed_reverse is None else s.fixed_reverse.joules),
+    ),
+    Desc(
+        "smartmeter_fixed_time_energy_reverse_timestamp_seconds",
+        "gauge",
+        "Meter time (JST, as Unix time) of smartmeter_fixed_time_energy_reverse_joules. "
+        f"ECHONET EPC 0xEB date/time; {_CACHED}.",
+        _value(lambda s: None if s.fixed_reverse is None else s.fixed_reverse.meter_timestamp_unix),
+    ),
+    Desc(
+        "smartmeter_last_scrape_timestamp_seconds",
+        "gauge",
+        "Unix time of the last successful meter read (host clock). Kept when readings "
+        "go stale; absent before the first success.",
+        _value(lambda s: s.state.last_success_unix),
+    ),
+    HistogramDesc(
+        "smartmeter_scrape_duration_seconds",
+        "Duration of each meter read (one ECHONET Get over the radio, including "
+        "retries) in seconds.",
+        lambda s: (s.state.durations.cumulative(), s.state.durations.sum),
+    ),
+    Desc(
+        "smartmeter_scrape_errors",
+        "counter",
+        "Failed meter reads by cause: ip_resolve (scan/address), auth, query, parse, "
+        "serial (device missing/unplugged/I/O error), rate_limit (transmit-time limit).",
+        lambda s: {(t,): s.state.errors.get(t, 0) for t in ERROR_TYPES},
+        labels=("type",),
+    ),
+    Desc(
+        "smartmeter_rssi_dbm",
+        "gauge",
+        "Received signal strength of the meter's frames in dBm (from the module's LQI "
+        "or RSSI report, LQI x 0.275 - 104.27).",
+        _value(lambda s: s.state.rssi_dbm),
+    ),
+    Desc(
+        "smartmeter_session_up",
+        "gauge",
+        "1 while a PANA session with the meter is established (EVENT 25 seen, no "
+        "26/27/29 since), else 0.",
+        _value(lambda s: s.state.session_up),
+    ),
+    Desc(
+        "smartmeter_session_state",
+        "gauge",
+        "Current state of the session supervisor, one-hot over all states.",
+        lambda s: {(m.value,): m is s.state.session_state for m in SessionState},
+        labels=("state",),
+    ),
+    Desc(
+        "smartmeter_rate_limited",
+        "gauge",
+        "1 while the module's transmit-time limit is active (EVENT 32 until EVENT 33), else 0.",
+        _value(lambda s: s.state.rate_limited),
+    ),
+    Desc(
+        "smartmeter_credentials_latched",
+        "gauge",
+        "1 while repeated authentication failures (EVENT 24) have latched the "
+        "session into slow retry; check the B-route ID and password.",
+        _value(lambda s: s.state.credentials_latched),
+    ),
+    Desc(
+        "smartmeter_scans",
+        "counter",
+        "Active scans (SKSCAN) started to find the meter.",
+        _value(lambda s: s.state.scans),
+    ),
+    Desc(
+        "smartmeter_joins",
+        "counter",
+        "PANA joins (SKJOIN) started.",
+        _value(lambda s: s.state.joins),
+    ),
+    Desc(
+        "smartmeter_join_failures",
+        "counter",
+        "PANA joins that failed (EVENT 24 or timeout).",
+        _value(lambda s: s.state.join_failures),
+    ),
+    Desc(
+        "smartmeter_serial_reopens",
+        "counter",
+        "Times the serial device was closed and reopened.",
+        _value(lambda s: s.state.serial_reopens),
+    ),
+    Desc(
+        "smartmeter_module_resets",
+        "counter",
+        "Times the module was reset (SKRESET).",
+        _value(lambda s: s.state.module_resets),
+    ),
+    Desc(
+        "smartmeter_polls",
+        "counter",
+        "Meter read cycles started (successful or not).",
+        _value(lambda s: s.state.polls),
+    ),
+    Desc(
+        "smartmeter_meter_energy_resets",
+        "counter",
+        "Times the meter's cumulative energy went backwards other than by "
+        "roll-over (meter replaced or reset).",
+        _value(lambda s: s.state.energy_resets),
+    ),
+    Desc(
+        "smartmeter_module_events",
+        "counter",
+        "SKSTACK EVENT lines received from the module, by EVENT number (hex).",
+        lambda s: {(code,): s.state.module_events.get(code, 0) for code in MODULE_EVENTS},
+        labels=("event",),
+    ),
+    InfoDesc(
+        "smartmeter_meter",
+        "Smart meter identity: ECHONET EPC 0x8A manufacturer code and EPC 0x82 "
+        "standard version (Appendix release).",
+        _meter,
+    ),
+    InfoDesc(
+        "smartmeter_module",
+        "Wi-SUN module identity: SKVER firmware, detected SKSTACK dialect, ERXUDP "
+        "payload format and model family.",
+        _module,
+    ),
+    InfoDesc(
+        "smartmeter_exporter_build",
+        "Build information of the exporter.",
+        lambda s: _BUILD,
+    ),
+)
 
 
 class SmartmeterCollector(Collector):
-    """Renders an :class:`ExporterState` as ``smartmeter_*`` families at scrape time."""
+    """Renders an :class:`ExporterState` as the :data:`METRICS` families at scrape time.
+
+    Example, checked as a doctest (a fresh reading, no meter identity, no fixed-time
+    energy yet: those families are absent, and the build labels are elided):
+
+    >>> from decimal import Decimal
+    >>> from prometheus_client import CollectorRegistry, generate_latest
+    >>> from trio_smartmeter.core.model import ModuleInfo, Reading, SessionState
+    >>> state = ExporterState(interval=60.0)
+    >>> state.set_session_state(SessionState.READY)
+    >>> state.set_session_up(True)
+    >>> state.set_module_info(ModuleInfo("bp35c2", "1.2.10", "rev26e", "dual-stack", "binary"))
+    >>> state.record_reading(
+    ...     Reading(
+    ...         power_watts=1234,
+    ...         current_r_amperes=Decimal("12.3"),
+    ...         current_t_amperes=None,
+    ...         energy_forward_joules=Decimal("3600000000"),
+    ...         energy_reverse_joules=None,
+    ...         received_monotonic=100.0,
+    ...         received_unix=1_764_000_000.0,
+    ...     ),
+    ...     duration=2.4,
+    ... )
+    >>> registry = CollectorRegistry()
+    >>> registry.register(SmartmeterCollector(state, monotonic=lambda: 110.0))
+    >>> print(generate_latest(registry).decode(), end="")
+    # HELP smartmeter_up 1 while the latest meter reading is fresh (younger than 3 x the poll interval), else 0; stale readings are omitted from this exposition.
+    # TYPE smartmeter_up gauge
+    smartmeter_up 1.0
+    # HELP smartmeter_power_watts Instantaneous electric power in watts, signed: negative while exporting to the grid. ECHONET EPC 0xE7 (signed 32-bit W); values are cached between polls, see smartmeter_last_scrape_timestamp_seconds.
+    # TYPE smartmeter_power_watts gauge
+    smartmeter_power_watts 1234.0
+    # HELP smartmeter_current_amperes Instantaneous current per phase in amperes, signed; phase t is absent on single-phase two-wire meters. ECHONET EPC 0xE8 (signed 16-bit, 0.1 A units); values are cached between polls, see smartmeter_last_scrape_timestamp_seconds.
+    # TYPE smartmeter_current_amperes gauge
+    smartmeter_current_amperes{phase="r"} 12.3
+    # HELP smartmeter_energy_forward_joules_total Cumulative energy bought from the grid in joules. ECHONET EPC 0xE0 x coefficient 0xD3 x unit 0xE1 (kWh), times 3.6e6 J/kWh; values are cached between polls, see smartmeter_last_scrape_timestamp_seconds.
+    # TYPE smartmeter_energy_forward_joules_total counter
+    smartmeter_energy_forward_joules_total 3.6e+09
+    # HELP smartmeter_last_scrape_timestamp_seconds Unix time of the last successful meter read (host clock). Kept when readings go stale; absent before the first success.
+    # TYPE smartmeter_last_scrape_timestamp_seconds gauge
+    smartmeter_last_scrape_timestamp_seconds 1.764e+09
+    # HELP smartmeter_scrape_duration_seconds Duration of each meter read (one ECHONET Get over the radio, including retries) in seconds.
+    # TYPE smartmeter_scrape_duration_seconds histogram
+    smartmeter_scrape_duration_seconds_bucket{le="0.25"} 0.0
+    smartmeter_scrape_duration_seconds_bucket{le="0.5"} 0.0
+    smartmeter_scrape_duration_seconds_bucket{le="1.0"} 0.0
+    smartmeter_scrape_duration_seconds_bucket{le="2.0"} 0.0
+    smartmeter_scrape_duration_seconds_bucket{le="3.0"} 1.0
+    smartmeter_scrape_duration_seconds_bucket{le="5.0"} 1.0
+    smartmeter_scrape_duration_seconds_bucket{le="8.0"} 1.0
+    smartmeter_scrape_duration_seconds_bucket{le="13.0"} 1.0
+    smartmeter_scrape_duration_seconds_bucket{le="20.0"} 1.0
+    smartmeter_scrape_duration_seconds_bucket{le="30.0"} 1.0
+    smartmeter_scrape_duration_seconds_bucket{le="60.0"} 1.0
+    smartmeter_scrape_duration_seconds_bucket{le="120.0"} 1.0
+    smartmeter_scrape_duration_seconds_bucket{le="300.0"} 1.0
+    smartmeter_scrape_duration_seconds_bucket{le="+Inf"} 1.0
+    smartmeter_scrape_duration_seconds_count 1.0
+    smartmeter_scrape_duration_seconds_sum 2.4
+    # HELP smartmeter_scrape_errors_total Failed meter reads by cause: ip_resolve (scan/address), auth, query, parse, serial (device missing/unplugged/I/O error), rate_limit (transmit-time limit).
+    # TYPE smartmeter_scrape_errors_total counter
+    smartmeter_scrape_errors_total{type="ip_resolve"} 0.0
+    smartmeter_scrape_errors_total{type="auth"} 0.0
+    smartmeter_scrape_errors_total{type="query"} 0.0
+    smartmeter_scrape_errors_total{type="parse"} 0.0
+    smartmeter_scrape_errors_total{type="serial"} 0.0
+    smartmeter_scrape_errors_total{type="rate_limit"} 0.0
+    # HELP smartmeter_session_up 1 while a PANA session with the meter is established (EVENT 25 seen, no 26/27/29 since), else 0.
+    # TYPE smartmeter_session_up gauge
+    smartmeter_session_up 1.0
+    # HELP smartmeter_session_state Current state of the session supervisor, one-hot over all states.
+    # TYPE smartmeter_session_state gauge
+    smartmeter_session_state{state="starting"} 0.0
+    smartmeter_session_state{state="no_device"} 0.0
+    smartmeter_session_state{state="initialising"} 0.0
+    smartmeter_session_state{state="scanning"} 0.0
+    smartmeter_session_state{state="joining"} 0.0
+    smartmeter_session_state{state="ready"} 1.0
+    smartmeter_session_state{state="reauth"} 0.0
+    smartmeter_session_state{state="rate_limited"} 0.0
+    smartmeter_session_state{state="backoff"} 0.0
+    smartmeter_session_state{state="latched"} 0.0
+    smartmeter_session_state{state="unsupported"} 0.0
+    smartmeter_session_state{state="stopping"} 0.0
+    # HELP smartmeter_rate_limited 1 while the module's transmit-time limit is active (EVENT 32 until EVENT 33), else 0.
+    # TYPE smartmeter_rate_limited gauge
+    smartmeter_rate_limited 0.0
+    # HELP smartmeter_credentials_latched 1 while repeated authentication failures (EVENT 24) have latched the session into slow retry; check the B-route ID and password.
+    # TYPE smartmeter_credentials_latched gauge
+    smartmeter_credentials_latched 0.0
+    # HELP smartmeter_scans_total Active scans (SKSCAN) started to find the meter.
+    # TYPE smartmeter_scans_total counter
+    smartmeter_scans_total 0.0
+    # HELP smartmeter_joins_total PANA joins (SKJOIN) started.
+    # TYPE smartmeter_joins_total counter
+    smartmeter_joins_total 0.0
+    # HELP smartmeter_join_failures_total PANA joins that failed (EVENT 24 or timeout).
+    # TYPE smartmeter_join_failures_total counter
+    smartmeter_join_failures_total 0.0
+    # HELP smartmeter_serial_reopens_total Times the serial device was closed and reopened.
+    # TYPE smartmeter_serial_reopens_total counter
+    smartmeter_serial_reopens_total 0.0
+    # HELP smartmeter_module_resets_total Times the module was reset (SKRESET).
+    # TYPE smartmeter_module_resets_total counter
+    smartmeter_module_resets_total 0.0
+    # HELP smartmeter_polls_total Meter read cycles started (successful or not).
+    # TYPE smartmeter_polls_total counter
+    smartmeter_polls_total 1.0
+    # HELP smartmeter_meter_energy_resets_total Times the meter's cumulative energy went backwards other than by roll-over (meter replaced or reset).
+    # TYPE smartmeter_meter_energy_resets_total counter
+    smartmeter_meter_energy_resets_total 0.0
+    # HELP smartmeter_module_events_total SKSTACK EVENT lines received from the module, by EVENT number (hex).
+    # TYPE smartmeter_module_events_total counter
+    smartmeter_module_events_total{event="01"} 0.0
+    smartmeter_module_events_total{event="02"} 0.0
+    smartmeter_module_events_total{event="05"} 0.0
+    smartmeter_module_events_total{event="1F"} 0.0
+    smartmeter_module_events_total{event="20"} 0.0
+    smartmeter_module_events_total{event="21"} 0.0
+    smartmeter_module_events_total{event="22"} 0.0
+    smartmeter_module_events_total{event="24"} 0.0
+    smartmeter_module_events_total{event="25"} 0.0
+    smartmeter_module_events_total{event="26"} 0.0
+    smartmeter_module_events_total{event="27"} 0.0
+    smartmeter_module_events_total{event="28"} 0.0
+    smartmeter_module_events_total{event="29"} 0.0
+    smartmeter_module_events_total{event="32"} 0.0
+    smartmeter_module_events_total{event="33"} 0.0
+    smartmeter_module_events_total{event="other"} 0.0
+    # HELP smartmeter_module_info Wi-SUN module identity: SKVER firmware, detected SKSTACK dialect, ERXUDP payload format and model family.
+    # TYPE smartmeter_module_info gauge
+    smartmeter_module_info{dialect="dual-stack",firmware="1.2.10",model="bp35c2",payload_format="binary"} 1.0
+    # HELP smartmeter_exporter_build_info Build information of the exporter.
+    # TYPE smartmeter_exporter_build_info gauge
+    smartmeter_exporter_build_info{python_version="...",version="..."} 1.0
+    """
 
     def __init__(self, state: ExporterState, monotonic: Callable[[], float]) -> None:
         self._state = state
         self._monotonic = monotonic
-        self._build = (__version__, platform.python_version())
 
     def describe(self) -> Iterable[Metric]:
         return []  # collect() depends on state; do not call it at registration time
@@ -152,126 +538,11 @@ class SmartmeterCollector(Collector):
         )
 
     def collect(self) -> Iterator[Metric]:
-        s = self._state
-        now = self._monotonic()
-        reading = s.fresh_reading(now)
-
-        yield GaugeMetricFamily("smartmeter_up", HELP["up"], value=1 if reading else 0)
-
-        if reading is not None and reading.power_watts is not None:
-            yield GaugeMetricFamily(
-                "smartmeter_power_watts", HELP["power"], value=reading.power_watts
-            )
-        if reading is not None and (
-            reading.current_r_amperes is not None or reading.current_t_amperes is not None
-        ):
-            cur = GaugeMetricFamily("smartmeter_current_amperes", HELP["current"], labels=["phase"])
-            if reading.current_r_amperes is not None:
-                cur.add_metric(["r"], _num(reading.current_r_amperes))
-            if reading.current_t_amperes is not None:
-                cur.add_metric(["t"], _num(reading.current_t_amperes))
-            yield cur
-        if reading is not None and reading.energy_forward_joules is not None:
-            yield CounterMetricFamily(
-                "smartmeter_energy_forward_joules",
-                HELP["energy_forward"],
-                value=_num(reading.energy_forward_joules),
-            )
-        if reading is not None and reading.energy_reverse_joules is not None:
-            yield CounterMetricFamily(
-                "smartmeter_energy_reverse_joules",
-                HELP["energy_reverse"],
-                value=_num(reading.energy_reverse_joules),
-            )
-        for direction, fixed in (("forward", s.fixed_forward), ("reverse", s.fixed_reverse)):
-            fresh = s.fresh_fixed(fixed, now)
-            if fresh is not None:
-                yield GaugeMetricFamily(
-                    f"smartmeter_fixed_time_energy_{direction}_joules",
-                    HELP[f"fixed_{direction}"],
-                    value=_num(fresh.joules),
-                )
-                yield GaugeMetricFamily(
-                    f"smartmeter_fixed_time_energy_{direction}_timestamp_seconds",
-                    HELP[f"fixed_{direction}_ts"],
-                    value=fresh.meter_timestamp_unix,
-                )
-        if s.last_success_unix is not None:
-            yield GaugeMetricFamily(
-                "smartmeter_last_scrape_timestamp_seconds", HELP["last"], value=s.last_success_unix
-            )
-        h = s.durations
-        yield HistogramMetricFamily(
-            "smartmeter_scrape_duration_seconds",
-            HELP["duration"],
-            buckets=[(le, float(c)) for le, c in h.cumulative()],
-            sum_value=h.sum,
-        )
-        errors = CounterMetricFamily("smartmeter_scrape_errors", HELP["errors"], labels=["type"])
-        for t in ERROR_TYPES:
-            errors.add_metric([t], s.errors.get(t, 0))
-        yield errors
-
-        if s.rssi_dbm is not None:
-            yield GaugeMetricFamily("smartmeter_rssi_dbm", HELP["rssi"], value=s.rssi_dbm)
-        yield GaugeMetricFamily(
-            "smartmeter_session_up", HELP["session_up"], value=1 if s.session_up else 0
-        )
-        st = GaugeMetricFamily("smartmeter_session_state", HELP["session_state"], labels=["state"])
-        for member in SessionState:
-            st.add_metric([member.value], 1 if member is s.session_state else 0)
-        yield st
-        yield GaugeMetricFamily(
-            "smartmeter_rate_limited", HELP["rate_limited"], value=1 if s.rate_limited else 0
-        )
-        yield GaugeMetricFamily(
-            "smartmeter_credentials_latched",
-            HELP["latched"],
-            value=1 if s.credentials_latched else 0,
-        )
-        for name, key, value in (
-            ("smartmeter_scans", "scans", s.scans),
-            ("smartmeter_joins", "joins", s.joins),
-            ("smartmeter_join_failures", "join_failures", s.join_failures),
-            ("smartmeter_serial_reopens", "serial_reopens", s.serial_reopens),
-            ("smartmeter_module_resets", "module_resets", s.module_resets),
-            ("smartmeter_polls", "polls", s.polls),
-            ("smartmeter_meter_energy_resets", "energy_resets", s.energy_resets),
-        ):
-            yield CounterMetricFamily(name, HELP[key], value=value)
-        ev = CounterMetricFamily(
-            "smartmeter_module_events", HELP["module_events"], labels=["event"]
-        )
-        for code in MODULE_EVENTS:
-            ev.add_metric([code], s.module_events.get(code, 0))
-        yield ev
-
-        if s.meter_info is not None:
-            yield InfoMetricFamily(
-                "smartmeter_meter",
-                HELP["meter"],
-                value={
-                    "manufacturer": s.meter_info.manufacturer,
-                    "standard_version": s.meter_info.standard_version,
-                },
-            )
-        if s.module_info is not None:
-            m = s.module_info
-            yield InfoMetricFamily(
-                "smartmeter_module",
-                HELP["module"],
-                value={
-                    "firmware": m.firmware,
-                    "dialect": m.dialect,
-                    "payload_format": m.payload_format,
-                    "model": m.model,
-                },
-            )
-        yield InfoMetricFamily(
-            "smartmeter_exporter_build",
-            HELP["build"],
-            value={"version": self._build[0], "python_version": self._build[1]},
-        )
+        scrape = Scrape.at(self._state, self._monotonic())
+        for desc in METRICS:
+            family = desc.family(scrape)
+            if family is not None:
+                yield family
 
 
 class _Only(Collector):

@@ -1,12 +1,13 @@
 """Exposition of ExporterState (design.md §3, style.md §3): golden files + staleness + cache.
 
-Regenerate the golden files with ``UPDATE_GOLDEN=1 pytest tests/test_metrics.py``.
+Regenerate the golden files with ``UPDATE_GOLDEN=1 pytest tests/web/test_metrics.py``.
 The build_info labels (version, Python version) are normalised so that the files do not
 depend on the interpreter.
 """
 
 from __future__ import annotations
 
+import doctest
 import os
 import re
 import shutil
@@ -27,9 +28,10 @@ from trio_smartmeter.core.model import (
     SessionState,
 )
 from trio_smartmeter.core.state import ERROR_TYPES, ExporterState
+from trio_smartmeter.web import metrics
 from trio_smartmeter.web.metrics import CACHE_TTL, ExporterRegistry, build_registry, render
 
-GOLDEN = Path(__file__).parent / "data" / "metrics"
+GOLDEN = Path(__file__).parent.parent / "data" / "metrics"
 T0 = 1000.0  # monotonic time of the reading
 UNIX = 1_764_000_000.0
 
@@ -327,3 +329,26 @@ def test_render_plain_registry() -> None:
     body, ctype = render(reg, None)
     assert b"x_value 2.0" in body
     assert ctype.startswith("text/plain")
+
+
+def test_the_collector_docstring_shows_its_exact_exposition() -> None:
+    (test,) = doctest.DocTestFinder(recurse=False).find(metrics.SmartmeterCollector)
+    assert len(test.examples) > 5
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_one_table_row_per_family_in_exposition_order() -> None:
+    names = [m.name for m in metrics.METRICS]
+    assert len(names) == len(set(names))
+    text = (GOLDEN / "fresh.prom").read_text()
+    shown = [line.split(" ")[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    suffix = {"counter": "_total", "info": "_info"}
+    expected = [m.name + suffix.get(m.type, "") for m in metrics.METRICS]
+    assert shown == [n for n in expected if n in shown]
+    # fresh.prom has every family but the reverse fixed-time pair (never pushed there)
+    assert set(expected) - set(shown) == {
+        "smartmeter_fixed_time_energy_reverse_joules",
+        "smartmeter_fixed_time_energy_reverse_timestamp_seconds",
+    }

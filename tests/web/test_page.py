@@ -1,0 +1,181 @@
+"""The status page: the packaged template filled with escaped values, and the SVG chart."""
+
+from __future__ import annotations
+
+import html
+import importlib.resources
+import string
+from html.parser import HTMLParser
+from typing import Any
+
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web.page import status_page
+from trio_smartmeter.web.status import status_dict
+
+from .helpers import PWD, RBID, UNIX, VERSION, Clock, call, connect, reading, setup
+
+NBSP = "\N{NO-BREAK SPACE}"
+NONE = "\N{EN DASH}"
+
+
+class _Table(HTMLParser):
+    """The page's ``<th>``/``<td>`` pairs and every text node, as a browser reads them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, str] = {}
+        self.text: list[str] = []
+        self._cell: str | None = None
+        self._th = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("th", "td"):
+            self._cell = tag
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._cell == "th":
+            self._th = data
+        elif self._cell == "td":
+            self.rows[self._th] = self.rows.get(self._th, "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("th", "td"):
+            self._cell = None
+
+
+def table(page: str) -> _Table:
+    parser = _Table()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def page_of(state: ExporterState, now_monotonic: float) -> str:
+    status = status_dict(state, now_monotonic=now_monotonic, now_unix=UNIX, version=VERSION)
+    return status_page(status, now_unix=UNIX).decode()
+
+
+async def test_status_page() -> None:
+    state, mono, _, app = setup()
+    connect(state, mono)
+    status, headers, body = await call(app, "/")
+    assert status == 200
+    assert headers[b"content-type"].startswith(b"text/html")
+    page = body.decode()
+    assert VERSION in page
+    assert 'href="metrics"' in page
+    assert "<svg" in page
+    assert "<polyline" in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "1,400" in page  # current power
+    assert "ready" in page
+    assert "bp35c2" in page
+    assert f"-62{NBSP}dBm" in page  # -61.5 rounded
+    assert "0.90" in page  # energy today: 9 x 0.1 kWh
+    for secret in (RBID, PWD):
+        assert secret not in page
+
+
+async def test_status_page_without_anything() -> None:
+    *_, app = setup()
+    status, _, body = await call(app, "/")
+    assert status == 200
+    assert b"no readings in the last hour" in body
+    assert b"never" in body
+
+
+def test_page_with_no_reading() -> None:
+    page = page_of(ExporterState(interval=60.0), 5.0)
+    parsed = table(page)
+    assert parsed.rows == {
+        "Link / session": "starting",
+        "Module": NONE,
+        "Current R / T": f"{NONE} / {NONE}",
+        "Energy today (bought)": NONE,
+        "Link quality": NONE,
+        "Last reading": "never",
+    }
+    assert f'<p class="big bad">{NONE}</p>' in page
+    assert "no fresh meter data" in parsed.text
+    assert 'aria-label="no data"' in page
+    assert '<meta http-equiv="refresh" content="60">' in page
+
+
+def test_page_with_a_full_reading() -> None:
+    state, mono = ExporterState(interval=5.0), Clock(100.0)
+    connect(state, mono)
+    page = page_of(state, 100.0)
+    assert table(page).rows == {
+        "Link / session": "ready (session up)",
+        "Module": "bp35c2 firmware 1.2.10, dual-stack, binary",
+        "Current R / T": f"12.3{NBSP}A / {NONE}",
+        "Energy today (bought)": f"0.90{NBSP}kWh (since 00:50 JST)",
+        "Link quality": f"-62{NBSP}dBm",
+        "Last reading": "0 s ago",
+    }
+    assert f'<p class="big ok">1,400{NBSP}W</p>' in page
+    assert '<p class="ok">meter data fresh</p>' in page
+    assert page.count('class="dot"') == 10  # one per reading in the last hour
+    assert '<meta http-equiv="refresh" content="10">' in page  # never faster than 10 s
+
+
+def test_a_stale_reading_shows_no_values() -> None:
+    state, mono = ExporterState(interval=60.0), Clock(100.0)
+    state.record_reading(reading(mono.now, UNIX - 600), 1.0)
+    state.set_credentials_latched(True)
+    state.set_rate_limited(True)
+    rows = table(page_of(state, 100.0 + 600)).rows
+    assert rows["Current R / T"] == f"{NONE} / {NONE}"
+    assert rows["Last reading"] == "600 s ago (stale)"
+    assert rows["Link / session"] == (
+        "starting \N{EM DASH} B-route ID/password rejected \N{EM DASH} transmit-time limit active"
+    )
+
+
+async def test_a_module_string_with_markup_comes_out_escaped() -> None:
+    """The firmware string is read from the serial line: it must never become markup."""
+    state, mono, _, app = setup()
+    connect(state, mono, firmware='1.2.10<script>alert("x")</script>')
+    page = (await call(app, "/"))[2].decode()
+    assert "<script" not in page
+    assert "1.2.10&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert table(page).rows["Module"] == (
+        'bp35c2 firmware 1.2.10<script>alert("x")</script>, dual-stack, binary'
+    )
+
+
+def test_every_substituted_string_is_escaped() -> None:
+    mark = '<i x="\'&">'
+    state, mono = ExporterState(interval=60.0), Clock(100.0)
+    connect(state, mono)
+    status: dict[str, Any] = status_dict(state, now_monotonic=100.0, now_unix=UNIX, version=mark)
+    status["session_state"] = mark
+    status["module"] = dict.fromkeys(status["module"], mark)
+    page = status_page(status, now_unix=UNIX).decode()
+    assert "<i" not in page
+    # version, session state, and the four module fields shown
+    assert page.count(html.escape(mark)) == 6
+    assert mark in "".join(table(page).text)
+
+
+def test_the_template_is_packaged_and_fully_filled() -> None:
+    resource = importlib.resources.files("trio_smartmeter.web").joinpath("status.html")
+    template = string.Template(resource.read_text("utf-8"))
+    assert template.is_valid()
+    assert set(template.get_identifiers()) == {
+        "refresh",
+        "version",
+        "freshness_class",
+        "power",
+        "freshness",
+        "link",
+        "module",
+        "currents",
+        "energy_today",
+        "link_quality",
+        "last_reading",
+        "power_chart",
+    }
+    assert "$" not in page_of(ExporterState(interval=60.0), 5.0)

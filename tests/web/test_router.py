@@ -1,0 +1,126 @@
+"""The ASGI router called directly: routes, methods, negotiation, start-up wait."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import pytest
+import trio
+from prometheus_client import CollectorRegistry
+
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web import router
+from trio_smartmeter.web.metrics import build_registry
+from trio_smartmeter.web.router import make_app
+
+from .helpers import UNIX, VERSION, Clock, call, reading, setup
+
+
+async def test_lifespan() -> None:
+    *_, app = setup()
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan"}, receive, send)
+    assert [m["type"] for m in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+
+
+async def test_metrics_without_reading() -> None:
+    *_, app = setup()
+    status, headers, body = await call(app, "/metrics")
+    assert status == 200
+    assert headers[b"content-type"].startswith(b"text/plain; version=0.0.4")
+    assert b"smartmeter_up 0.0" in body
+    assert b"smartmeter_power_watts" not in body
+    assert int(headers[b"content-length"]) == len(body)
+
+
+async def test_a_scrape_during_start_up_waits_for_the_registry(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """run_exporter builds the registry after listening; an early scrape waits, then 503."""
+    state = ExporterState(interval=60.0)
+    built = trio.Event()
+    registry = build_registry(state, Clock(100.0))
+
+    async def when_built() -> CollectorRegistry:
+        await built.wait()
+        return registry
+
+    app = make_app(state, when_built, monotonic=Clock(100.0), version=VERSION)
+    assert (await call(app, "/-/healthy"))[0] == 200  # never waits for the registry
+    async with trio.open_nursery() as nursery:
+        answers: list[int] = []
+
+        async def scrape() -> None:
+            answers.append((await call(app, "/metrics"))[0])
+
+        nursery.start_soon(scrape)
+        await trio.sleep(1.0)
+        assert answers == []  # still waiting
+        built.set()
+    assert answers == [200]
+
+    never = make_app(state, trio.Event().wait, monotonic=Clock(100.0), version=VERSION)  # type: ignore[arg-type]
+    started = trio.current_time()
+    status, _, body = await call(never, "/metrics")
+    assert (status, body) == (503, b"starting\n")
+    assert trio.current_time() - started == pytest.approx(router.REGISTRY_WAIT)
+
+
+async def test_metrics_gzip_and_openmetrics() -> None:
+    *_, app = setup()
+    status, headers, body = await call(
+        app,
+        "/metrics",
+        headers=[
+            (b"accept", b"application/openmetrics-text; version=1.0.0"),
+            (b"accept-encoding", b"br, gzip"),
+        ],
+    )
+    assert status == 200
+    assert headers[b"content-encoding"] == b"gzip"
+    assert headers[b"content-type"].startswith(b"application/openmetrics-text")
+    text = gzip.decompress(body)
+    assert text.endswith(b"# EOF\n")
+    _, headers, _ = await call(app, "/metrics", headers=[(b"accept-encoding", b"gzip;q=0")])
+    assert b"content-encoding" not in headers
+
+
+async def test_head_has_headers_and_no_body() -> None:
+    *_, app = setup()
+    status, headers, body = await call(app, "/metrics", "HEAD")
+    assert status == 200
+    assert body == b""
+    assert int(headers[b"content-length"]) > 100
+
+
+async def test_healthy_ready_404_405() -> None:
+    state, mono, _, app = setup()
+    assert (await call(app, "/-/healthy"))[::2] == (200, b"Healthy\n")
+    status, _, body = await call(app, "/-/ready")
+    assert status == 503
+    assert body.count(b"\n") == 1
+    assert b"no meter reading yet" in body
+    state.record_reading(reading(mono.now, UNIX), 1.0)
+    assert (await call(app, "/-/ready"))[::2] == (200, b"Ready\n")
+    mono.now += state.max_age + 1
+    status, _, body = await call(app, "/-/ready")
+    assert status == 503
+    assert b"old" in body
+    state.set_credentials_latched(True)
+    assert b"rejected" in (await call(app, "/-/ready"))[2]
+    assert (await call(app, "/nope"))[0] == 404
+    status, headers, _ = await call(app, "/metrics", "POST")
+    assert status == 405
+    assert headers[b"allow"] == b"GET, HEAD"

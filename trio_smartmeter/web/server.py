@@ -1,0 +1,156 @@
+"""Serving the ASGI app with ``hypercorn.trio.serve``, with deliberate limits.
+
+A busy or unusable listen address must come out as one plain :class:`BindError` (the CLI
+prints it and exits), not as hypercorn's nested exception groups; see :func:`serve`.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import hypercorn.config
+import hypercorn.trio
+import trio
+
+from trio_smartmeter.web.router import ASGIApp
+
+__all__ = ["BindError", "PortInUseError", "hypercorn_config", "serve"]
+
+
+class BindError(OSError):
+    """The HTTP listener could not be opened (address not available, permission, ...)."""
+
+    def __init__(self, host: str, port: int, reason: str, err: int | None = None) -> None:
+        super().__init__(err or 0, f"cannot listen on {_bind(host, port)}: {reason}")
+        self.host = host
+        self.port = port
+
+
+class PortInUseError(BindError):
+    """The HTTP port is already in use by another process."""
+
+    def __init__(self, port: int, host: str = "::") -> None:
+        super().__init__(
+            host,
+            port,
+            f"port {port} is already in use (another exporter running? set -port)",
+            errno.EADDRINUSE,
+        )
+
+
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def hypercorn_config(host: str, port: int) -> hypercorn.config.Config:
+    """Deliberate limits for a small, long-running metrics endpoint."""
+    cfg = hypercorn.config.Config()
+    cfg.bind = [_bind(host, port)]  # "[::]:P" alone serves IPv4 too (dual-stack)
+    cfg.backlog = 64
+    cfg.h11_max_incomplete_size = 16 * 1024  # request line + headers; bounds header count too
+    cfg.h2_max_header_list_size = 16 * 1024
+    cfg.h2_max_concurrent_streams = 16
+    cfg.keep_alive_timeout = 30.0  # > Prometheus' 15 s default scrape interval
+    cfg.keep_alive_max_requests = 10_000
+    cfg.read_timeout = 30  # slow clients cannot hold a connection forever
+    cfg.graceful_timeout = 1.0
+    cfg.max_app_queue_size = 10
+    cfg.wsgi_max_body_size = 64 * 1024
+    cfg.websocket_max_message_size = 64 * 1024
+    cfg.include_server_header = False
+    # Logger objects, never "-": hypercorn would otherwise attach its own StreamHandler to
+    # the global loggers and every line would appear twice (stack.md §4).
+    cfg.errorlog = logging.getLogger("hypercorn.error")
+    access = logging.getLogger("hypercorn.access")
+    # No access logger when its lines are not shown (verbosity < 2, see log.setup_logging):
+    # hypercorn would still format every request's atoms (incl. the whole environment).
+    cfg.accesslog = access if access.isEnabledFor(logging.INFO) else None
+    return cfg
+
+
+def _effective_host(host: str) -> str:
+    """``::`` on a host without IPv6 (some containers) falls back to ``0.0.0.0``."""
+    if host != "::":
+        return host
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::", 0))
+    except OSError:
+        return "0.0.0.0"
+    return host
+
+
+def _precheck(host: str, port: int) -> None:
+    """Bind a throwaway socket as hypercorn will, to report a busy port cleanly.
+
+    Hypercorn reports bind errors wrapped in nested ExceptionGroups and leaks the
+    listening sockets in that path; this check catches the common case first. The
+    race with another process remains and is handled in :func:`serve` with ``except*``.
+    """
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise BindError(host, port, f"cannot resolve the address: {exc}", exc.errno) from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(port, host) from None
+            raise BindError(host, port, exc.strerror or str(exc), exc.errno) from None
+
+
+def _errno_in(*codes: int) -> Callable[[BaseException], bool]:
+    """An exception-group predicate: an ``OSError`` with one of ``codes``."""
+    return lambda exc: isinstance(exc, OSError) and exc.errno in codes
+
+
+def _bind_failure(group: BaseExceptionGroup[OSError], host: str, port: int) -> BindError | None:
+    """The :class:`BindError` that hypercorn's ``group`` amounts to; ``None``: not a bind error."""
+    if group.subgroup(_errno_in(errno.EADDRINUSE)) is not None:
+        return PortInUseError(port, host)
+    _, other = group.split(_errno_in(errno.EADDRNOTAVAIL, errno.EACCES))
+    if other is not None:
+        return None
+    unavailable = group.subgroup(_errno_in(errno.EADDRNOTAVAIL))
+    code = errno.EACCES if unavailable is None else errno.EADDRNOTAVAIL
+    return BindError(host, port, os.strerror(code), code)
+
+
+async def serve(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    shutdown_trigger: Callable[[], Awaitable[None]],
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` until ``shutdown_trigger`` returns; ``task_status.started(binds)``.
+
+    ``host`` is a literal or host name without brackets; ``"::"`` means all interfaces,
+    IPv4 included (one dual-stack socket; never ``0.0.0.0`` and ``[::]`` together).
+    Raises :class:`PortInUseError` or :class:`BindError` (plain, not in a group).
+    """
+    host = _effective_host(host)
+    _precheck(host, port)
+    cfg = hypercorn_config(host, port)
+    failure: BindError | None = None
+    try:
+        await hypercorn.trio.serve(
+            cast(Any, app), cfg, shutdown_trigger=shutdown_trigger, task_status=task_status
+        )
+    except* OSError as group:
+        failure = _bind_failure(group, host, port)
+        if failure is None:
+            raise
+    if failure is not None:
+        raise failure  # outside ``except*``, which would wrap it in a group again

@@ -1,0 +1,108 @@
+"""The exporter's status as plain facts: what ``/api/status`` serves and ``/`` shows.
+
+Pure functions of an :class:`ExporterState` and the clocks handed in, so the page and the
+JSON can never disagree and both are tested without a server. No secrets: the B-route
+ID/password are not in the state.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Final
+
+from trio_smartmeter.core.state import ExporterState
+
+__all__ = ["HISTORY_WINDOW", "ready_reason", "status_dict", "status_json"]
+
+#: Seconds of power history the status shows (the chart's width).
+HISTORY_WINDOW: Final = 3600.0
+_JOULES_PER_KWH: Final = Decimal(3_600_000)
+
+
+def _kwh(joules: Decimal | None) -> float | None:
+    return None if joules is None else float(joules / _JOULES_PER_KWH)
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def status_dict(
+    state: ExporterState, *, now_monotonic: float, now_unix: float, version: str
+) -> dict[str, Any]:
+    """Everything the status page shows, as plain JSON-able values (no secrets)."""
+    fresh = state.is_fresh(now_monotonic)
+    r = state.reading
+    reading: dict[str, Any] | None = None
+    if r is not None:
+        reading = {
+            "fresh": fresh,
+            "age_seconds": round(max(0.0, now_monotonic - r.received_monotonic), 1),
+            "received_unix": r.received_unix,
+            "power_watts": r.power_watts,
+            "current_r_amperes": _float(r.current_r_amperes),
+            "current_t_amperes": _float(r.current_t_amperes),
+            "energy_forward_kwh": _kwh(r.energy_forward_joules),
+            "energy_reverse_kwh": _kwh(r.energy_reverse_joules),
+        }
+    today = state.energy_today(now_unix)
+    mod, met = state.module_info, state.meter_info
+    return {
+        "exporter": "trio-smartmeter",
+        "version": version,
+        "up": fresh,
+        "interval_seconds": state.interval,
+        "max_age_seconds": state.max_age,
+        "session_state": state.session_state.value,
+        "session_up": state.session_up,
+        "rate_limited": state.rate_limited,
+        "credentials_latched": state.credentials_latched,
+        "rssi_dbm": state.rssi_dbm,
+        "last_success_unix": state.last_success_unix,
+        "module": None
+        if mod is None
+        else {
+            "model": mod.model,
+            "firmware": mod.firmware,
+            "app_version": mod.app_version,
+            "dialect": mod.dialect,
+            "payload_format": mod.payload_format,
+        },
+        "meter": None
+        if met is None
+        else {"manufacturer": met.manufacturer, "standard_version": met.standard_version},
+        "reading": reading,
+        "today": None
+        if today is None
+        else {"energy_forward_kwh": _kwh(today[0]), "since_unix": today[1]},
+        "history": [
+            [t, w] for t, w in state.history if now_unix - HISTORY_WINDOW <= t <= now_unix + 60
+        ],
+    }
+
+
+def status_json(status: dict[str, Any]) -> bytes:
+    """``status`` as strict JSON (a NaN is refused, not sent as the non-JSON ``NaN``)."""
+    return json.dumps(status, allow_nan=False, default=_json_default).encode()
+
+
+def _json_default(value: object) -> object:
+    return float(value) if isinstance(value, Decimal) else str(value)
+
+
+def ready_reason(state: ExporterState, now_monotonic: float) -> str | None:
+    """``None`` when ready, else the one-line reason ``/-/ready`` answers with."""
+    if state.is_fresh(now_monotonic):
+        return None
+    st = state.session_state.value
+    if state.credentials_latched:
+        return "not ready: the meter rejected the B-route ID/password (latched; slow retry)"
+    r = state.reading
+    if r is None:
+        return f"not ready: no meter reading yet (session state: {st})"
+    age = now_monotonic - r.received_monotonic
+    return (
+        f"not ready: last meter reading is {age:.0f} s old, limit {state.max_age:.0f} s "
+        f"(session state: {st})"
+    )
