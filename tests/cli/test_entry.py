@@ -13,7 +13,7 @@ from trio_smartmeter.cli import entry
 from trio_smartmeter.core.config import Config
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.service import app
-from trio_smartmeter.web.router import PortInUseError
+from trio_smartmeter.web.server import PortInUseError
 
 CFG = Config(id=Secret("0" * 32), password=Secret("1" * 12), port=9555)
 

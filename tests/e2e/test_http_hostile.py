@@ -1,7 +1,7 @@
 """Hostile HTTP clients against the real exporter app (hypercorn on loopback, in-process).
 
 The exporter runs as in production (``app.run_exporter``: hypercorn with the limits of
-``web.hypercorn_config``, the supervisor, ``-interval 10``) against the in-process demo
+``web.server.hypercorn_config``, the supervisor, ``-interval 10``) against the in-process demo
 simulator (``sim:bp35a1``, its modelled delays at 1/20 so the first reading comes in
 ~0.5 s). Running it in-process lets the test record every poll's start time exactly
 (reading time − poll duration, on Trio's clock).

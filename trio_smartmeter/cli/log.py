@@ -194,6 +194,6 @@ def setup_logging(
         lg.setLevel(logging.NOTSET)
     if level not in ("DEBUG", "TRACE"):
         # access lines are DEBUG (InterceptHandler): off unless shown, so the web server
-        # skips building them per request (web.hypercorn_config checks this level)
+        # skips building them per request (web.server.hypercorn_config checks this level)
         logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
     return masker
