@@ -136,7 +136,7 @@ class FaultBoard:
         self._active: list[ActiveFault] = []
         self._fired: set[int] = set()  # scenario entries already triggered
         self._storm_toggle = False
-        self.hung = False  # HANG: until SKRESET or a power cycle, whatever its duration
+        self._hung = False
 
     # ------------------------------------------------------------------ triggers
     def trigger(self, spec: FaultSpec) -> None:
@@ -148,7 +148,7 @@ class FaultBoard:
             until = trio.current_time() + self._clock.trio_seconds(spec.duration)
         self._active.append(ActiveFault(spec, until, spec.count))
         if spec.kind is Fault.HANG:
-            self.hung = True
+            self._hung = True
 
     async def run_schedule(self) -> None:
         """Trigger the scenario's timed faults (``at``, or at start); needs a started clock."""
@@ -168,10 +168,15 @@ class FaultBoard:
                 self.trigger(spec)
 
     def end_hang(self) -> None:
-        self.hung = False
+        self._hung = False
         self._active = [a for a in self._active if a.spec.kind is not Fault.HANG]
 
     # ------------------------------------------------------------------ queries
+    @property
+    def hung(self) -> bool:
+        """HANG: the module hears only SKRESET until then (or a power cycle), whatever its duration."""
+        return self._hung
+
     def split_writes(self) -> bool:
         return self._is_active(Fault.SPLIT_WRITES)
 

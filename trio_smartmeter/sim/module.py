@@ -127,9 +127,17 @@ class SimulatedModule:
     def rbid(self) -> str:
         return self.radio.rbid
 
+    @rbid.setter
+    def rbid(self, value: str) -> None:
+        self.radio.rbid = value
+
     @property
     def password(self) -> str:
         return self.radio.password
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.radio.password = value
 
     @property
     def meter_ip(self) -> str:
@@ -146,6 +154,10 @@ class SimulatedModule:
     @property
     def hex_output(self) -> bool:
         return self.uart.hex_output
+
+    @hex_output.setter
+    def hex_output(self, value: bool) -> None:
+        self.uart.hex_output = value
 
     @property
     def time_scale(self) -> float:
