@@ -78,8 +78,8 @@ async def _scenario(kind: str, interval: int, result: dict[str, Any]) -> None:
 
                 async def reauth() -> None:  # the module's own PANA re-auth (sim timing)
                     await trio.sleep(0.8 + 0.3)
-                    module._establish(peer)
-                    await module._event(0x25, peer)
+                    module.radio.establish(peer)
+                    await module.uart.event(0x25, peer)
 
                 nursery.start_soon(reauth)
                 floor = 0.8 + 0.3 + get

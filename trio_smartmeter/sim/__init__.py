@@ -18,7 +18,8 @@ from . import timing
 from .faults import Fault, FaultSpec, Scenario
 from .meter import Meter, MeterConfig
 from .models import MODELS, link_local
-from .module import SimStats, SimulatedModule
+from .module import SimulatedModule
+from .stats import SimStats
 
 __all__ = [
     "DEMO_PASSWORD",

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import enum
 import json
+import random
 import tomllib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+import trio
+
+from .clock import ModeledClock
 
 
 class Fault(enum.Enum):
@@ -108,3 +113,138 @@ class ActiveFault:
     spec: FaultSpec
     until: float | None  # trio time
     remaining: int | None
+
+
+class FaultBoard:
+    """Every fault the module is under, and the questions the rest of it asks.
+
+    Lasting faults are kept here and answered as queries; a one-shot fault is handed
+    to ``strike`` (the module acts it out) the moment it triggers.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        clock: ModeledClock,
+        rng: random.Random,
+        strike: Callable[[FaultSpec], None],
+    ) -> None:
+        self._scenario = scenario
+        self._clock = clock
+        self._rng = rng
+        self._strike = strike
+        self._active: list[ActiveFault] = []
+        self._fired: set[int] = set()  # scenario entries already triggered
+        self._storm_toggle = False
+        self._hung = False
+
+    # ------------------------------------------------------------------ triggers
+    def trigger(self, spec: FaultSpec) -> None:
+        if spec.kind in ONE_SHOT:
+            self._strike(spec)
+            return
+        until = None
+        if spec.duration is not None:
+            until = trio.current_time() + self._clock.trio_seconds(spec.duration)
+        self._active.append(ActiveFault(spec, until, spec.count))
+        if spec.kind is Fault.HANG:
+            self._hung = True
+
+    async def run_schedule(self) -> None:
+        """Trigger the scenario's timed faults (``at``, or at start); needs a started clock."""
+        timed = [(i, s) for i, s in enumerate(self._scenario.faults) if s.after_request is None]
+        for index, spec in sorted(timed, key=lambda item: item[1].at or 0.0):
+            await trio.sleep_until(self._clock.trio_time_at(spec.at or 0.0))
+            self._fired.add(index)
+            self.trigger(spec)
+
+    def count_request(self, sendto_count: int) -> None:
+        """The module just received its ``sendto_count``-th SKSENDTO."""
+        for index, spec in enumerate(self._scenario.faults):
+            if index in self._fired or spec.after_request is None:
+                continue
+            if sendto_count >= spec.after_request:
+                self._fired.add(index)
+                self.trigger(spec)
+
+    def end_hang(self) -> None:
+        self._hung = False
+        self._active = [a for a in self._active if a.spec.kind is not Fault.HANG]
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def hung(self) -> bool:
+        """HANG: the module hears only SKRESET until then (or a power cycle), whatever its duration."""
+        return self._hung
+
+    def split_writes(self) -> bool:
+        return self._is_active(Fault.SPLIT_WRITES)
+
+    def chunks(self, data: bytes) -> Iterator[bytes]:
+        """``data`` in random 1..4-byte pieces, drawn as they are written."""
+        pos = 0
+        while pos < len(data):
+            size = self._rng.randint(1, 4)
+            yield data[pos : pos + size]
+            pos += size
+
+    def garbage(self) -> bytes:
+        """GARBAGE's line: random bytes, then invalid UTF-8, then CRLF."""
+        noise = bytes(self._rng.randrange(256) for _ in range(self._rng.randint(8, 40)))
+        return noise + b"\xff\xfe\xc3\x28\r\n"
+
+    def speaks_j11(self) -> bool:
+        return self._is_active(Fault.J11)
+
+    def may_speak_j11(self) -> bool:
+        """Whether J11 is active now or in the scenario (else no 2-s beacon wake-ups)."""
+        return self.speaks_j11() or any(s.kind is Fault.J11 for s in self._scenario.faults)
+
+    def hides_beacon(self) -> bool:
+        return self._is_active(Fault.NO_BEACON)
+
+    def rejects_password(self) -> bool:
+        return self._is_active(Fault.WRONG_PASSWORD)
+
+    def blocks_reauth(self) -> bool:
+        return self._is_active(Fault.NO_REAUTH)
+
+    def drops_response(self) -> bool:
+        return self._take(Fault.DROP_RESPONSE) is not None
+
+    def response_delay(self) -> float:
+        delayed = self._take(Fault.DELAY_RESPONSE)
+        return 0.0 if delayed is None else delayed.spec.delay
+
+    def duplicates_response(self) -> bool:
+        return self._take(Fault.DUPLICATE_RESPONSE) is not None
+
+    def storm_status(self) -> int | None:
+        """EVENT 21's status during a storm, 01 and 02 in turn; None without one."""
+        if self._take(Fault.EVENT21_STORM) is None:
+            return None
+        self._storm_toggle = not self._storm_toggle
+        return 0x01 if self._storm_toggle else 0x02
+
+    def unavailable_epcs(self) -> set[int]:
+        return {epc for a in self._lasting(Fault.GET_SNA) for epc in a.spec.epcs}
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _lasting(self, kind: Fault) -> list[ActiveFault]:
+        now = trio.current_time()
+        self._active = [
+            a
+            for a in self._active
+            if (a.until is None or a.until > now) and (a.remaining is None or a.remaining > 0)
+        ]
+        return [a for a in self._active if a.spec.kind is kind]
+
+    def _is_active(self, kind: Fault) -> bool:
+        return bool(self._lasting(kind))
+
+    def _take(self, kind: Fault) -> ActiveFault | None:
+        for active in self._lasting(kind):
+            if active.remaining is not None:
+                active.remaining -= 1
+            return active
+        return None
