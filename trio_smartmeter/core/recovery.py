@@ -129,22 +129,20 @@ class Backoff:
         ``min(cap, initial × factor**attempt)`` times a uniform factor in
         ``[1 - jitter, 1 + jitter]``, clipped to ``[0, cap]``. Draws exactly one number.
         """
-        if attempt < 0:
-            raise ValueError(f"attempt must be >= 0, got {attempt!r}")
-        try:
-            base = min(self.cap, self.initial * self.factor**attempt)
-        except OverflowError:
-            base = self.cap
         spread = rng.uniform(-self.jitter, self.jitter)
-        return min(self.cap, max(0.0, base * (1.0 + spread)))
+        return min(self.cap, max(0.0, self._base(attempt) * (1.0 + spread)))
 
     def worst(self, attempt: int) -> float:
         """The longest :meth:`delay` can be for ``attempt`` (jitter at its maximum)."""
+        return min(self.cap, self._base(attempt) * (1.0 + self.jitter))
+
+    def _base(self, attempt: int) -> float:
+        if attempt < 0:
+            raise ValueError(f"attempt must be >= 0, got {attempt!r}")
         try:
-            base = min(self.cap, self.initial * self.factor**attempt)
+            return min(self.cap, self.initial * self.factor**attempt)
         except OverflowError:
-            base = self.cap
-        return min(self.cap, base * (1.0 + self.jitter))
+            return self.cap
 
 
 @attrs.frozen
