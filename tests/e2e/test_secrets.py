@@ -182,7 +182,7 @@ async def test_no_secret_in_exception_texts_or_log_messages(
     autojump_clock: trio.testing.MockClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from reliability.harness import start_rig  # tests/ is on sys.path (rootdir-relative)
+    from tests.support.rig import start_rig
 
     created: list[BaseException] = []
     original_init = ExporterError.__init__

@@ -19,10 +19,10 @@ import pytest
 import trio
 import trio.testing
 
+from tests.support.rig import Rig, capture_logs, start_rig
 from trio_smartmeter.sim import Fault, Scenario
 
 from .faults import CASES, Case
-from .harness import Rig, capture_logs, start_rig
 
 #: binary single-hop (BP35A1), hex single-hop (RL7023 IPS), binary DSE (BP35C2), hex DSE
 MATRIX_MODELS = ("bp35a1", "rl7023-ips", "bp35c2", "rl7023-dss")
@@ -75,7 +75,7 @@ async def run_case(nursery: trio.Nursery, case: Case, model: str) -> tuple[Rig, 
                 logs.clear()
                 t0 = trio.current_time()
                 if case.custom == "permission":
-                    rig.deny_until = t0 + 120.0
+                    rig.device.deny_until = t0 + 120.0
                 assert case.inject is not None
                 m.inject(case.inject)
         t_read = await rig.next_reading_after(t0)

@@ -10,9 +10,8 @@ import trio
 import trio.testing
 from loguru import logger
 
+from tests.support.rig import start_rig
 from trio_smartmeter.sim import Fault, FaultSpec
-
-from .harness import start_rig
 
 REPETITIONS = 100
 #: the faults that tear down the most: a reopen, a reset, a rejoin, a resend

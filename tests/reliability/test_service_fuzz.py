@@ -27,10 +27,9 @@ import pytest
 import trio
 import trio.testing
 
-from trio_smartmeter.core.secret import Secret
-from trio_smartmeter.service.settings import SessionSettings
-from trio_smartmeter.service.supervisor import LinkSupervisor
-from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, SimulatedModule
+from tests.support import PluggableDevice, key
+from tests.support.rig import capture_logs, start_rig
+from trio_smartmeter.sim import SimulatedModule
 
 from .harness import (
     INTERVAL,
@@ -39,10 +38,7 @@ from .harness import (
     T_INIT,
     T_JOIN,
     T_SCAN_PLAN,
-    NotifyingState,
-    Rig,
     backoff_max,
-    capture_logs,
     reopen_max,
 )
 
@@ -78,55 +74,58 @@ def noise(rng: random.Random) -> bytes:
 
 
 def noisy_opener(
-    module: SimulatedModule, rng: random.Random, density: float, noisy: Callable[[], bool]
-) -> tuple[Callable[[str], Any], list[trio.Nursery], dict[str, int]]:
+    rng: random.Random, density: float, noisy: Callable[[], bool], stats: dict[str, int]
+) -> Callable[[PluggableDevice], Callable[[str], Any]]:
     """An opener whose module → exporter direction goes through the noise proxy."""
-    box: list[trio.Nursery] = []
-    stats = {"noise_bytes": 0, "chunks": 0}
 
-    @asynccontextmanager
-    async def open_sim(_model: str) -> AsyncIterator[trio.abc.Stream]:
-        to_mod_send, to_mod_recv = trio.testing.memory_stream_one_way_pair()
-        mod_out_send, mod_out_recv = trio.testing.memory_stream_one_way_pair()
-        to_exp_send, to_exp_recv = trio.testing.memory_stream_one_way_pair()
-        host = trio.StapledStream(to_mod_send, to_exp_recv)
-        device = trio.StapledStream(mod_out_send, to_mod_recv)
-        done = trio.CancelScope()
+    def wrap(pluggable: PluggableDevice) -> Callable[[str], Any]:
+        module, nursery = pluggable.module, pluggable.nursery
 
-        async def proxy() -> None:
-            with done:
+        @asynccontextmanager
+        async def open_sim(_model: str) -> AsyncIterator[trio.abc.Stream]:
+            to_mod_send, to_mod_recv = trio.testing.memory_stream_one_way_pair()
+            mod_out_send, mod_out_recv = trio.testing.memory_stream_one_way_pair()
+            to_exp_send, to_exp_recv = trio.testing.memory_stream_one_way_pair()
+            host = trio.StapledStream(to_mod_send, to_exp_recv)
+            device = trio.StapledStream(mod_out_send, to_mod_recv)
+            done = trio.CancelScope()
+
+            async def proxy() -> None:
+                with done:
+                    try:
+                        while data := await mod_out_recv.receive_some(4096):
+                            while data:
+                                cut = rng.randint(1, 200)
+                                chunk, data = data[:cut], data[cut:]
+                                if noisy() and rng.random() < density:
+                                    junk = noise(rng)
+                                    stats["noise_bytes"] += len(junk)
+                                    await to_exp_send.send_all(junk)
+                                await to_exp_send.send_all(chunk)
+                                stats["chunks"] += 1
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        pass
+
+            async def serve() -> None:
                 try:
-                    while data := await mod_out_recv.receive_some(4096):
-                        while data:
-                            cut = rng.randint(1, 200)
-                            chunk, data = data[:cut], data[cut:]
-                            if noisy() and rng.random() < density:
-                                junk = noise(rng)
-                                stats["noise_bytes"] += len(junk)
-                                await to_exp_send.send_all(junk)
-                            await to_exp_send.send_all(chunk)
-                            stats["chunks"] += 1
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    pass
+                    await module.serve(device)
+                finally:
+                    done.cancel()
+                    with trio.CancelScope(shield=True):
+                        await device.aclose()
 
-        async def serve() -> None:
+            nursery.start_soon(proxy)
+            nursery.start_soon(serve)
             try:
-                await module.serve(device)
+                yield host
             finally:
                 done.cancel()
                 with trio.CancelScope(shield=True):
-                    await device.aclose()
+                    await host.aclose()
 
-        box[0].start_soon(proxy)
-        box[0].start_soon(serve)
-        try:
-            yield host
-        finally:
-            done.cancel()
-            with trio.CancelScope(shield=True):
-                await host.aclose()
+        return open_sim
 
-    return open_sim, box, stats
+    return wrap
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -139,31 +138,10 @@ async def test_noise_on_the_line_then_a_fresh_reading(
     module = SimulatedModule(model, seed=seed)
     # even seeds: noise from power-on (init, scan, join); odd seeds: from the first reading
     window = [trio.current_time() if seed % 2 == 0 else float("inf"), float("inf")]
-    opener, box, stats = noisy_opener(
-        module, rng, density, lambda: window[0] <= trio.current_time() < window[1]
-    )
-    box.append(nursery)
-    state = NotifyingState(interval=INTERVAL)
-    settings = SessionSettings(
-        rbid=Secret(DEMO_RBID),
-        password=Secret(DEMO_PASSWORD),
-        device=f"sim:{model}",
-        interval=INTERVAL,
-    )
-    supervisor = LinkSupervisor(
-        settings,
-        state,
-        rng=random.Random(seed),
-        sim_opener=opener,
-        wall_clock=lambda: 1.7e9 + trio.current_time(),
-    )
-    from trio_smartmeter.web.metrics import build_registry
-
-    rig = Rig(
-        supervisor, state, module, build_registry(state, trio.current_time), sim_nursery=nursery
-    )
+    stats = {"noise_bytes": 0, "chunks": 0}
+    opener = noisy_opener(rng, density, lambda: window[0] <= trio.current_time() < window[1], stats)
     async with capture_logs("ERROR") as logs:
-        await nursery.start(supervisor.run)
+        rig = await start_rig(nursery, model, seed=seed, module=module, opener=opener, watch=False)
         nursery.start_soon(rig.watch_staleness, 5.0)
         if seed % 2:
             window[0] = await rig.next_reading_after(trio.current_time())
@@ -172,6 +150,7 @@ async def test_noise_on_the_line_then_a_fresh_reading(
         assert stats["noise_bytes"] > 0 or density < 0.1
         fresh_at = await rig.next_reading_after(quiet_at, limit=RECOVERY_BOUND)
 
+    state = rig.state
     took = fresh_at - quiet_at
     print(
         f"seed {seed} {model} density {density} from {'start' if seed % 2 == 0 else 'polling'}: {stats['noise_bytes']} noise bytes, "
@@ -183,7 +162,7 @@ async def test_noise_on_the_line_then_a_fresh_reading(
     assert reading is not None
     assert reading.power_watts == module.meter.last_power_watts  # the meter's answer, intact
     assert rig.violations == []
-    assert rig.metrics()["smartmeter_up"] == 1.0
+    assert rig.metrics()[key("smartmeter_up")] == 1.0
     # noise is not an error worth an ERROR line (it is counted and logged lower)
     assert logs.at_least("ERROR") == []
-    supervisor.request_stop()
+    rig.supervisor.request_stop()

@@ -22,8 +22,9 @@ import trio
 import trio.testing
 from loguru import logger
 
+from tests.support.rig import INTERVAL, start_rig
+
 from .faults import CASES, Case
-from .harness import INTERVAL, start_rig
 
 POLLS = 10_000
 #: faults that can be injected mid-session (the start-up ones are in the matrix)

@@ -6,52 +6,22 @@ and a wrong password latches into the slow retry instead of hammering the meter.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import trio
 
+from tests.support.rig import INTERVAL, Rig, start_rig, wait_until
 from trio_smartmeter.core.model import SessionState
-from trio_smartmeter.core.secret import Secret
-from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.link.sim_device import open_sim_device
-from trio_smartmeter.service.settings import SessionSettings
-from trio_smartmeter.service.supervisor import LinkSupervisor
 from trio_smartmeter.sim import (
     DEMO_PASSWORD,
-    DEMO_RBID,
     Fault,
     MeterConfig,
     SimulatedModule,
 )
-from trio_smartmeter.web.metrics import build_registry, render
-
-INTERVAL = 60.0
-
-
-@attrs.define
-class Rig:
-    supervisor: LinkSupervisor
-    state: ExporterState
-    modules: list[SimulatedModule]
-
-    @property
-    def module(self) -> SimulatedModule:
-        return self.modules[-1]
-
-    def exposition(self) -> str:
-        body, _ = render(build_registry(self.state, trio.current_time), None)
-        return body.decode()
-
-
-def opener(modules: list[SimulatedModule], model: str, **kwargs: Any) -> Callable[[str], Any]:
-    return functools.partial(open_sim_device, on_start=modules.append, **kwargs)
 
 
 async def start(
@@ -62,33 +32,10 @@ async def start(
     state_file: Path | None = None,
     **sim: Any,
 ) -> Rig:
-    state = ExporterState(interval=INTERVAL)
-    modules: list[SimulatedModule] = []
-    settings = SessionSettings(
-        rbid=Secret(DEMO_RBID),
-        password=Secret(password),
-        device=f"sim:{model}",
-        interval=INTERVAL,
-        state_file=state_file,
+    module = SimulatedModule(model, **sim)
+    return await start_rig(
+        nursery, model, password=password, state_file=state_file, module=module, watch=False
     )
-    import random
-
-    sup = LinkSupervisor(
-        settings,
-        state,
-        rng=random.Random(1),
-        sim_opener=opener(modules, model, **sim),
-        wall_clock=lambda: 1.7e9,
-    )
-    await nursery.start(sup.run)
-    return Rig(sup, state, modules)
-
-
-async def wait_until(predicate: Callable[[], bool], limit: float = 10_000.0) -> float:
-    with trio.fail_after(limit):
-        while not predicate():
-            await trio.sleep(0.01)
-    return trio.current_time()
 
 
 async def test_polls_on_a_fixed_schedule_without_drift(
