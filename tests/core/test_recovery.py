@@ -198,7 +198,8 @@ def test_configurable_counts() -> None:
 def test_auth_rejected_latches_after_three() -> None:
     lad = ladder()
     decisions = [lad.on_fault(Fault.AUTH_REJECTED) for _ in range(5)]
-    assert [d.rung for d in decisions] == [R.REJOIN] * 5
+    # the second rejection resets the module (credentials set again) before any latch
+    assert [d.rung for d in decisions] == [R.REJOIN, R.RESET, R.REJOIN, R.REJOIN, R.REJOIN]
     assert [d.latch for d in decisions] == [False, False, True, True, True]
     assert [d.delay for d in decisions[2:]] == [600.0] * 3
     assert decisions[0].delay < 600.0
@@ -224,6 +225,12 @@ def test_latched_retries_never_hammer() -> None:
     delays = [lad.on_fault(Fault.AUTH_REJECTED).delay for _ in range(50)]
     assert all(d >= 600.0 for d in delays[2:])
     assert sum(delays) >= 48 * 600
+
+
+def test_a_module_that_restarted_in_place_gets_a_full_start_up() -> None:
+    lad = ladder()
+    assert rungs(lad, [Fault.MODULE_RESTARTED, Fault.MODULE_RESTARTED]) == [R.RESET, R.REOPEN]
+    assert "module_restarted" in lad.on_fault(Fault.MODULE_RESTARTED).reason
 
 
 # -- success, backoff growth, determinism -----------------------------------------------

@@ -147,14 +147,6 @@ def test_sigterm_while_opening_a_missing_device(tmp_path: Path) -> None:
     [
         # time-scale 1: the D=4 sweep alone takes 28 × 0.0096 × 17 ≈ 4.6 s
         ("scanning", ["--time-scale", "1"], [], {"scanning"}, False),
-        # cached address from the flags: no scan, the join's PANA exchange takes ~2.7 s
-        (
-            "joining",
-            ["--time-scale", "1"],
-            ["-channel", METER_CHANNEL, "-ipaddr", METER_IP],
-            {"joining"},
-            False,
-        ),
     ],
 )
 def test_sigterm_before_a_session(
@@ -173,6 +165,25 @@ def test_sigterm_before_a_session(
         assert took < STOP_BOUND
         assert_port_free(link)
         assert stop_simulator(sim, truth)["skterm_seen"] is session
+
+
+def test_sigterm_during_the_join_leaves_no_session_at_the_meter(tmp_path: Path) -> None:
+    """A stop mid-SKJOIN must not let the module finish PANA alone: the meter would hold a
+    session for a peer that is gone (it accepts one at a time). The exporter waits for the
+    join's EVENT 25/24 and sends SKTERM, or resets the module, within the stop bound."""
+    # cached address from the flags: no scan; the join's PANA exchange takes ~2.7 s
+    exporter_args = ["-channel", METER_CHANNEL, "-ipaddr", METER_IP]
+    with running(tmp_path, ["--time-scale", "1"], exporter_args) as (base, proc, link, truth, sim):
+        assert wait_state(base, {"joining"}, 15)[key("smartmeter_session_up")] == 0.0
+        code, took = sigterm_and_wait(proc)
+        assert code == 0, proc.stderr.read() if proc.stderr else ""
+        assert took < STOP_BOUND
+        assert_port_free(link)
+        final = stop_simulator(sim, truth)
+    commands = final["commands"]
+    assert commands.get("SKJOIN") == 1, commands  # the stop came while PANA was running
+    assert final["skterm_seen"] or commands.get("SKRESET", 0) >= 2, commands
+    assert final["session_established"] is False
 
 
 def test_sigterm_with_a_get_in_flight(tmp_path: Path) -> None:

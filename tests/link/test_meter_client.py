@@ -16,9 +16,11 @@ from trio_smartmeter.core import echonet
 from trio_smartmeter.core.echonet import ESV, Frame, Property
 from trio_smartmeter.core.errors import (
     JoinFailed,
+    ModuleRestarted,
     ModuleTimeout,
     RequestTimeout,
     SendFailed,
+    SessionLost,
 )
 from trio_smartmeter.core.skstack import Dialect
 from trio_smartmeter.link.meter_client import MeterClient, Timing, readable, scan_dwell
@@ -156,10 +158,69 @@ async def test_fail_to_sksendto_is_send_failed(
 
     async def play() -> None:
         await module.command()
+        await module.say("FAIL ER06")
+
+    nursery.start_soon(play)
+    with pytest.raises(SendFailed, match="ER06"):
+        await client.get([0xE7])
+
+
+async def test_er10_in_a_live_session_means_the_module_restarted(
+    meter: Meter, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """ER10 = no session, although the module never said it ended one (issue: a module
+    that resets in place must not look like a wrong password)."""
+    client, module = meter
+    await joined(meter, nursery)
+
+    async def play() -> None:
+        await module.command()
         await module.say("FAIL ER10")
 
     nursery.start_soon(play)
-    with pytest.raises(SendFailed, match="ER10"):
+    with pytest.raises(ModuleRestarted, match="restarted in place"):
+        await client.get([0xE7])
+
+
+@pytest.mark.parametrize(
+    ("event", "expired"), [("29", True), ("26", False), ("27", False), ("24", False)]
+)
+async def test_a_session_end_from_the_meter_ends_a_get_at_once(
+    meter: Meter,
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    event: str,
+    expired: bool,
+) -> None:
+    client, module = meter
+    await joined(meter, nursery)
+
+    async def play() -> None:
+        await module.command()
+        await module.say("OK")
+        await module.say(f"EVENT {event} {METER_IP}")
+
+    nursery.start_soon(play)
+    started = trio.current_time()
+    with pytest.raises(SessionLost) as info:
+        await client.get([0xE7])
+    assert info.value.expired is expired
+    assert trio.current_time() - started < 1.0  # not the 20 s response deadline
+
+
+async def test_er10_after_the_meter_ended_the_session_is_the_session_end(
+    meter: Meter, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    client, module = meter
+    await joined(meter, nursery)
+
+    async def play() -> None:
+        await module.command()
+        await module.say(f"EVENT 29 {METER_IP}")
+        await module.say("FAIL ER10")
+
+    nursery.start_soon(play)
+    with pytest.raises(SessionLost, match="expired"):
         await client.get([0xE7])
 
 

@@ -18,7 +18,13 @@ import trio.lowlevel
 import trio.testing
 
 from trio_smartmeter.core import skstack
-from trio_smartmeter.core.errors import CommandFailed, LinkLost, ModuleTimeout, UnsupportedModule
+from trio_smartmeter.core.errors import (
+    CommandFailed,
+    LinkLost,
+    ModuleRestarted,
+    ModuleTimeout,
+    UnsupportedModule,
+)
 from trio_smartmeter.core.skstack import Message
 from trio_smartmeter.link.serial_port import open_device
 from trio_smartmeter.link.skstack_client import ORPHAN_GRACE, WRITE_DEADLINE, SkStackClient
@@ -298,3 +304,27 @@ async def test_io_errors_of_the_device_are_link_lost(
             await stream.send_all(b"SKVER\r\n")
         with pytest.raises(LinkLost, match="sim:bp35a1"):
             await SkStackClient(stream).run()
+
+
+async def test_an_echo_after_sfe_0_means_the_module_restarted_in_place(
+    link: Link, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A brownout or another program's SKRESET brings the echo back (SFE=1 at power-on)."""
+    client, module = link
+
+    async def play() -> None:
+        await module.command()
+        await module.say(
+            "SKINFO",
+            "EINFO FE80:0000:0000:0000:021D:1290:1234:5678 001D129012345678 21 8888 FFFE",
+            "OK",
+        )
+
+    client.echo_expected = True
+    nursery.start_soon(play)
+    await client.command(skstack.sk_info())  # an echo before SFE 0 is normal
+    client.echo_expected = False
+    nursery.start_soon(play)
+    with pytest.raises(ModuleRestarted, match="SKINFO"):
+        await client.command(skstack.sk_info())
+    assert client.echo_expected  # from now on the module echoes, until SFE 0 again

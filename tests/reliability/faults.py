@@ -47,6 +47,12 @@ def _reopens_until(seconds: float) -> float:
     return seconds + reopen_max(k)
 
 
+def _replugged(seconds: float) -> float:
+    """Worst case until the reopen after a replug: the path is looked at every
+    ``replug_check`` seconds while it is missing, whatever the backoff has grown to."""
+    return seconds + POLICY.replug_check
+
+
 @attrs.frozen
 class Case:
     name: str
@@ -254,16 +260,23 @@ CASES: tuple[Case, ...] = (
         errors={"serial": 1},
         inject=FaultSpec(Fault.HANG),
     ),
-    Case(
-        "unplug",
-        "unplug and replug (300 s)",
-        "EOF/EIO on the port; ENOENT while away",
-        "REOPEN",
-        _reopens_until(300.0) + T_WARM_START,
-        errors={"serial": -1},  # one per failed open: checked against the open attempts
-        inject=FaultSpec(Fault.UNPLUG, duration=300.0),
-        outage=True,
-        custom="unplug",
+    *(
+        Case(
+            name,
+            f"unplug and replug ({label})",
+            "EOF/EIO on the port; ENOENT while away; the path is looked at every second",
+            "REOPEN when the path reappears",
+            _replugged(seconds) + T_WARM_START,
+            errors={"serial": -1},  # one per failed open: checked against the open attempts
+            inject=FaultSpec(Fault.UNPLUG, duration=seconds),
+            outage=seconds > 3 * INTERVAL,
+            custom="unplug",
+        )
+        for name, label, seconds in (
+            ("unplug_10s", "10 s", 10.0),
+            ("unplug", "5 min", 300.0),
+            ("unplug_1h", "1 h", 3600.0),
+        )
     ),
     Case(
         "permission_denied",

@@ -31,7 +31,9 @@ POLLS = 10_000
 MIX = tuple(
     c
     for c in CASES
-    if c.inject is not None and c.custom in (None, "unplug") and c.name != "get_sna_e3"
+    if c.inject is not None
+    and c.custom in (None, "unplug")
+    and c.name not in ("get_sna_e3", "unplug_1h")
 )
 #: one fault roughly every this many intervals
 FAULT_EVERY = 8

@@ -53,6 +53,10 @@ class PluggableDevice:
             with trio.CancelScope(shield=True):
                 await host.aclose()
 
+    def present(self) -> bool:
+        """Whether the device node exists (the exporter looks while it waits to reopen)."""
+        return self.replug_at is None or trio.current_time() >= self.replug_at
+
     def _refuse(self, exc: OSError) -> None:
         self.failed_opens += 1
         raise LinkLost(describe_os_error(self.path, exc))

@@ -136,6 +136,7 @@ async def start_rig(
         rng=random.Random(seed),
         sim_opener=opener(device) if opener is not None else device.open,
         wall_clock=lambda: WALL_EPOCH + trio.current_time(),
+        device_present=device.present,
     )
     rig = Rig(supervisor, state, module, device, build_registry(state, trio.current_time))
     await nursery.start(supervisor.run)

@@ -63,6 +63,7 @@ def _config_or_exit_status(args: list[str], prog: str) -> Config | int:
 
 def run(cfg: Config) -> int:
     from trio_smartmeter.cli.log import setup_logging
+    from trio_smartmeter.core.errors import DeviceBusy
     from trio_smartmeter.service.app import run_exporter
     from trio_smartmeter.web.server import PortInUseError
 
@@ -78,6 +79,9 @@ def run(cfg: Config) -> int:
                 "choose another with -port",
                 file=sys.stderr,
             )
+            return 1
+        if (busy := group.subgroup(DeviceBusy)) is not None:
+            print(f"trio-smartmeter: {_first(busy)}", file=sys.stderr)
             return 1
         if group.subgroup(KeyboardInterrupt) is not None:
             return 0

@@ -16,6 +16,19 @@ class LinkLost(ExporterError):
     """The serial device is missing, unplugged, unreadable or answered EOF."""
 
 
+class DeviceBusy(LinkLost):
+    """Another process holds the device's exclusive lock."""
+
+    def __init__(self, message: str, *, holder_pid: int | None) -> None:
+        super().__init__(message)
+        self.holder_pid = holder_pid
+
+
+class ModuleRestarted(ExporterError):
+    """The module restarted in place (brownout, USB glitch, another program's SKRESET):
+    its session, registers and credentials are gone although the port stayed open."""
+
+
 class ModuleTimeout(ExporterError):
     """The module did not complete a command within its deadline."""
 

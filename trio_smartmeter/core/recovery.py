@@ -28,10 +28,17 @@ UNCONFIRMED_ADDRESS    the session row from RESCAN_CHANNEL on (at least)       b
   this process confirmed)
 session row            REJOIN ×2 (``max_rejoins``) → RESCAN_CHANNEL →
                        RESCAN_ALL → RESET → REOPEN
-AUTH_REJECTED          REJOIN; the 3rd (``auth_latch_after``) rejection and   backoff, then
-  (EVENT 24 after a    every later one: REJOIN with ``latch=True``            ``latch_delay``
-  scan found the
-  meter)
+AUTH_REJECTED          REJOIN, then RESET (the credentials are set again);    backoff, then
+  (EVENT 24 with the   the 3rd (``auth_latch_after``) rejection and every     ``latch_delay``
+  credentials set      later one: REJOIN with ``latch=True``
+  since the module's
+  last reset, to a
+  confirmed meter)
+MODULE_RESTARTED       RESET → REOPEN (the module forgot its session,         backoff
+  (echo back on, ER10  registers and credentials: only a full start-up
+  to a send in a live  brings them back)
+  session, EVENT 24
+  without credentials)
 SCAN_EMPTY             RESCAN_ALL → RESET → REOPEN                            backoff
 MODULE_SILENT          RESET → REOPEN                                         backoff
 SERIAL_LOST            REOPEN                                                 reopen
@@ -50,11 +57,15 @@ UNSUPPORTED_MODULE     REOPEN (a J11 stick: look again rarely)                ``
   ±10 % jitter and never above the cap.
 * "reopen schedule" is :attr:`Ladder.reopen_schedule` (1, 2, 5, 10, 30, 60 s, the last
   repeating), ±10 % jitter, counted from the last success: a device that is gone is
-  looked for again soon, then every minute.
+  looked for again soon, then every minute. A device whose path is missing is reopened
+  as soon as the path reappears (checked every :attr:`Ladder.replug_check` s), so a late
+  replug is not kept waiting by a grown backoff.
 * AUTH_REJECTED counts rejections since the last success (other faults in between do not
   clear it): a wrong B-route password must not hammer the meter, so from the third
   rejection on every attempt waits ``latch_delay`` (default 600 s) and is flagged
-  ``latch`` for the ``smartmeter_credentials_latched`` metric.
+  ``latch`` for the ``smartmeter_credentials_latched`` metric. The second rejection
+  resets the module first: a module that forgot the credentials unseen must not pass
+  for a wrong password.
 """
 
 from __future__ import annotations
@@ -95,6 +106,7 @@ class Fault(enum.Enum):
     UNCONFIRMED_ADDRESS = "unconfirmed_address"
     SCAN_EMPTY = "scan_empty"  # no EPANDESC
     MODULE_SILENT = "module_silent"  # command timeout / FAIL ER09
+    MODULE_RESTARTED = "module_restarted"  # the module reset in place, the port still open
     SERIAL_LOST = "serial_lost"  # the device went away (or the REOPEN rung closed it)
     UNSUPPORTED_MODULE = "unsupported_module"  # e.g. a ROHM J11 binary-protocol stick
 
@@ -183,6 +195,9 @@ class Ladder:
     #: A stick that does not speak SKSTACK IP will not start to: look again this rarely.
     unsupported_retry: float = attrs.field(default=300.0, validator=_non_negative)
     reopen_jitter: float = 0.1
+    #: While a missing device is waited for, its path is looked at this often: a stick
+    #: plugged back in is opened within a second, however long it was gone.
+    replug_check: float = 1.0
 
     _faults: int = attrs.field(default=0, init=False)
     _resends: int = attrs.field(default=0, init=False)
@@ -205,6 +220,8 @@ class Ladder:
 
     SCAN_ROW = (Rung.RESCAN_ALL, Rung.RESET, Rung.REOPEN)
     MODULE_ROW = (Rung.RESET, Rung.REOPEN)
+    #: before the latch: what a rejected join tries next
+    AUTH_ROW = (Rung.REJOIN, Rung.RESET)
 
     # -- read-only views ------------------------------------------------------------------
     @property
@@ -260,10 +277,10 @@ class Ladder:
             rung = self.SCAN_ROW[min(self._scan_step, len(self.SCAN_ROW) - 1)]
             self._scan_step += 1
             return self._backoff(rung, f"scan_empty ({_ordinal(self._scan_step)} time)")
-        if fault is Fault.MODULE_SILENT:
+        if fault in (Fault.MODULE_SILENT, Fault.MODULE_RESTARTED):
             rung = self.MODULE_ROW[min(self._module_step, len(self.MODULE_ROW) - 1)]
             self._module_step += 1
-            return self._backoff(rung, f"module_silent ({_ordinal(self._module_step)} time)")
+            return self._backoff(rung, f"{fault.value} ({_ordinal(self._module_step)} time)")
         if fault is Fault.UNSUPPORTED_MODULE:
             return Decision(
                 Rung.REOPEN,
@@ -306,9 +323,8 @@ class Ladder:
                     f"retrying only every {self.latch_delay:g} s"
                 ),
             )
-        return self._backoff(
-            Rung.REJOIN, f"auth_rejected {self._auth_rejects}/{self.auth_latch_after}"
-        )
+        rung = self.AUTH_ROW[min(self._auth_rejects, len(self.AUTH_ROW)) - 1]
+        return self._backoff(rung, f"auth_rejected {self._auth_rejects}/{self.auth_latch_after}")
 
     def _backoff(self, rung: Rung, reason: str) -> Decision:
         if rung is not Rung.RESEND:

@@ -21,6 +21,7 @@ from trio_smartmeter.core.errors import (
     CommandFailed,
     JoinFailed,
     MalformedResponse,
+    ModuleRestarted,
     ModuleTimeout,
     RequestTimeout,
     SendFailed,
@@ -205,6 +206,11 @@ class MeterClient:
                 while (m := _receive_nowait(inbox)) is not None:
                     if (ended := _session_end(m)) is not None:
                         raise ended from None
+                if exc.code == 10:  # no session, though the module never said it ended
+                    raise ModuleRestarted(
+                        "SKSENDTO failed with ER10 in a session the module had not ended:"
+                        " it restarted in place"
+                    ) from None
                 raise SendFailed(f"the module refused to send ({exc})") from None
             with trio.move_on_after(self.timing.response):
                 async for m in inbox:

@@ -10,14 +10,16 @@ what to do about it.
 from __future__ import annotations
 
 import errno
+import os
 import termios
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import trio
 
-from trio_smartmeter.core.errors import LinkLost
+from trio_smartmeter.core.errors import DeviceBusy, LinkLost
 
 SIM_PREFIX = "sim:"
 
@@ -42,6 +44,35 @@ def describe_os_error(device: str, exc: BaseException) -> str:
             )
         return f"{device}: {exc.strerror or exc}"
     return f"{device}: {type(exc).__name__}"
+
+
+def _is_lock_failure(exc: BaseException) -> bool:
+    # trio-serial reports a failed flock as a bare IOError without an errno
+    return isinstance(exc, OSError) and exc.errno is None and "lock" in str(exc).lower()
+
+
+def lock_holder(device: str, locks: str = "/proc/locks") -> int | None:
+    """The pid holding a flock on ``device``, from the kernel's lock table (Linux)."""
+    try:
+        st = os.stat(device)
+        table = Path(locks).read_text(encoding="ascii")
+    except OSError:
+        return None
+    node = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 00:05:417 0 EOF"
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == node:
+            try:
+                return int(fields[4])
+            except ValueError:
+                return None
+    return None
+
+
+def device_present(device: str) -> bool:
+    """Whether the device node exists (a ``sim:`` device always does)."""
+    return device.startswith(SIM_PREFIX) or os.path.exists(device)
 
 
 class _MappedStream(trio.abc.Stream):
@@ -100,6 +131,14 @@ async def open_device(
     try:
         await port.aopen()
     except (OSError, termios.error) as exc:
+        if _is_lock_failure(exc):
+            pid = lock_holder(device)
+            held = f"pid {pid}" if pid is not None else "another program"
+            raise DeviceBusy(
+                f"{device} is in use by {held} (it holds the exclusive lock): "
+                "stop that program, or point -device at another stick",
+                holder_pid=pid,
+            ) from None
         raise LinkLost(describe_os_error(device, exc)) from None
     mapped = _MappedStream(port, device)
     try:

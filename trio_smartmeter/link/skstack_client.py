@@ -27,6 +27,7 @@ from trio_smartmeter.core.errors import (
     CommandFailed,
     ExporterError,
     LinkLost,
+    ModuleRestarted,
     ModuleTimeout,
     UnsupportedModule,
 )
@@ -44,7 +45,6 @@ _REPLY_DATA = (
     skstack.TableList,
     skstack.EdScan,
 )
-_NOISE = (skstack.Echo, skstack.EmptyLine)
 
 #: How long a late reply to a timed-out command may still arrive before the next command.
 ORPHAN_GRACE = 1.0
@@ -102,6 +102,10 @@ class SkStackClient:
         self._last_rx = float("-inf")  # trio time of the last byte received
         self.j11_seen = False
         self.garbage_lines = 0
+        #: False once ``SKSREG SFE 0`` turned the echo off: an echo after that means the
+        #: module restarted in place (its registers are back to power-on values).
+        self.echo_expected = True
+        self._echo_returned = False
 
     # -- the reader task -----------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -134,7 +138,11 @@ class SkStackClient:
             self.garbage_lines += 1
             logger.debug("ignored serial input: {} ({} bytes)", msg.reason, msg.size)
             return
-        if isinstance(msg, _NOISE):
+        if isinstance(msg, skstack.Echo):
+            if not self.echo_expected:
+                self._echo_returned = True
+            return
+        if isinstance(msg, skstack.EmptyLine):
             return
         pending = self._pending or self._orphan
         if isinstance(msg, skstack.Ok | skstack.Fail):
@@ -226,6 +234,13 @@ class SkStackClient:
                         "the stick speaks ROHM's binary J11 protocol, not SKSTACK IP"
                     )
                 raise ModuleTimeout(f"{cmd.name}: no answer from the module within {timeout:g} s")
+            if self._echo_returned:
+                self._echo_returned = False
+                self.echo_expected = True
+                raise ModuleRestarted(
+                    f"the module echoed {cmd.name} although SKSREG SFE 0 had turned the echo off:"
+                    " it restarted in place (session, registers and credentials are gone)"
+                )
             final = pending.reply.final
             if check and isinstance(final, skstack.Fail):
                 raise CommandFailed(cmd.name, final.code)

@@ -36,6 +36,9 @@ from trio_smartmeter.service.settings import SessionSettings
 
 #: Bound on SKTERM + EVENT 27 at shutdown.
 STOP_SKTERM_DEADLINE = 3.0
+#: At a stop during SKJOIN: how long to wait for its EVENT 25/24 before resetting the module
+#: (a join takes ~3 s; this leaves SKTERM its second within the stop bound).
+JOIN_END_WAIT = 2.0
 
 
 class SessionWatch:
@@ -98,6 +101,11 @@ class ModuleSession:
         self.scaling: MeterScaling | None = None
         self.watch = SessionWatch()
         self.terminated = False
+        #: SKSETPWD and SKSETRBID reached the module since its last reset: only then can
+        #: an EVENT 24 mean a wrong password.
+        self.credentials_set = False
+        #: SKJOIN was sent and neither EVENT 25 nor 24 has come: a stop now must end it.
+        self.joining = False
 
     def forget_address(self) -> None:
         self.address = None
@@ -119,9 +127,12 @@ class ModuleSession:
         # (and its reply to the CRLF) come back within milliseconds, so 0.1 s of silence
         # means it is done.
         await client.drain(quiet=0.1, limit=2.0)
+        self.credentials_set = False
+        client.echo_expected = True  # until SFE 0: a reset module echoes
         await client.command(skstack.sk_reset(), timeout=s.timing.reset)
         self.state.bump("module_resets")
         await client.command(skstack.sk_sreg("SFE", "0"), timeout=s.timing.command)
+        client.echo_expected = False
         ver = (await client.command(skstack.sk_ver(), timeout=s.timing.command)).first(
             skstack.Version
         )
@@ -153,6 +164,7 @@ class ModuleSession:
             await client.command(skstack.sk_sreg("SA2", "1"), timeout=s.timing.command, check=False)
         await client.command(skstack.sk_setpwd(s.password), timeout=s.timing.command)
         await client.command(skstack.sk_setrbid(s.rbid), timeout=s.timing.command)
+        self.credentials_set = True
         firmware = ver.text if ver is not None else ""
         self.state.set_module_info(
             ModuleInfo(
@@ -248,11 +260,15 @@ class ModuleSession:
         self.scaling = None
         self.watch.renew()
         self.state.bump("joins")
+        self.joining = True
         try:
             await meter.join(self.address.ip)
         except JoinFailed:
+            self.joining = False
             self.state.bump("join_failures")
             raise
+        # (a cancelled join leaves ``joining`` set: the stop must not let it finish alone)
+        self.joining = False
         self.meter = meter
         self.address_verified = True
         self.state.set_session_up(True)
@@ -274,6 +290,31 @@ class ModuleSession:
         self.watch.renew()
 
     # -- terminate -----------------------------------------------------------------------
+    async def end_join(self, client: SkStackClient) -> None:
+        """A stop during SKJOIN: the module would finish PANA alone and leave the meter
+        holding a session for a peer that is gone (it accepts one at a time). Wait briefly
+        for EVENT 25/24; a session that came up is ended by SKTERM, one that did not come
+        up in time by a reset (the module abandons the join)."""
+        events = (0x24, 0x25)
+        with client.subscribe(
+            lambda m: isinstance(m, skstack.ModuleEvent) and m.code in events
+        ) as inbox:
+            outcome = None
+            with trio.move_on_after(JOIN_END_WAIT):
+                outcome = await inbox.receive()
+        self.joining = False
+        if isinstance(outcome, skstack.ModuleEvent) and outcome.code == 0x24:
+            return
+        if isinstance(outcome, skstack.ModuleEvent):
+            self.state.set_session_up(True)
+            await self.terminate(client)
+            return
+        try:
+            await client.command(skstack.sk_reset(), timeout=1.0)
+            logger.info("join abandoned at stop (SKRESET)")
+        except ExporterError as exc:
+            logger.debug("SKRESET at stop not acknowledged: {}", exc)
+
     async def terminate(self, client: SkStackClient) -> None:
         """SKTERM and its EVENT 27/28, so the meter accepts the next join at once
         (protocol.md §9.18: it holds one B-route session at a time)."""

@@ -16,6 +16,7 @@ from trio_smartmeter.core.errors import (
     ExporterError,
     JoinFailed,
     MalformedResponse,
+    ModuleRestarted,
     ModuleTimeout,
     RequestTimeout,
     ScanEmpty,
@@ -75,6 +76,8 @@ class SessionSupervisor:
 
     def classify(self, exc: ExporterError) -> tuple[Fault, str | None]:
         """The ladder's fault and the ``smartmeter_scrape_errors_total`` type of a failure."""
+        if isinstance(exc, ModuleRestarted):
+            return Fault.MODULE_RESTARTED, "serial"
         if isinstance(exc, ModuleTimeout | CommandFailed):
             return Fault.MODULE_SILENT, "serial"
         if isinstance(exc, ScanEmpty):
@@ -82,7 +85,11 @@ class SessionSupervisor:
         if isinstance(exc, JoinFailed):
             if not self.session.address_verified:
                 return Fault.UNCONFIRMED_ADDRESS, "auth"
-            return (Fault.AUTH_REJECTED if exc.rejected else Fault.JOIN_FAILED), "auth"
+            if not exc.rejected:
+                return Fault.JOIN_FAILED, "auth"
+            if not self.session.credentials_set:  # nothing to reject: the module forgot them
+                return Fault.MODULE_RESTARTED, "auth"
+            return Fault.AUTH_REJECTED, "auth"
         if isinstance(exc, SessionLost):
             fault = Fault.SESSION_EXPIRED if exc.expired else Fault.SESSION_ENDED
             return fault, None if exc.counted else "auth"
@@ -109,8 +116,10 @@ class SessionSupervisor:
             self.state.set_credentials_latched(True)
             self.state.set_session_state(SessionState.LATCHED)
             logger.error(
-                "the meter keeps rejecting the B-route ID/password (EVENT 24): retrying only every "
-                "{:.0f} s; check SMARTMETER_ID and SMARTMETER_PASSWORD",
+                "the meter keeps rejecting the B-route ID/password (EVENT 24): {} joins were "
+                "rejected, after a rejoin and a module reset that set the credentials again; "
+                "retrying only every {:.0f} s; check SMARTMETER_ID and SMARTMETER_PASSWORD",
+                self.state.join_failures,
                 decision.delay,
             )
         else:

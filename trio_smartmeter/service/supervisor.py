@@ -15,6 +15,7 @@ or the meter refuses the next join until the session expires.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -23,10 +24,11 @@ import trio
 from loguru import logger
 
 from trio_smartmeter.core import skstack
-from trio_smartmeter.core.errors import ExporterError, LinkLost, UnsupportedModule
+from trio_smartmeter.core.errors import DeviceBusy, ExporterError, LinkLost, UnsupportedModule
 from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.core.recovery import Fault, Ladder
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link import serial_port
 from trio_smartmeter.link.serial_port import SimOpener, open_device
 from trio_smartmeter.link.skstack_client import SkStackClient, first_failure
 from trio_smartmeter.service.address_cache import AddressCache
@@ -47,6 +49,7 @@ class LinkSupervisor:
         rng: random.Random | None = None,
         sim_opener: SimOpener | None = None,
         wall_clock: Callable[[], float] = time.time,
+        device_present: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -55,6 +58,9 @@ class LinkSupervisor:
             rng=rng if rng is not None else random.Random(), latch_delay=settings.latch_delay
         )
         self.sim_opener = sim_opener
+        self._device_present = device_present or functools.partial(
+            serial_port.device_present, settings.device
+        )
         self.fault_log = FaultLog()
         self.session = ModuleSession(settings, state, AddressCache(settings.state_file))
         self.poller = Poller(
@@ -91,6 +97,7 @@ class LinkSupervisor:
     async def _reopen_loop(self) -> None:
         opened_before = False
         while True:
+            absent = False
             self.state.set_session_state(
                 SessionState.BACKOFF if opened_before else SessionState.STARTING
             )
@@ -110,7 +117,12 @@ class LinkSupervisor:
                     trio.current_time(),
                 )
             except LinkLost as exc:
+                if isinstance(exc, DeviceBusy) and not opened_before:
+                    # a second exporter on the same stick: a configuration error to see at
+                    # start, not a `smartmeter_up 0` beside the real one for ever
+                    raise
                 fault = Fault.SERIAL_LOST
+                absent = not self._device_present()
                 self.state.count_error("serial")
                 self.state.set_session_up(False)
                 self.state.set_session_state(SessionState.NO_DEVICE)
@@ -131,7 +143,16 @@ class LinkSupervisor:
                 return
             decision = self.ladder.on_fault(fault)
             self.fault_log.rung = decision.rung.value
-            await trio.sleep(decision.delay)
+            await self._wait_before_reopen(decision.delay, absent=absent)
+
+    async def _wait_before_reopen(self, delay: float, *, absent: bool) -> None:
+        """The ladder's delay; cut short when a missing device's path reappears."""
+        if not absent:
+            await trio.sleep(delay)
+            return
+        with trio.move_on_after(delay):
+            while not self._device_present():  # noqa: ASYNC110 - no event tells a path appeared; a stat a second costs nothing
+                await trio.sleep(self.ladder.replug_check)
 
     async def _run_link(self, stream: trio.abc.Stream) -> None:
         router = EventRouter(self.session, self.state)
@@ -154,7 +175,7 @@ class LinkSupervisor:
             raise first_failure(group) from None
         finally:
             self._session_scope = None
-            if self.state.session_up:
+            if self.state.session_up or self.session.joining:
                 with trio.CancelScope(shield=True) as cleanup:
                     cleanup.deadline = trio.current_time() + STOP_SKTERM_DEADLINE
                     await self._terminate(client)
@@ -163,6 +184,9 @@ class LinkSupervisor:
         client.abandon_orphan()
         try:
             async with client.reading():
-                await self.session.terminate(client)
+                if self.session.joining:
+                    await self.session.end_join(client)
+                else:
+                    await self.session.terminate(client)
         except ExporterError as exc:
             logger.debug("no SKTERM at shutdown: {!r}", exc)
