@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import key, value
+from tests.support import CLI, cli_env, free_port, key, value
+from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID
 
 from .harness import exporter, first_reading, sim_truth, simulator, wait_for
 
@@ -138,3 +139,29 @@ def test_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
     errors = [line for line in proc.stderr.splitlines() if "already in use" in line]
     assert len(errors) == 1
     assert str(port) in errors[0]
+
+
+def test_a_device_another_process_holds_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """A second exporter on a stick the first one holds must not serve `up 0` for ever."""
+    import fcntl
+    import os
+
+    with simulator(tmp_path, "bp35a1") as (link, _truth, _sim):
+        fd = os.open(link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what the first exporter holds
+            creds = {"SMARTMETER_ID": DEMO_RBID, "SMARTMETER_PASSWORD": DEMO_PASSWORD}
+            proc = subprocess.run(
+                [*CLI, "-device", str(link), "-port", str(free_port())],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                env=cli_env(creds),
+            )
+        finally:
+            os.close(fd)
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "in use by" in line]
+    assert len(lines) == 1, proc.stderr
+    assert str(link) in lines[0]
+    assert f"pid {os.getpid()}" in lines[0]

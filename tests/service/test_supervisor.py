@@ -199,3 +199,17 @@ async def test_a_stale_cached_address_is_rescanned_after_one_failed_join(
     grace = 5 * Timing().scan_trailing  # after each fruitless scan of the cached channel
     bound = 38.0 + 1.1 + known + grace + sweep + timing.join_duration() + 2.0
     assert t - started < bound < 60, (t - started, bound)
+
+
+async def test_a_lock_taken_while_running_is_a_transient_loss(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Only at start is a held device a configuration error; later it is waited out."""
+    rig = await start(nursery)
+    taken = await rig.reading_then_settle()
+    rig.device.busy_until = taken + 30.0
+    rig.module.inject(Fault.UNPLUG, duration=0.0)
+    back = await rig.next_reading_after(taken + 30.0)
+    assert rig.device.failed_opens >= 1
+    assert rig.state.errors["serial"] >= 2  # the EOF and each refused open
+    assert back - taken < 30.0 + 60.0 + 15.0

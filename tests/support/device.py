@@ -17,7 +17,7 @@ import attrs
 import trio
 import trio.testing
 
-from trio_smartmeter.core.errors import LinkLost
+from trio_smartmeter.core.errors import DeviceBusy, LinkLost
 from trio_smartmeter.link.serial_port import describe_os_error
 from trio_smartmeter.sim import SimulatedModule
 
@@ -36,6 +36,8 @@ class PluggableDevice:
     replug_at: float | None = None
     #: permission denied (EACCES) until this trio time: set by a test
     deny_until: float | None = None
+    #: held by another process (its exclusive lock) until this trio time: set by a test
+    busy_until: float | None = None
 
     @asynccontextmanager
     async def open(self, _model: str) -> AsyncIterator[trio.abc.Stream]:
@@ -44,6 +46,9 @@ class PluggableDevice:
             self._refuse(PermissionError(errno.EACCES, "denied"))
         if self.replug_at is not None and now < self.replug_at:
             self._refuse(FileNotFoundError(errno.ENOENT, "gone"))
+        if self.busy_until is not None and now < self.busy_until:
+            self.failed_opens += 1
+            raise DeviceBusy(f"{self.path} is in use by pid 4242", holder_pid=4242)
         self.opens += 1
         host, device = trio.testing.memory_stream_pair()
         self.nursery.start_soon(self._serve, device)
