@@ -7,10 +7,11 @@ import json
 import pytest
 import trio
 
-from trio_smartmeter.sim import Fault, FaultSpec, Scenario, open_in_process
+from trio_smartmeter.sim import Fault, FaultSpec, Scenario, open_in_process, timing
 
 from .host import Host, connect, sendto_header
 
+ALL = ["bp35a1", "rl7023-ips", "bp35c2", "rl7023-dss"]
 GET_E7 = bytes.fromhex("1081000105FF010288016201E700")
 
 
@@ -158,3 +159,92 @@ async def test_scenario_file_triggers_at_time_and_after_nth_request(
     while (await host.raw_line()).isascii():  # OK, 30-minute INFs ... then the garbage
         pass
     assert trio.current_time() >= 3600
+
+
+async def echoed(host, line):
+    """Send ``line``; return its replies after checking the echo is on."""
+    await host.cmd(line)
+    assert await host.line() == line
+    return await host.until("OK")
+
+
+@pytest.mark.parametrize("model", ALL)
+async def test_restart_in_place_forgets_the_module_not_the_meter(
+    autojump_clock, watchdog, nursery, model
+):
+    host, module, ip = await joined(nursery, model)
+    dse, cfg = module.spec.dse, module.meter.config
+    module.inject(Fault.RESTART_IN_PLACE, nul=True)
+    assert await host.exact(1) == b"\x00"  # the break, before anything else
+    await host.quiet()  # no power-on banner
+    assert module.stats.restarts == 1 and module.stats.resets == 0
+    assert module.session_peer is None
+    assert await echoed(host, "SKSREG SFE") == ["ESREG 1", "OK"]
+    assert await echoed(host, "SKSREG S2") == ["ESREG 21", "OK"]
+    assert await echoed(host, "SKSREG S3") == ["ESREG FFFF", "OK"]
+    header = sendto_header(dse, ip, GET_E7)
+    await host.send(header + GET_E7)
+    assert await host.lines(2) == [header.decode(), "FAIL ER10"]
+    if module.spec.rohm:  # WOPT lives in flash
+        await host.send("ROPT\r")
+        assert await host.raw_line(cr_only=True) == b"ROPT\r"
+        assert await host.raw_line(cr_only=True) == b"OK 01\r"
+    assert module.hex_output
+
+    # the meter still knows us; the module has no PSK: rejected after PANA's retries
+    await echoed(host, f"SKSREG S2 {cfg.channel:02X}")
+    await echoed(host, f"SKSREG S3 {cfg.pan_id:04X}")
+    await echoed(host, f"SKJOIN {ip}")
+    t0 = trio.current_time()
+    lines = await host.until("EVENT 24")
+    assert trio.current_time() - t0 == pytest.approx(timing.PANA_FAILURE_S, abs=0.01)
+    assert any(line.startswith("EVENT 02") for line in lines)
+    assert any(line.startswith("ERXUDP") and " 02CC 02CC " in line for line in lines)
+    assert not any(line.startswith("EVENT 25") for line in lines)
+
+    # the full initialisation brings the session back
+    assert await echoed(host, "SKRESET") == ["OK"]
+    assert await echoed(host, "SKSREG SFE 0") == ["OK"]
+    for line in (
+        f"SKSETPWD {len(module.password):X} {module.password}",
+        f"SKSETRBID {module.rbid}",
+        f"SKSREG S2 {cfg.channel:02X}",
+        f"SKSREG S3 {cfg.pan_id:04X}",
+        f"SKJOIN {ip}",
+    ):
+        await host.cmd(line)
+        assert await host.line() == "OK"
+    lines = await host.until("EVENT 25")
+    assert not any(line.startswith("EVENT 24") for line in lines)
+    await host.erxudp(hex_mode=True)  # the D5 instance-list INF
+    side = " 0" if dse else ""
+    assert await get(host, module, ip) == [f"EVENT 21 {ip}{side} 00", "OK"]
+    _, data = await host.erxudp(hex_mode=True)
+    assert data[10] == 0x72 and data[12] == 0xE7
+
+
+async def test_restart_in_place_from_a_scenario_after_nth_request_and_at_a_time(
+    autojump_clock, watchdog, nursery, tmp_path
+):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[[faults]]\nkind = "restart_in_place"\nafter_request = 2\nnul = true\n'
+        '[[faults]]\nkind = "restart_in_place"\nat = 3600\n'
+    )
+    scenario = Scenario.load(path)
+    assert scenario.faults[0] == FaultSpec(Fault.RESTART_IN_PLACE, after_request=2, nul=True)
+    host, module, ip = await joined(nursery, scenario=scenario)
+    second = trio.Event()
+    module.on_answer.append(lambda m: second.set() if m.stats.restarts == 2 else None)
+    assert await get(host, module, ip) == [f"EVENT 21 {ip} 00", "OK"]
+    await host.erxudp(hex_mode=True)
+    await host.send(sendto_header(False, ip, GET_E7) + GET_E7)
+    assert await host.exact(1) == b"\x00"  # the 2nd request dies with the old state
+    assert module.stats.restarts == 1
+    await trio.sleep(module.floor_get() + 1)  # past the dead request's round trip
+    await host.quiet()  # no EVENT 21, no OK, no answer from the meter
+    await second.wait()
+    assert trio.current_time() >= 3600
+    await host.quiet()  # without nul: nothing at all
+    await host.cmd("SKVER")
+    assert await host.lines(3) == ["SKVER", "EVER 1.2.10", "OK"]

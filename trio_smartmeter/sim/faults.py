@@ -40,6 +40,7 @@ class Fault(enum.Enum):
     UNPLUG = "unplug"  # device disappears; pty: comes back after `duration`
     GET_SNA = "get_sna"  # the meter answers Get_SNA for `epcs`
     J11 = "j11"  # the stick speaks ROHM J11 binary instead of SKSTACK IP
+    RESTART_IN_PLACE = "restart_in_place"  # brownout/SKRESET by another: power-on state, tty kept
 
 
 #: faults that act once when triggered; the others stay active for duration/count.
@@ -51,6 +52,7 @@ ONE_SHOT = frozenset(
         Fault.EVENT_29,
         Fault.TRANSMIT_LIMIT,
         Fault.UNPLUG,
+        Fault.RESTART_IN_PLACE,
     }
 )
 
@@ -75,6 +77,7 @@ class FaultSpec:
     after the Nth SKSENDTO the module received (1-based); neither: at start.
     ``duration`` (modeled seconds) and ``count`` (affected events) bound a lasting
     fault; with neither it lasts until SKRESET clears it (HANG) or forever.
+    ``nul``: RESTART_IN_PLACE writes a 0x00 byte first, as a UART break reads on the host.
     """
 
     kind: Fault = attrs.field(converter=_to_fault)
@@ -84,6 +87,7 @@ class FaultSpec:
     count: int | None = None
     epcs: tuple[int, ...] = attrs.field(default=(), converter=_to_epcs)
     delay: float = 2.0
+    nul: bool = False
 
 
 @attrs.frozen

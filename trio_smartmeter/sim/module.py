@@ -121,6 +121,7 @@ class SimulatedModule:
         self._commands = commands.command_table(self.spec)
         self._pending: _PendingSend | None = None  # SKSENDTO waiting for its payload
         self._skip_lf = False  # a CR-terminated command's CR was the last byte seen
+        self._in_flight = trio.CancelScope()  # the command being answered; a restart ends it
 
     # ------------------------------------------------------------------ views
     @property
@@ -323,16 +324,17 @@ class SimulatedModule:
         if not line.strip():
             await self.uart.write(b"\r\n")  # an empty command line answers an empty line
             return
-        if self.registers.echo:
-            ending = b"\r" if name in commands.CR_TERMINATED else b"\r\n"
-            await self.uart.write(line.encode("ascii", errors="replace") + ending)
-        handler = self._commands.get(name)
-        try:
-            if handler is None:
-                raise CommandError(ER04)
-            await handler(self, args)
-        except CommandError as err:
-            await self.uart.lines(err.reply)
+        with self._answering():
+            if self.registers.echo:
+                ending = b"\r" if name in commands.CR_TERMINATED else b"\r\n"
+                await self.uart.write(line.encode("ascii", errors="replace") + ending)
+            handler = self._commands.get(name)
+            try:
+                if handler is None:
+                    raise CommandError(ER04)
+                await handler(self, args)
+            except CommandError as err:
+                await self.uart.lines(err.reply)
 
     async def _sendto(self, pending: _PendingSend) -> None:
         self.stats.commands["SKSENDTO"] += 1
@@ -341,12 +343,18 @@ class SimulatedModule:
         self.faults.count_request(self.stats.sendto_count)
         if self.faults.hung:
             return
-        if self.registers.echo:
-            await self.uart.write(pending.header.encode("ascii") + b"\r\n")
-        try:
-            await commands.sendto_payload(self, pending.args, bytes(pending.payload))
-        except CommandError as err:
-            await self.uart.lines(err.reply)
+        with self._answering():
+            if self.registers.echo:
+                await self.uart.write(pending.header.encode("ascii") + b"\r\n")
+            try:
+                await commands.sendto_payload(self, pending.args, bytes(pending.payload))
+            except CommandError as err:
+                await self.uart.lines(err.reply)
+
+    def _answering(self) -> trio.CancelScope:
+        """A scope for one command's reply, so a restart in place can cut it short."""
+        self._in_flight = trio.CancelScope()
+        return self._in_flight
 
     # ------------------------------------------------------------------ faults
     def inject(self, fault: Fault | FaultSpec, **kwargs: object) -> None:
@@ -369,10 +377,25 @@ class SimulatedModule:
             await self.uart.write(self.faults.garbage())
         elif spec.kind is Fault.STRAY_FRAMES:
             await self.radio.stray_frames()
+        elif spec.kind is Fault.RESTART_IN_PLACE:
+            await self._restart_in_place(nul=spec.nul)
         elif spec.kind is Fault.UNPLUG:
             self.unplugged_for = spec.duration if spec.duration is not None else 1.0
             if self._background.nursery is not None:
                 self._background.nursery.cancel_scope.cancel()
+
+    async def _restart_in_place(self, *, nul: bool) -> None:
+        """A brownout, a hub glitch or another program's SKRESET: power-on state, tty kept.
+
+        The command being answered dies with the old state. protocol.md knows no
+        power-on banner: the module says nothing, only its echo is back on.
+        """
+        self.stats.restarts += 1
+        self._in_flight.cancel()
+        self.power_on()
+        self.notify()
+        if nul:
+            await self.uart.write(b"\x00")  # the line's break as the host's UART reads it
 
     async def _j11_beacon(self) -> None:
         if not self.faults.may_speak_j11():

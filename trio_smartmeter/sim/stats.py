@@ -15,7 +15,8 @@ class SimStats:
     airtime_s: float = 0.0
     scans: int = 0
     joins: int = 0
-    resets: int = 0
+    resets: int = 0  # SKRESET commands
+    restarts: int = 0  # RESTART_IN_PLACE faults
     events: collections.Counter[int] = attrs.field(factory=collections.Counter)
 
     @property
