@@ -252,6 +252,15 @@ CASES: tuple[Case, ...] = (
         outage=True,
     ),
     Case(
+        "restart_in_place",
+        "module restarts in place (brownout, USB glitch, another SKRESET), tty kept",
+        "our SKSENDTO echoed again after SFE 0 (a NUL byte first)",
+        "RESET (full start-up: credentials set again)",
+        INTERVAL + _backoffs(1) + T_WARM_START + T.command,
+        errors={"serial": 1},
+        inject=FaultSpec(Fault.RESTART_IN_PLACE, nul=True),
+    ),
+    Case(
         "hang",
         "module hang until SKRESET",
         f"no OK to SKSENDTO within {T.send_ack:g} s",
