@@ -83,7 +83,7 @@ CASES: tuple[Case, ...] = (
         "wrong_password",
         "wrong password (then corrected)",
         "EVENT 24 after SKJOIN",
-        "REJOIN ×2 (latch after 3)",
+        "REJOIN, then RESET (latch after 3)",
         T_INIT + T_SCAN_FIRST + 2 * sim_timing.PANA_FAILURE_S + _backoffs(2) + T_WARM_START,
         errors={"auth": 2},
         events={"24": 2},
