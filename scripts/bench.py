@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_lib import inproc
+from bench_lib import cpulimit, inproc
 
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, MeterConfig, timing
 from trio_smartmeter.sim.models import link_local
@@ -74,13 +74,22 @@ class Sim:
         self.proc.wait()
 
 
-def start_exporter(sim: Sim, tmp: Path, port: int, extra: list[str], interval: int = 60) -> Any:
+def start_exporter(
+    sim: Sim,
+    tmp: Path,
+    port: int,
+    extra: list[str],
+    interval: int = 60,
+    wrap: Any = lambda argv: argv,
+) -> Any:
     args = [
         "-device", sim.link, "-id", DEMO_RBID, "-password", DEMO_PASSWORD, "-port", str(port),
         "-listen-address", "127.0.0.1", "-interval", str(interval), "-verbosity", "0",
         "-state-file", str(tmp / "state.json"), *extra,
     ]  # fmt: skip
-    return subprocess.Popen([*EXPORTER, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        wrap([*EXPORTER, *args]), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def wait_reading(port: int, limit: float = 120.0) -> tuple[float | None, float]:
@@ -242,6 +251,79 @@ def http(tmp: Path, seconds: int) -> None:
         f"max {jitter * 1000:.0f} ms", "interval 10 s", f"{jitter / 10:.4f}", "—")  # fmt: skip
 
 
+def pi_class(tmp: Path) -> None:
+    """Start-up, scrapes under a poll, recovery and footprint with the exporter held to a
+    share of one core (a Pi Zero is ~10× slower than this machine)."""
+    why = cpulimit.available()
+    if why is not None:
+        row("Pi-class section", "not measured", why, "—", "—")
+        return
+    cfg = MeterConfig()
+    floor = timing.join_duration() + timing.get_round_trip(14, cfg.response_latency)
+    goals = {100: ("≤ 1.10×", "—", "—"), 25: ("—", "—", "—"), 10: ("≤ 1.5×", "≤ 1 s", "≤ 100 ms")}
+    for percent in (100, 25, 10):
+        where = tmp / f"pi-{percent}"
+        where.mkdir()
+        doc = {"version": 1, "channel": f"{cfg.channel:02X}", "pan_id": cfg.mac[-4:],
+               "mac": cfg.mac, "ip": link_local(cfg.mac), "dialect": "single-hop"}  # fmt: skip
+        (where / "state.json").write_text(json.dumps(doc))
+        sim = Sim(where, cfg.channel)
+        port = inproc.free_port()
+        with cpulimit.quota(percent, f"trio-smartmeter-bench-{os.getpid()}-{percent}") as procs:
+            t0 = time.monotonic()
+            proc = start_exporter(
+                sim, where, port, [], interval=10, wrap=lambda a: cpulimit.wrap(a, procs)
+            )
+            try:
+                healthy, got = wait_reading(port)
+                polls_before = sim.ask("stats")["sendto"]
+                latencies = scrape_latencies(port, seconds=12.0)
+                polls = sim.ask("stats")["sendto"] - polls_before
+                rss, cpu = proc_stats(proc.pid)
+            finally:
+                stop(proc)
+                sim.close()
+            recovered = {kind: quota_recovery(kind, procs) for kind in ("event26", "unplug")}
+        assert healthy is not None
+        first, health_goal, p99_goal = goals[percent]
+        share = f"{percent} % of a core"
+        row(f"[{share}] exec→first reading, cached address", f"{got - t0:.2f} s",
+            f"floor {floor:.2f} s", f"{(got - t0) / floor:.2f}×", first)  # fmt: skip
+        row(f"[{share}] exec→/-/healthy", f"{healthy - t0:.2f} s", "—", "—", health_goal)
+        p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+        row(f"[{share}] /metrics p99 over {len(latencies)} scrapes, {polls} polls meanwhile",
+            f"{p99:.1f} ms", f"median {latencies[len(latencies) // 2] * 1000:.1f} ms", "—", p99_goal)  # fmt: skip
+        for kind, r in recovered.items():
+            row(f"[{share}] recovery {kind} (exporter and in-process sim held together)",
+                f"{r['seconds']:.2f} s", f"floor {r['floor']:.2f} s ({r['rung']})",
+                f"{r['seconds'] / r['floor']:.2f}×", "—")  # fmt: skip
+        row(f"[{share}] RSS / CPU s after start-up and {len(latencies)} scrapes", f"{rss:.1f} MB",
+            f"{cpu:.2f} CPU s", "—", "—")  # fmt: skip
+
+
+def scrape_latencies(port: int, seconds: float) -> list[float]:
+    """Sequential /metrics scrapes for ``seconds`` (at interval 10 they straddle a poll)."""
+    out = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t = time.monotonic()
+        if get(f"http://127.0.0.1:{port}/metrics", 5.0) is not None:
+            out.append(time.monotonic() - t)
+    return sorted(out)
+
+
+def quota_recovery(kind: str, procs: Path) -> dict[str, Any]:
+    """``inproc.recovery`` in a child process inside the quota's group."""
+    code = (
+        "import json, sys; sys.path.insert(0, 'scripts'); from bench_lib import inproc; "
+        f"print(json.dumps(inproc.recovery({kind!r}, virtual=False)))"
+    )
+    out = subprocess.run(cpulimit.wrap([PY, "-c", code], procs), capture_output=True,
+                         text=True, check=True, cwd=ROOT)  # fmt: skip
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def proc_stats(pid: int) -> tuple[float, float]:
     """(RSS MB, CPU seconds) of ``pid``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -347,7 +429,7 @@ def main() -> int:
     )
     p.add_argument("--wrk-seconds", type=int, default=5)
     p.add_argument("--skip", action="append", default=[],
-                   help="startup, recovery, airtime, http, footprint")  # fmt: skip
+                   help="startup, recovery, airtime, http, pi, footprint")  # fmt: skip
     args = p.parse_args()
     started = time.monotonic()
     healthy: list[float] = [float("nan")]
@@ -363,6 +445,8 @@ def main() -> int:
                 airtime(tmp)
             if "http" not in args.skip:
                 http(tmp, args.wrk_seconds)
+            if "pi" not in args.skip:
+                pi_class(tmp)
             if fp is not None:
                 fp.finish(600.0 if args.full else 300.0, healthy)
         finally:
