@@ -16,6 +16,7 @@ from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID
 
 from . import timing
 from .faults import Fault, FaultSpec, Scenario
+from .history import RegisterHistory
 from .meter import Meter, MeterConfig
 from .models import MODELS, link_local
 from .module import SimulatedModule
@@ -29,6 +30,7 @@ __all__ = [
     "FaultSpec",
     "Meter",
     "MeterConfig",
+    "RegisterHistory",
     "Scenario",
     "SimStats",
     "SimulatedModule",

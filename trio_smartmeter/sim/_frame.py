@@ -26,6 +26,9 @@ INF = 0x73
 INFC = 0x74
 INFC_RES = 0x7A
 INF_SNA = 0x53
+SETGET = 0x6E
+SETGET_RES = 0x7E
+SETGET_SNA = 0x5E
 
 
 @attrs.frozen
@@ -45,14 +48,34 @@ class SimFrame:
         return bytes(out)
 
 
-def decode(data: bytes) -> SimFrame:
-    """Decode a frame; ValueError for anything a meter would drop."""
-    if len(data) < 12 or data[:2] != EHD:
-        raise ValueError("not an ECHONET Lite format-1 frame")
-    opc = data[11]
+@attrs.frozen
+class SimSetGet:
+    """SetGet and its answers: two property lists, the Set one first."""
+
+    tid: int
+    seoj: bytes
+    deoj: bytes
+    esv: int
+    sets: tuple[tuple[int, bytes], ...]
+    gets: tuple[tuple[int, bytes], ...]
+
+    def encode(self) -> bytes:
+        out = bytearray(EHD)
+        out += self.tid.to_bytes(2, "big") + self.seoj + self.deoj + bytes([self.esv])
+        for props in (self.sets, self.gets):
+            out.append(len(props))
+            for epc, edt in props:
+                out += bytes([epc, len(edt)]) + edt
+        return bytes(out)
+
+
+def _props(data: bytes, pos: int) -> tuple[tuple[tuple[int, bytes], ...], int]:
+    if pos >= len(data):
+        raise ValueError("missing property count")
+    count = data[pos]
+    pos += 1
     props: list[tuple[int, bytes]] = []
-    pos = 12
-    for _ in range(opc):
+    for _ in range(count):
         if pos + 2 > len(data):
             raise ValueError("truncated property block")
         epc, pdc = data[pos], data[pos + 1]
@@ -61,7 +84,25 @@ def decode(data: bytes) -> SimFrame:
             raise ValueError("truncated EDT")
         props.append((epc, data[pos : pos + pdc]))
         pos += pdc
-    return SimFrame(int.from_bytes(data[2:4], "big"), data[4:7], data[7:10], data[10], tuple(props))
+    return tuple(props), pos
+
+
+def decode(data: bytes) -> SimFrame:
+    """Decode a frame; ValueError for anything a meter would drop."""
+    if len(data) < 12 or data[:2] != EHD:
+        raise ValueError("not an ECHONET Lite format-1 frame")
+    props, _ = _props(data, 11)
+    return SimFrame(int.from_bytes(data[2:4], "big"), data[4:7], data[7:10], data[10], props)
+
+
+def decode_setget(data: bytes) -> SimSetGet:
+    """Decode a SetGet's two lists; ValueError when they do not fill the frame."""
+    frame = decode(data)
+    pos = 12 + sum(2 + len(edt) for _, edt in frame.props)
+    gets, end = _props(data, pos)
+    if end != len(data):
+        raise ValueError("trailing bytes after the Get list")
+    return SimSetGet(frame.tid, frame.seoj, frame.deoj, frame.esv, frame.props, gets)
 
 
 def property_map(epcs: set[int]) -> bytes:

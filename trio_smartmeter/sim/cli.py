@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-coefficient", action="store_true", help="answer Get_SNA for D3")
     p.add_argument("--two-wire", action="store_true", help="single-phase two-wire (T = no data)")
     p.add_argument("--session-lifetime", type=float, default=86400.0)
+    p.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        choices=range(100),
+        metavar="N",
+        help="fabricate N days of past half-hour registers (0-99), so history shows at once",
+    )
     return p
 
 
@@ -83,6 +91,7 @@ def simulate_main(argv: list[str]) -> int:
         solar_peak_watts=args.solar_peak,
         coefficient=None if args.no_coefficient else 1,
         two_wire=args.two_wire,
+        history_days=args.history_days,
     )
     if args.meter_start is not None:
         meter.start = args.meter_start

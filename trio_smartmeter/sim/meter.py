@@ -8,12 +8,13 @@ decoded (``last_answers``, ``last_power_watts``, ``answered_log``).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import attrs
 
 from . import _frame as f
+from .history import RegisterHistory, parse_stamp, past_registers, stamp
 from .household import Household
 
 UNIT_KWH: dict[int, Decimal] = {
@@ -30,7 +31,11 @@ UNIT_KWH: dict[int, Decimal] = {
 _NO_DATA_U16 = 0x7FFE
 _HALF_HOUR = 1800.0
 _STEP_S = 30.0
+_MINUTE_S = 60.0
 _SETTABLE = {0x81, 0xE5}
+#: ED before any Set (the ECHONET default: time all 0xFF) and EF's (``FFFF FF FF FF FF 01``)
+_HISTORY2_DEFAULT = (None, 12)
+_HISTORY3_DEFAULT = (None, 1)
 
 
 def _validate_unit(_: object, __: object, value: int) -> None:
@@ -59,6 +64,16 @@ class MeterConfig:
     response_latency: float = 0.3  # seconds between the request's OK and the ERXUDP
     manufacturer: bytes = b"\x00\x00\x16"
     serial_number: str = "SIM000000001"
+    #: days of half-hour registers the meter keeps (E5 0..99; older days are 0xFFFFFFFE)
+    history_retention_days: int = attrs.field(
+        default=99, validator=attrs.validators.in_(range(100))
+    )
+    #: days of past registers fabricated at start (the household run backwards), for demos
+    history_days: int = attrs.field(default=0, validator=attrs.validators.in_(range(100)))
+    history2: bool = False  # EC/ED (history 2; optional, regional)
+    release_r: bool = False  # Appendix Release R: 0x82 'R', D0 and EE/EF
+    #: SetGet (0x6E) served; the AIF does not require it, so by default SetGet_SNA
+    setget: bool = False
 
     @property
     def pan_id(self) -> int:
@@ -87,11 +102,15 @@ class Meter:
         self._elapsed = 0.0
         self._import_kwh = self.config.initial_import_kwh
         self._export_kwh = self.config.initial_export_kwh
-        self._fixed: dict[datetime, tuple[int, int]] = {}
+        self.registers = RegisterHistory(self.config.history_retention_days)
         self._tid = 0x0360
         self.sna_epcs: set[int] = set()
         self.location = b"\x00"
         self.day_for_history = 0
+        self.history2_time: tuple[datetime | None, int] = _HISTORY2_DEFAULT
+        self.history3_time: tuple[datetime | None, int] = _HISTORY3_DEFAULT
+        #: another HEMS that sets E5 to this day just before each Get of E2/E4 (None: none)
+        self.other_hems_day: int | None = None
         # observable truth
         self.last_answers: dict[int, bytes] = {}
         self.last_power_watts: int | None = None
@@ -102,7 +121,9 @@ class Meter:
         self.answered_log: list[Answer] = []
         self.pushed_log: list[Answer] = []
         self.infc_res_count = 0
-        self._record_fixed(self._boundary_at_or_before(self.config.start))
+        self._record_past()
+        if self.config.release_r:
+            self._record_minute(self.config.start.replace(second=0, microsecond=0))
 
     # ----------------------------------------------------------------- clock & energy
     def now(self, elapsed: float) -> datetime:
@@ -121,17 +142,41 @@ class Meter:
     def _boundary_at_or_before(at: datetime) -> datetime:
         return at.replace(minute=0 if at.minute < 30 else 30, second=0, microsecond=0)
 
-    def _record_fixed(self, boundary: datetime) -> None:
-        self._fixed[boundary] = (self._raw(self._import_kwh), self._raw(self._export_kwh))
-        while len(self._fixed) > 100:
-            del self._fixed[min(self._fixed)]
+    def _registers_now(self) -> tuple[int, int]:
+        return self._raw(self._import_kwh), self._raw(self._export_kwh)
+
+    def _record_past(self) -> None:
+        """The registers before ``start``: the household run backwards (``history_days``)."""
+        start = self.config.start
+        days = min(self.config.history_days, self.config.history_retention_days)
+        oldest = datetime.combine(start.date() - timedelta(days=days), time())
+        if days == 0:
+            oldest = self._boundary_at_or_before(start)
+        now_kwh = (self._import_kwh, self._export_kwh)
+        for boundary, registers in past_registers(
+            self.household, start, oldest, now_kwh, self._raw
+        ):
+            self.registers.record(boundary, registers)
+
+    def _record_minute(self, minute: datetime) -> None:
+        self.registers.record_minute(minute, self._registers_now())
 
     def advance(self, elapsed: float) -> None:
-        """Integrate |power| into import (E0) / export (E3) up to ``elapsed``."""
+        """Integrate |power| into import (E0) / export (E3) up to ``elapsed``.
+
+        The registers are recorded from that same integration at every half-hour (and,
+        for Release R, every minute), so history and E0/E3 always agree.
+        """
         while self._elapsed < elapsed:
             at = self.now(self._elapsed)
             next_boundary = self._boundary_at_or_before(at) + timedelta(seconds=_HALF_HOUR)
-            step = min(_STEP_S, elapsed - self._elapsed, (next_boundary - at).total_seconds())
+            next_minute = at.replace(second=0, microsecond=0) + timedelta(seconds=_MINUTE_S)
+            step = min(
+                _STEP_S,
+                elapsed - self._elapsed,
+                (next_boundary - at).total_seconds(),
+                (next_minute - at).total_seconds(),
+            )
             watts = self.household.net_watts(at)
             kwh = abs(watts) * step / 3_600_000
             if watts >= 0:
@@ -140,7 +185,9 @@ class Meter:
                 self._export_kwh += kwh
             self._elapsed += step
             if self.now(self._elapsed) >= next_boundary:
-                self._record_fixed(next_boundary)
+                self.registers.record(next_boundary, self._registers_now())
+            if self.config.release_r and self.now(self._elapsed) >= next_minute:
+                self._record_minute(next_minute)
 
     def power_watts(self, elapsed: float) -> int:
         return self.household.net_watts(self.now(elapsed))
@@ -157,24 +204,58 @@ class Meter:
 
     def fixed_time(self, elapsed: float, reverse: bool) -> bytes:
         self.advance(elapsed)
-        boundary = self._boundary_at_or_before(self.now(elapsed))
-        raw = self._fixed.get(boundary)
-        if raw is None:
-            boundary = max(self._fixed)
-            raw = self._fixed[boundary]
+        boundary, raw = self.registers.latest_at_or_before(
+            self._boundary_at_or_before(self.now(elapsed))
+        )
         stamp = boundary.year.to_bytes(2, "big") + bytes(
             [boundary.month, boundary.day, boundary.hour, boundary.minute, 0]
         )
-        return stamp + raw[1 if reverse else 0].to_bytes(4, "big")
+        value = raw[1 if reverse else 0]
+        return stamp + (0xFFFFFFFE if value is None else value).to_bytes(4, "big")
+
+    def minute_energy(self, elapsed: float) -> bytes:
+        """D0: the registers at the latest whole minute of the meter's clock."""
+        self.advance(elapsed)
+        minute = self.now(elapsed).replace(second=0, microsecond=0)
+        forward, reverse = self.registers.minutes.get(minute, (None, None))
+        stamp = minute.year.to_bytes(2, "big") + bytes(
+            [minute.month, minute.day, minute.hour, minute.minute, 0]
+        )
+        return stamp + b"".join(
+            (0xFFFFFFFE if v is None else v).to_bytes(4, "big") for v in (forward, reverse)
+        )
+
+    def history1(self, elapsed: float, reverse: bool) -> bytes:
+        """E2/E4 for the day E5 holds (another HEMS may just have changed it)."""
+        self.advance(elapsed)
+        if self.other_hems_day is not None:
+            self.day_for_history = self.other_hems_day
+        return self.registers.history1(self.now(elapsed).date(), self.day_for_history, reverse)
+
+    def set_by_another_hems(self, epc: int, edt: bytes) -> bool:
+        """Another controller's SetC, behind the exporter's back (E5/ED/EF are global)."""
+        return self._set(epc, edt)
 
     # ----------------------------------------------------------------- properties
     def get_map(self) -> set[int]:
         epcs = {0x80, 0x81, 0x82, 0x88, 0x8A, 0x8D, 0x97, 0x98, 0x9D, 0x9E, 0x9F}
-        epcs |= {0xD7, 0xE0, 0xE1, 0xE5, 0xE7, 0xE8, 0xEA}
+        epcs |= {0xD7, 0xE0, 0xE1, 0xE2, 0xE5, 0xE7, 0xE8, 0xEA}
         if self.config.coefficient is not None:
             epcs.add(0xD3)
         if self.config.has_reverse:
-            epcs |= {0xE3, 0xEB}
+            epcs |= {0xE3, 0xE4, 0xEB}
+        if self.config.history2:
+            epcs |= {0xEC, 0xED}
+        if self.config.release_r:
+            epcs |= {0xD0, 0xEE, 0xEF}
+        return epcs
+
+    def set_map(self) -> set[int]:
+        epcs = set(_SETTABLE)
+        if self.config.history2:
+            epcs.add(0xED)
+        if self.config.release_r:
+            epcs.add(0xEF)
         return epcs
 
     def inf_map(self) -> set[int]:
@@ -190,7 +271,7 @@ class Meter:
         if epc == 0x81:
             return self.location
         if epc == 0x82:
-            return b"\x00\x00\x46\x00"
+            return b"\x00\x00" + (b"R" if c.release_r else b"F") + b"\x00"
         if epc == 0x88:
             return b"\x42"
         if epc == 0x8A:
@@ -204,7 +285,7 @@ class Meter:
         if epc == 0x9D:
             return f.property_map(self.inf_map())
         if epc == 0x9E:
-            return f.property_map(_SETTABLE)
+            return f.property_map(self.set_map())
         if epc == 0x9F:
             return f.property_map(self.get_map())
         if epc == 0xD3:
@@ -230,6 +311,21 @@ class Meter:
             return r.to_bytes(2, "big", signed=True) + t.to_bytes(2, "big", signed=True)
         if epc in (0xEA, 0xEB):
             return self.fixed_time(elapsed, reverse=epc == 0xEB)
+        return self._history_edt(epc, elapsed)
+
+    def _history_edt(self, epc: int, elapsed: float) -> bytes | None:
+        if epc in (0xE2, 0xE4):
+            return self.history1(elapsed, reverse=epc == 0xE4)
+        if epc == 0xD0:
+            return self.minute_energy(elapsed)
+        self.advance(elapsed)
+        if epc == 0xEC:
+            return self.registers.history2(*self.history2_time)
+        if epc == 0xEE:
+            return self.registers.history3(*self.history3_time)
+        if epc in (0xED, 0xEF):
+            at, points = self.history2_time if epc == 0xED else self.history3_time
+            return (b"\xff" * 6 if at is None else stamp(at)) + bytes([points])
         return None
 
     # ----------------------------------------------------------------- services
@@ -261,6 +357,8 @@ class Meter:
                     self.last_answers[epc] = edt
             esv = f.GET_RES if ok else f.GET_SNA
             return self._reply(req, esv, tuple(props))
+        if req.esv == f.SETGET:
+            return self._setget(payload, elapsed)
         if req.esv in (f.SETC, f.SETI):
             props = []
             ok = True
@@ -273,6 +371,30 @@ class Meter:
             return self._reply(req, f.SET_RES if ok else f.SETC_SNA, tuple(props))
         return None
 
+    def _setget(self, payload: bytes, elapsed: float) -> bytes | None:
+        """SetGet: Set then Get in one frame where served, else SetGet_SNA untouched."""
+        try:
+            req = f.decode_setget(payload)
+        except ValueError:
+            return None
+        if not self.config.setget:
+            sets, gets = req.sets, tuple((epc, b"") for epc, _ in req.gets)
+            return self._reply_setget(req, f.SETGET_SNA, sets, gets)
+        sets = tuple((epc, b"" if self._set(epc, edt) else edt) for epc, edt in req.sets)
+        gets = tuple((epc, self._edt(epc, elapsed) or b"") for epc, _ in req.gets)
+        ok = all(not edt for _, edt in sets) and all(edt for _, edt in gets)
+        return self._reply_setget(req, f.SETGET_RES if ok else f.SETGET_SNA, sets, gets)
+
+    def _reply_setget(
+        self,
+        req: f.SimSetGet,
+        esv: int,
+        sets: tuple[tuple[int, bytes], ...],
+        gets: tuple[tuple[int, bytes], ...],
+    ) -> bytes:
+        self.answered_log.append(Answer(req.tid, esv, sets + gets))
+        return f.SimSetGet(req.tid, req.deoj, req.seoj, esv, sets, gets).encode()
+
     def _set(self, epc: int, edt: bytes) -> bool:
         if epc == 0x81 and len(edt) in (1, 17):
             self.location = edt
@@ -280,6 +402,14 @@ class Meter:
         if epc == 0xE5 and len(edt) == 1 and edt[0] <= 99:
             self.day_for_history = edt[0]
             return True
+        if epc in (0xED, 0xEF) and epc in self.set_map() and len(edt) == 7:
+            at, points = parse_stamp(edt[:6]), edt[6]
+            if epc == 0xED and at is not None and at.minute in (0, 30) and 1 <= points <= 12:
+                self.history2_time = (at, points)
+                return True
+            if epc == 0xEF and at is not None and 1 <= points <= 10:
+                self.history3_time = (at, points)
+                return True
         return False
 
     def _reply(self, req: f.SimFrame, esv: int, props: tuple[tuple[int, bytes], ...]) -> bytes:

@@ -1,7 +1,9 @@
 """ECHONET Lite, sans-IO: frames, TID matching, and the 0x028801 smart-meter catalogue.
 
 Pure code (stdlib + attrs): bytes in, values out. The meter's EPC encodings and units
-live in :mod:`trio_smartmeter.core.echonet.meter` and nowhere else.
+live in :mod:`trio_smartmeter.core.echonet.meter` and nowhere else; the history layouts
+(E2/E4, EC/ED, D0, EE/EF) and the half-hour :class:`~.history.Slot` in
+:mod:`trio_smartmeter.core.echonet.history`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from ._exchange import (
     is_response_to,
     is_sna,
     readable_properties,
+    set_request,
     sna_properties,
 )
 from ._frame import (
@@ -28,6 +31,13 @@ from ._frame import (
     Property,
     decode_frame,
 )
+from ._setget import (
+    SETGET_ESVS,
+    SetGetFrame,
+    decode_setget_frame,
+    is_setget_response_to,
+    setget_request,
+)
 
 __all__ = [
     "CONTROLLER",
@@ -36,16 +46,22 @@ __all__ = [
     "ESV",
     "NODE_PROFILE",
     "RESPONSES",
+    "SETGET_ESVS",
     "SMART_METER",
     "Frame",
     "FrameError",
     "Property",
+    "SetGetFrame",
     "TidAllocator",
     "decode_frame",
+    "decode_setget_frame",
     "get_request",
     "infc_response",
     "is_response_to",
+    "is_setget_response_to",
     "is_sna",
     "readable_properties",
+    "set_request",
+    "setget_request",
     "sna_properties",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "is_response_to",
     "is_sna",
     "readable_properties",
+    "set_request",
     "sna_properties",
 ]
 
@@ -52,6 +53,19 @@ def get_request(
         esv=ESV.GET,
         properties=tuple(Property(epc) for epc in epcs),
     )
+
+
+def set_request(
+    tid: int,
+    properties: Sequence[Property],
+    deoj: EOJ = SMART_METER,
+    seoj: EOJ = CONTROLLER,
+) -> Frame:
+    """A SetC (0x61) for ``properties``: the meter answers Set_Res, or SetC_SNA echoing
+    the EDT of each property it refused (E5/ED/EF, the history selectors)."""
+    if not properties:
+        raise ValueError("a Set needs at least one property")
+    return Frame(tid=tid, seoj=seoj, deoj=deoj, esv=ESV.SETC, properties=tuple(properties))
 
 
 def is_response_to(request: Frame, response: Frame) -> bool:

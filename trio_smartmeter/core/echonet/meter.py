@@ -1,6 +1,6 @@
 # This is the only place that knows EPC units, sizes, signedness and special values of the
 # low-voltage smart electric energy meter (class 0x028801) and of the node profile's
-# instance list. Everything above this module sees plain values: int watts, Decimal
+# instance list (its history layouts live beside it, in history.py). Everything above this module sees plain values: int watts, Decimal
 # amperes and kWh factors, raw counters, None for "no data".
 """The 0x028801 property catalogue (protocol.md §7, §8): EPCs, decoders and ``describe``.
 
@@ -19,7 +19,19 @@ from typing import Literal
 
 import attrs
 
+from ._fields import counter as _counter
+from ._fields import meter_datetime as _datetime
+from ._fields import uint as _uint
 from ._frame import EOJ, NODE_PROFILE, Frame
+from .history import (
+    HistoryTime,
+    decode_history1,
+    decode_history2,
+    decode_history2_time,
+    decode_history3,
+    decode_history3_time,
+    decode_minute_energy,
+)
 
 # -- EPCs of the smart meter (0x028801) -------------------------------------------------
 EPC_OPERATION_STATUS = 0x80
@@ -49,6 +61,8 @@ EPC_FIXED_FORWARD = 0xEA
 EPC_FIXED_REVERSE = 0xEB
 EPC_HISTORY2 = 0xEC
 EPC_HISTORY2_TIME = 0xED
+EPC_HISTORY3 = 0xEE
+EPC_HISTORY3_TIME = 0xEF
 
 # -- EPCs of the node profile (0x0EF001); D3/D7 mean something else there ---------------
 EPC_NP_VERSION = 0x82
@@ -62,7 +76,6 @@ EPC_NP_CLASS_LIST_S = 0xD7
 # -- special values ---------------------------------------------------------------------
 POWER_SPECIAL = frozenset({0x7FFFFFFE, 0x7FFFFFFF, 0x80000000})  # no data, overflow, underflow
 CURRENT_SPECIAL = frozenset({0x7FFE, 0x7FFF, 0x8000})  # no data (T on 1φ2W), overflow, underflow
-CUMULATIVE_SPECIAL = frozenset({0xFFFFFFFE, 0xFFFFFFFF})  # no data / not collected
 
 #: EPC 0xE1 code -> kWh per raw unit
 UNITS_KWH: Mapping[int, Decimal] = {
@@ -89,23 +102,6 @@ class FixedTimeRecord:
 
     at: _dt.datetime
     raw: int | None
-
-
-# -- helpers ----------------------------------------------------------------------------
-def _uint(edt: bytes, size: int) -> int | None:
-    return int.from_bytes(edt, "big") if len(edt) == size else None
-
-
-def _datetime(edt: bytes) -> _dt.datetime | None:
-    """YYYY(2) MM DD hh mm ss (7 bytes) -> naive datetime, None when not a real date/time."""
-    try:
-        return _dt.datetime(int.from_bytes(edt[:2], "big"), edt[2], edt[3], edt[4], edt[5], edt[6])
-    except ValueError:
-        return None
-
-
-def _counter(value: int) -> int | None:
-    return None if value in CUMULATIVE_SPECIAL else value
 
 
 # -- decoders (the contract in docs/architecture.md) -------------------------------------
@@ -174,26 +170,16 @@ def decode_fixed_time(edt: bytes) -> FixedTimeRecord | None:
 
 
 def decode_one_minute(edt: bytes) -> tuple[_dt.datetime, int | None, int | None] | None:
-    """EPC 0xD0: (time, forward raw, reverse raw); newer meters only."""
-    if len(edt) != 15:
-        return None
-    at = _datetime(edt[:7])
-    if at is None:
-        return None
-    return (
-        at,
-        _counter(int.from_bytes(edt[7:11], "big")),
-        _counter(int.from_bytes(edt[11:], "big")),
-    )
+    """EPC 0xD0: (time, forward raw, reverse raw); newer meters only (see
+    :func:`~.history.decode_minute_energy`)."""
+    energy = decode_minute_energy(edt)
+    return None if energy is None else (energy.at, energy.forward, energy.reverse)
 
 
 def decode_history(edt: bytes) -> tuple[int, tuple[int | None, ...]] | None:
     """EPC 0xE2/0xE4: (days ago, 48 half-hour raw values from 00:00; None = not collected)."""
-    if len(edt) != 2 + 48 * 4:
-        return None
-    day = int.from_bytes(edt[:2], "big")
-    values = tuple(_counter(int.from_bytes(edt[i : i + 4], "big")) for i in range(2, len(edt), 4))
-    return (day, values)
+    history = decode_history1(edt)
+    return None if history is None else (history.day, history.registers)
 
 
 def decode_standard_version(edt: bytes) -> str | None:
@@ -320,6 +306,42 @@ def _render_history(edt: bytes) -> str | None:
     day, values = decoded
     collected = sum(v is not None for v in values)
     return f"{day} day(s) ago: {collected}/48 half-hour values"
+
+
+def _render_points(at: _dt.datetime | None, count: int, collected: int) -> str:
+    if at is None:
+        return "not set (no data)"
+    return f"{count} point(s) back from {at.isoformat(sep=' ', timespec='minutes')}, {collected} collected"
+
+
+def _render_history2(edt: bytes) -> str | None:
+    decoded = decode_history2(edt)
+    if decoded is None:
+        return None
+    collected = sum(p.forward is not None for p in decoded.points)
+    return _render_points(decoded.at, len(decoded.points), collected)
+
+
+def _render_history3(edt: bytes) -> str | None:
+    decoded = decode_history3(edt)
+    if decoded is None:
+        return None
+    collected = sum(p.forward is not None for p in decoded.points)
+    return _render_points(decoded.at, len(decoded.points), collected)
+
+
+def _render_history_time(
+    decode: Callable[[bytes], HistoryTime | None],
+) -> Callable[[bytes], str | None]:
+    def render(edt: bytes) -> str | None:
+        time = decode(edt)
+        if time is None:
+            return None
+        if time.at is None:
+            return f"not set ({time.points} point(s))"
+        return f"{time.at.isoformat(sep=' ', timespec='minutes')}, {time.points} point(s)"
+
+    return render
 
 
 def _render_coefficient(edt: bytes) -> str | None:
@@ -457,8 +479,10 @@ CATALOGUE: Mapping[int, _Entry] = {
     0xE8: _Entry("instantaneous current", _render_currents),
     0xEA: _Entry("cumulative energy at fixed time (normal)", _render_fixed),
     0xEB: _Entry("cumulative energy at fixed time (reverse)", _render_fixed),
-    0xEC: _Entry("historical cumulative energy 2", _hex),
-    0xED: _Entry("day/time for historical data 2", _hex),
+    0xEC: _Entry("historical cumulative energy 2", _render_history2),
+    0xED: _Entry("day/time for historical data 2", _render_history_time(decode_history2_time)),
+    0xEE: _Entry("historical cumulative energy 3", _render_history3),
+    0xEF: _Entry("day/time for historical data 3", _render_history_time(decode_history3_time)),
     0xD5: _Entry("instance list notification", _render_instances),
 }
 
