@@ -5,12 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from trio_smartmeter.service.history_store import (
-    RETENTION_SECONDS,
-    SLOT_SECONDS,
-    HalfHour,
-    HistoryStore,
-)
+from trio_smartmeter.core.model import HalfHour
+from trio_smartmeter.service.history_store import RETENTION_SECONDS, SLOT_SECONDS, HistoryStore
 
 T0 = 1_796_050_800  # 2026-12-01 00:00 JST
 

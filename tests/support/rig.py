@@ -23,6 +23,7 @@ from tests.support.exposition import Key, key, samples
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.serial_port import SimOpener
+from trio_smartmeter.service.history_store import HistoryStore
 from trio_smartmeter.service.settings import SessionSettings
 from trio_smartmeter.service.supervisor import LinkSupervisor
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, SimulatedModule
@@ -117,6 +118,7 @@ async def start_rig(
     state_file: Path | None = None,
     module: SimulatedModule | None = None,
     opener: Callable[[PluggableDevice], SimOpener] | None = None,
+    history: HistoryStore | None = None,
     **sim: Any,
 ) -> Rig:
     """Start an exporter on ``model`` in ``nursery``; ``opener`` may wrap the device's."""
@@ -137,12 +139,18 @@ async def start_rig(
         sim_opener=opener(device) if opener is not None else device.open,
         wall_clock=lambda: WALL_EPOCH + trio.current_time(),
         device_present=device.present,
+        history=history,
+        history_offload=inline,  # a worker thread would let the virtual clock jump meanwhile
     )
     rig = Rig(supervisor, state, module, device, build_registry(state, trio.current_time))
     await nursery.start(supervisor.run)
     if watch:
         nursery.start_soon(rig.watch_staleness)
     return rig
+
+
+async def inline(fn: Callable[..., Any], *args: object) -> Any:
+    return fn(*args)
 
 
 async def wait_until(predicate: Callable[[], bool], limit: float = 10_000.0) -> float:

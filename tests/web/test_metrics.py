@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from trio_smartmeter.core.model import (
     FixedTimeEnergy,
     MeterInfo,
+    MinuteEnergy,
     ModuleInfo,
     Reading,
     SessionState,
@@ -91,7 +92,17 @@ def connected_state(**kw: object) -> ExporterState:
 
 
 def fresh() -> tuple[ExporterState, float]:
-    return connected_state(), T0 + 10
+    s = connected_state()
+    s.set_minute_energy(
+        MinuteEnergy(
+            forward_joules=Decimal("45296400000"),
+            reverse_joules=Decimal(0),
+            meter_timestamp_unix=UNIX - 60,
+            received_monotonic=T0,
+        )
+    )
+    s.set_history(slots=4752, missing=10)
+    return s, T0 + 10
 
 
 def two_wire() -> tuple[ExporterState, float]:

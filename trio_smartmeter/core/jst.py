@@ -24,3 +24,8 @@ def jst_date(unix: float) -> str:
 def jst_now(unix: float) -> datetime.datetime:
     """A Unix time as a naive JST wall-clock time, to the second (the demo meter's clock)."""
     return datetime.datetime.fromtimestamp(unix, JST).replace(tzinfo=None, microsecond=0)
+
+
+def unix_to_meter_time(unix: float) -> datetime.datetime:
+    """A Unix time as the meter's naive JST clock reads it."""
+    return datetime.datetime.fromtimestamp(unix, JST).replace(tzinfo=None)

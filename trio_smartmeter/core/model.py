@@ -74,3 +74,30 @@ class MeterScaling:
     unit_kwh: Decimal  # EPC 0xE1
     digits: int | None  # EPC 0xD7
     has_reverse: bool  # EPC 0xE3 is in the meter's Get property map
+    history2: bool = False  # EC in the Get map and ED in the Set map (history 2)
+    minute_energy: bool = False  # D0 in the Get map (Release R)
+
+
+@attrs.frozen
+class HalfHour:
+    """The cumulative registers at the end of one half-hour slot, by the meter's clock.
+
+    ``end_unix`` is the slot's end (the meter's JST boundary as Unix time) and its key.
+    Raw values are as the meter gives them; joules are raw × coefficient × unit.
+    """
+
+    end_unix: int
+    forward_raw: int | None = None
+    reverse_raw: int | None = None
+    forward_joules: Decimal | None = None
+    reverse_joules: Decimal | None = None
+
+
+@attrs.frozen
+class MinuteEnergy:
+    """EPC 0xD0 of a Release R meter: the latest one-minute cumulative values."""
+
+    forward_joules: Decimal | None
+    reverse_joules: Decimal | None
+    meter_timestamp_unix: float
+    received_monotonic: float

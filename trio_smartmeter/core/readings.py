@@ -2,9 +2,11 @@
 properties of the answer become SI values. Pure.
 
 Every poll is ONE Get frame. A session's first frame also carries the static properties
-(standard version, manufacturer, D3, D7, E1, the Get map and the last fixed-time value),
+(standard version, manufacturer, D3, D7, E1, the Get and Set maps and the last
+fixed-time value),
 so the scaling comes from the same frame as the first reading: one round trip, not two.
-Later frames ask for E7, E8, E0, and E3 only if the meter has it.
+Later frames ask for E7, E8, E0, and E3 only if the meter has it, and D0 (the one-minute
+values of a Release R meter) when its Get map lists it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ from typing import Literal
 import attrs
 
 from trio_smartmeter.core.echonet import meter as epc
+from trio_smartmeter.core.echonet.history import decode_minute_energy
 from trio_smartmeter.core.jst import meter_time_to_unix
-from trio_smartmeter.core.model import FixedTimeEnergy, MeterInfo, MeterScaling, Reading
+from trio_smartmeter.core.model import (
+    FixedTimeEnergy,
+    HalfHour,
+    MeterInfo,
+    MeterScaling,
+    MinuteEnergy,
+    Reading,
+)
 
 #: Read once per session, in the session's first poll frame (Get_SNA for some is fine).
 STATIC_EPCS = (
@@ -27,6 +37,7 @@ STATIC_EPCS = (
     epc.EPC_DIGITS,
     epc.EPC_UNIT,
     epc.EPC_GET_MAP,
+    epc.EPC_SET_MAP,
     epc.EPC_FIXED_FORWARD,
 )
 #: Every poll carries these (E3 too while the meter has it).
@@ -43,20 +54,64 @@ def poll_epcs(scaling: MeterScaling | None) -> tuple[int, ...]:
     """What the next poll asks for: the static EPCs too while the scaling is unknown."""
     if scaling is None:
         return STATIC_EPCS + POLL_EPCS + (epc.EPC_REVERSE,)
-    return POLL_EPCS + ((epc.EPC_REVERSE,) if scaling.has_reverse else ())
+    return (
+        POLL_EPCS
+        + ((epc.EPC_REVERSE,) if scaling.has_reverse else ())
+        + ((epc.EPC_ONE_MINUTE,) if scaling.minute_energy else ())
+    )
 
 
 def scaling_from(props: Properties) -> MeterScaling:
     """How raw cumulative values become energy, from the static EPCs of an answer."""
     if epc.EPC_UNIT not in props or (unit := epc.decode_unit(props[epc.EPC_UNIT])) is None:
         raise UnreadableAnswer("the meter did not give the unit of cumulative energy (EPC E1)")
-    get_map = epc.decode_property_map(props[epc.EPC_GET_MAP]) if epc.EPC_GET_MAP in props else None
+    get_map = _map(props, epc.EPC_GET_MAP)
+    set_map = _map(props, epc.EPC_SET_MAP) or frozenset()
     return MeterScaling(
         coefficient=epc.decode_coefficient(props.get(epc.EPC_COEFFICIENT, b"")),
         unit_kwh=unit,
         digits=epc.decode_digits(props[epc.EPC_DIGITS]) if epc.EPC_DIGITS in props else None,
         has_reverse=get_map is None or epc.EPC_REVERSE in get_map,
+        history2=get_map is not None
+        and epc.EPC_HISTORY2 in get_map
+        and epc.EPC_HISTORY2_TIME in set_map,
+        minute_energy=get_map is not None and epc.EPC_ONE_MINUTE in get_map,
     )
+
+
+def _map(props: Properties, code: int) -> frozenset[int] | None:
+    return epc.decode_property_map(props[code]) if code in props else None
+
+
+def minute_energy_from(
+    props: Properties, scaling: MeterScaling, received_monotonic: float
+) -> MinuteEnergy | None:
+    """D0 (Release R) as energy stamped with the meter's clock; None without it."""
+    if epc.EPC_ONE_MINUTE not in props:
+        return None
+    minute = decode_minute_energy(props[epc.EPC_ONE_MINUTE])
+    if minute is None:
+        return None
+    return MinuteEnergy(
+        forward_joules=_joules(minute.forward, scaling),
+        reverse_joules=_joules(minute.reverse, scaling),
+        meter_timestamp_unix=minute.unix,
+        received_monotonic=received_monotonic,
+    )
+
+
+def half_hour_from_fixed(
+    edt: bytes, scaling: MeterScaling | None, *, reverse: bool
+) -> HalfHour | None:
+    """EA/EB as the store's row for the slot that ends at its timestamp."""
+    record = epc.decode_fixed_time(edt)
+    if record is None or record.raw is None or scaling is None:
+        return None
+    end = int(meter_time_to_unix(record.at))
+    joules = _joules(record.raw, scaling)
+    if reverse:
+        return HalfHour(end, reverse_raw=record.raw, reverse_joules=joules)
+    return HalfHour(end, forward_raw=record.raw, forward_joules=joules)
 
 
 def meter_info_from(props: Properties) -> MeterInfo | None:

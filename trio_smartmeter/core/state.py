@@ -17,6 +17,7 @@ from trio_smartmeter.core.model import (
     FixedTimeEnergy,
     MeterInfo,
     MeterScaling,
+    MinuteEnergy,
     ModuleInfo,
     Reading,
     SessionState,
@@ -83,6 +84,10 @@ class ExporterState:
     reading: Reading | None = None
     fixed_forward: FixedTimeEnergy | None = None
     fixed_reverse: FixedTimeEnergy | None = None
+    minute_energy: MinuteEnergy | None = None
+    #: half-hours in the history store, and those known missing that are still to read
+    history_slots: int | None = None
+    history_missing: int | None = None
     scaling: MeterScaling | None = None
     meter_info: MeterInfo | None = None
     module_info: ModuleInfo | None = None
@@ -131,6 +136,12 @@ class ExporterState:
         if which is None or now_monotonic - which.received_monotonic > max(self.max_age, 2400.0):
             return None
         return which
+
+    def fresh_minute(self, now_monotonic: float) -> MinuteEnergy | None:
+        m = self.minute_energy
+        if m is None or now_monotonic - m.received_monotonic > self.max_age:
+            return None
+        return m
 
     # -- writer side (the supervisor) ---------------------------------------------------
     def _changed(self) -> None:
@@ -221,6 +232,15 @@ class ExporterState:
         if reverse is not None:
             self.fixed_reverse = reverse
         self._changed()
+
+    def set_minute_energy(self, minute: MinuteEnergy) -> None:
+        self.minute_energy = minute
+        self._changed()
+
+    def set_history(self, *, slots: int, missing: int) -> None:
+        if (slots, missing) != (self.history_slots, self.history_missing):
+            self.history_slots, self.history_missing = slots, missing
+            self._changed()
 
     def bump(self, counter: str, by: int = 1) -> None:
         """Increment one of the plain counters (scans, joins, join_failures, ...)."""

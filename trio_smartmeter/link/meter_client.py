@@ -181,10 +181,17 @@ class MeterClient:
 
     async def get(self, epcs: Sequence[int]) -> echonet.Frame:
         """One Get frame for ``epcs``; returns the matching Get_Res / Get_SNA frame."""
+        return await self.exchange(echonet.get_request(self.tids.next(), epcs))
+
+    async def set_c(self, properties: Sequence[echonet.Property]) -> echonet.Frame:
+        """One SetC frame; returns the matching Set_Res / SetC_SNA frame."""
+        return await self.exchange(echonet.set_request(self.tids.next(), properties))
+
+    async def exchange(self, request: echonet.Frame) -> echonet.Frame:
+        """Send ``request`` in one frame and wait for the answer that matches it."""
         ip = self.meter_ip
         if ip is None:
             raise SendFailed("no session: join first")
-        request = echonet.get_request(self.tids.next(), epcs)
         payload = request.encode()
 
         def relevant(m: Message) -> bool:
@@ -235,7 +242,8 @@ class MeterClient:
                     if echonet.is_response_to(request, frame):
                         return frame
         raise RequestTimeout(
-            f"no answer to Get TID {request.tid:04X} within {self.timing.response:g} s"
+            f"no answer to {echonet.ESV(request.esv).name} TID {request.tid:04X}"
+            f" within {self.timing.response:g} s"
         )
 
 

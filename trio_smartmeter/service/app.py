@@ -27,6 +27,7 @@ from loguru import logger
 
 from trio_smartmeter import __version__
 from trio_smartmeter.core.config import Config
+from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web.router import ASGIApp, make_app
 from trio_smartmeter.web.server import serve
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from trio_smartmeter.link.serial_port import SimOpener
+    from trio_smartmeter.service.history_store import HistoryStore
     from trio_smartmeter.service.supervisor import LinkSupervisor
 
 #: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
@@ -59,7 +61,18 @@ async def run_exporter(
         assert registry is not None
         return registry
 
-    app = make_app(state, built_registry, monotonic=trio.current_time, version=__version__)
+    store: HistoryStore | None = None
+    store_open = trio.Event()
+    limiter = trio.CapacityLimiter(1)
+
+    async def history(since: float, until: float) -> list[HalfHour]:
+        await store_open.wait()
+        assert store is not None
+        return await trio.to_thread.run_sync(store.between, since, until, limiter=limiter)
+
+    app = make_app(
+        state, built_registry, monotonic=trio.current_time, version=__version__, history=history
+    )
     http_stop = trio.Event()
 
     async with trio.open_nursery() as nursery:
@@ -70,10 +83,15 @@ async def run_exporter(
         metrics, link = await trio.to_thread.run_sync(_import_the_rest)
         registry = metrics.build_registry(state, trio.current_time)
         registry_built.set()
-        from trio_smartmeter.service.settings import settings_from_config  # loaded by now
+        from trio_smartmeter.service.history_store import HistoryStore  # loaded by now
+        from trio_smartmeter.service.settings import settings_from_config
 
+        settings = settings_from_config(cfg)
+        store = HistoryStore(settings.history_file)
+        await trio.to_thread.run_sync(store.open, limiter=limiter)
+        store_open.set()
         supervisor: LinkSupervisor = link.LinkSupervisor(
-            settings_from_config(cfg), state, rng=rng, sim_opener=sim_opener
+            settings, state, rng=rng, sim_opener=sim_opener, history=store
         )
         logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
         if on_listening is not None:

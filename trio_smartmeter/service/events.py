@@ -15,11 +15,12 @@ from loguru import logger
 from trio_smartmeter.core import echonet, skstack
 from trio_smartmeter.core.echonet import meter as epc
 from trio_smartmeter.core.errors import ModuleTimeout
-from trio_smartmeter.core.readings import fixed_time_from
+from trio_smartmeter.core.readings import fixed_time_from, half_hour_from_fixed
 from trio_smartmeter.core.session import SessionSignal, signal_for
 from trio_smartmeter.core.skstack import Message
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.skstack_client import SkStackClient
+from trio_smartmeter.service.history_filler import HistoryFiller
 from trio_smartmeter.service.module_session import ModuleSession
 
 #: INFC notifications waiting for their INFC_Res; more are left unanswered (the meter
@@ -28,9 +29,12 @@ INFC_BACKLOG = 8
 
 
 class EventRouter:
-    def __init__(self, session: ModuleSession, state: ExporterState) -> None:
+    def __init__(
+        self, session: ModuleSession, state: ExporterState, history: HistoryFiller | None = None
+    ) -> None:
         self.session = session
         self.state = state
+        self.history = history
         self._infc_send, self._infc_receive = trio.open_memory_channel[echonet.Frame](INFC_BACKLOG)
 
     # -- the reader's callback -------------------------------------------------------------
@@ -98,13 +102,18 @@ class EventRouter:
 
     def record_fixed(self, which: int, edt: bytes) -> None:
         """EA/EB into the state, whether pushed (INF) or read (the first poll)."""
-        energy = fixed_time_from(edt, self.state.scaling, trio.current_time())
+        scaling = self.state.scaling
+        energy = fixed_time_from(edt, scaling, trio.current_time())
         if energy is None:
             return
-        if which == epc.EPC_FIXED_FORWARD:
-            self.state.set_fixed(forward=energy)
-        else:
+        reverse = which == epc.EPC_FIXED_REVERSE
+        if reverse:
             self.state.set_fixed(reverse=energy)
+        else:
+            self.state.set_fixed(forward=energy)
+        row = half_hour_from_fixed(edt, scaling, reverse=reverse)
+        if row is not None and self.history is not None:
+            self.history.record_live(row)
 
     # -- the INFC responder task ---------------------------------------------------------
     async def answer_infc(self, client: SkStackClient) -> None:

@@ -7,19 +7,21 @@ the file. One row per half-hour (100 days are ~4 800 rows, a few hundred KiB); o
 are pruned past the meter's own 99 days. A store that cannot be read is moved aside and
 started anew: the meter still holds the data, so it is read back, never a crash.
 
-The store is blocking I/O: the service calls it through one worker thread.
+The store is blocking I/O: the service calls it from worker threads, one at a time.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import attrs
 from loguru import logger
+
+from trio_smartmeter.core.model import HalfHour
 
 #: Kept this long past the newest slot (the meter's history 1 reaches 99 days back).
 RETENTION_SECONDS = 100 * 86400
@@ -36,34 +38,26 @@ CREATE TABLE IF NOT EXISTS half_hours (
 """
 
 
-@attrs.frozen
-class HalfHour:
-    """The cumulative registers at the end of one half-hour slot."""
-
-    end_unix: int
-    forward_raw: int | None = None
-    reverse_raw: int | None = None
-    forward_joules: Decimal | None = None
-    reverse_joules: Decimal | None = None
-
-
 class HistoryStore:
     def __init__(self, path: Path | None) -> None:
         """``path`` None keeps the store in memory (no state directory)."""
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._lock = threading.RLock()  # callers use worker threads: one at a time here
 
     def open(self) -> None:
         """Open or create the store; one that cannot be read is moved aside."""
-        try:
-            self._db = self._connect()
-        except (sqlite3.DatabaseError, OSError) as exc:
-            self._set_aside(exc)
+        with self._lock:
+            try:
+                self._db = self._connect()
+            except (sqlite3.DatabaseError, OSError) as exc:
+                self._set_aside(exc)
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     def put(self, rows: Iterable[HalfHour]) -> int:
         """Store ``rows`` (a value already known is kept where a row has none)."""
@@ -154,20 +148,20 @@ class HistoryStore:
             self._db = self._connect()
 
     def _run(self, op: Callable[[sqlite3.Connection], object]) -> None:
-        db = self._ensure()
-        try:
-            op(db)
-        except sqlite3.DatabaseError as exc:
-            self._set_aside(exc)
-            op(self._ensure())
+        with self._lock:
+            try:
+                op(self._ensure())
+            except sqlite3.DatabaseError as exc:
+                self._set_aside(exc)
+                op(self._ensure())
 
     def _query(self, sql: str, params: tuple[object, ...]) -> list[Any]:
-        db = self._ensure()
-        try:
-            return list(db.execute(sql, params).fetchall())
-        except sqlite3.DatabaseError as exc:
-            self._set_aside(exc)
-            return list(self._ensure().execute(sql, params).fetchall())
+        with self._lock:
+            try:
+                return list(self._ensure().execute(sql, params).fetchall())
+            except sqlite3.DatabaseError as exc:
+                self._set_aside(exc)
+                return list(self._ensure().execute(sql, params).fetchall())
 
     def _ensure(self) -> sqlite3.Connection:
         if self._db is None:

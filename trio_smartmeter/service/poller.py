@@ -21,13 +21,16 @@ from trio_smartmeter.core.readings import (
     EnergyCounterWatch,
     UnreadableAnswer,
     fixed_time_from,
+    half_hour_from_fixed,
     meter_info_from,
+    minute_energy_from,
     poll_epcs,
     reading_from,
     scaling_from,
 )
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.meter_client import MeterClient, readable
+from trio_smartmeter.service.history_filler import HistoryFiller
 from trio_smartmeter.service.module_session import ModuleSession
 
 
@@ -39,10 +42,12 @@ class Poller:
         *,
         interval: float,
         wall_clock: Callable[[], float],
+        history: HistoryFiller | None = None,
     ) -> None:
         self.session = session
         self.state = state
         self.interval = interval
+        self.history = history
         self._wall = wall_clock
         self._energy = EnergyCounterWatch()
 
@@ -68,6 +73,9 @@ class Poller:
             if next_tick <= now:  # we overran: skip the missed ticks, keep the phase
                 missed = int((now - next_tick) // self.interval) + 1
                 next_tick += missed * self.interval
+            if self.history is not None:
+                with trio.move_on_at(next_tick):  # a history read never delays a poll
+                    await self.history.between_polls(meter, time_left=next_tick - now)
 
     async def poll_once(self, meter: MeterClient) -> None:
         """One Get frame and one reading (the session's first also sets the scaling)."""
@@ -92,6 +100,9 @@ class Poller:
         except UnreadableAnswer as exc:
             self.state.record_failed_poll("parse", duration)
             raise MalformedResponse(str(exc)) from None
+        minute = minute_energy_from(props, scaling, trio.current_time())
+        if minute is not None:
+            self.state.set_minute_energy(minute)
         decrease = self._energy.observe(raw.forward, scaling.digits)
         if decrease is not None:
             if decrease == "reset":
@@ -107,7 +118,11 @@ class Poller:
         if info is not None:
             self.state.set_meter_info(info)
         if epc.EPC_FIXED_FORWARD in props:
-            fixed = fixed_time_from(props[epc.EPC_FIXED_FORWARD], scaling, trio.current_time())
+            edt = props[epc.EPC_FIXED_FORWARD]
+            fixed = fixed_time_from(edt, scaling, trio.current_time())
             if fixed is not None:
                 self.state.set_fixed(forward=fixed)
+            row = half_hour_from_fixed(edt, scaling, reverse=False)
+            if row is not None and self.history is not None:
+                self.history.record_live(row)
         return scaling

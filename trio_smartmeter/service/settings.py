@@ -24,6 +24,8 @@ class SessionSettings:
     state_file: Path | None = None
     timing: Timing = attrs.field(factory=Timing)
     latch_delay: float = 600.0
+    #: the half-hour store, beside the state file (None: kept in memory)
+    history_file: Path | None = None
 
 
 def settings_from_config(cfg: Config, *, timing: Timing | None = None) -> SessionSettings:
@@ -38,4 +40,14 @@ def settings_from_config(cfg: Config, *, timing: Timing | None = None) -> Sessio
         dialect=dialect,
         state_file=Path(cfg.state_file) if cfg.state_file else None,
         timing=timing if timing is not None else Timing(),
+        history_file=history_file(cfg),
     )
+
+
+def history_file(cfg: Config) -> Path | None:
+    """``history.sqlite`` beside the state file (``history-sim.sqlite`` for a ``sim:``
+    device, so a demo never mixes its meter's half-hours into the real one's)."""
+    if not cfg.state_file:
+        return None
+    name = "history-sim.sqlite" if cfg.device.startswith("sim:") else "history.sqlite"
+    return Path(cfg.state_file).with_name(name)

@@ -34,6 +34,8 @@ from trio_smartmeter.link.skstack_client import SkStackClient, first_failure
 from trio_smartmeter.service.address_cache import AddressCache
 from trio_smartmeter.service.events import EventRouter
 from trio_smartmeter.service.fault_log import FaultLog
+from trio_smartmeter.service.history_filler import HistoryFiller, Offload, in_thread
+from trio_smartmeter.service.history_store import HistoryStore
 from trio_smartmeter.service.module_session import STOP_SKTERM_DEADLINE, ModuleSession
 from trio_smartmeter.service.poller import Poller
 from trio_smartmeter.service.session_supervisor import SessionSupervisor
@@ -50,6 +52,8 @@ class LinkSupervisor:
         sim_opener: SimOpener | None = None,
         wall_clock: Callable[[], float] = time.time,
         device_present: Callable[[], bool] | None = None,
+        history: HistoryStore | None = None,
+        history_offload: Offload = in_thread,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -63,8 +67,17 @@ class LinkSupervisor:
         )
         self.fault_log = FaultLog()
         self.session = ModuleSession(settings, state, AddressCache(settings.state_file))
+        self.history = (
+            HistoryFiller(history, state, settings.timing, offload=history_offload)
+            if history is not None
+            else None
+        )
         self.poller = Poller(
-            session=self.session, state=state, interval=settings.interval, wall_clock=wall_clock
+            session=self.session,
+            state=state,
+            interval=settings.interval,
+            wall_clock=wall_clock,
+            history=self.history,
         )
         self.sessions = SessionSupervisor(
             self.session, self.poller, state, self.ladder, self.fault_log
@@ -155,7 +168,7 @@ class LinkSupervisor:
                 await trio.sleep(self.ladder.replug_check)
 
     async def _run_link(self, stream: trio.abc.Stream) -> None:
-        router = EventRouter(self.session, self.state)
+        router = EventRouter(self.session, self.state, self.history)
         client = SkStackClient(
             stream, skstack.Decoder(self.session.dialect, None), on_async=router.on_message
         )

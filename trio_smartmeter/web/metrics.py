@@ -53,7 +53,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from trio_smartmeter._version import __version__
-from trio_smartmeter.core.model import FixedTimeEnergy, Reading, SessionState
+from trio_smartmeter.core.model import FixedTimeEnergy, MinuteEnergy, Reading, SessionState
 from trio_smartmeter.core.state import ERROR_TYPES, MODULE_EVENTS, ExporterState
 
 __all__ = [
@@ -77,6 +77,7 @@ class Scrape:
     reading: Reading | None
     fixed_forward: FixedTimeEnergy | None
     fixed_reverse: FixedTimeEnergy | None
+    minute: MinuteEnergy | None = None
 
     @classmethod
     def at(cls, state: ExporterState, now_monotonic: float) -> Scrape:
@@ -85,6 +86,7 @@ class Scrape:
             state.fresh_reading(now_monotonic),
             state.fresh_fixed(state.fixed_forward, now_monotonic),
             state.fresh_fixed(state.fixed_reverse, now_monotonic),
+            state.fresh_minute(now_monotonic),
         )
 
 
@@ -256,6 +258,41 @@ METRICS: Final[tuple[Desc | HistogramDesc | InfoDesc, ...]] = (
         "Meter time (JST, as Unix time) of smartmeter_fixed_time_energy_reverse_joules. "
         f"ECHONET EPC 0xEB date/time; {_CACHED}.",
         _value(lambda s: None if s.fixed_reverse is None else s.fixed_reverse.meter_timestamp_unix),
+    ),
+    Desc(
+        "smartmeter_minute_energy_forward_joules",
+        "gauge",
+        "Forward cumulative energy at the meter's last full minute (Release R meters), in "
+        f"joules. ECHONET EPC 0xD0 x 0xD3 x 0xE1 (kWh) x 3.6e6; {_CACHED}.",
+        _value(lambda s: None if s.minute is None else s.minute.forward_joules),
+    ),
+    Desc(
+        "smartmeter_minute_energy_reverse_joules",
+        "gauge",
+        "Reverse cumulative energy at the meter's last full minute (Release R meters), in "
+        f"joules. ECHONET EPC 0xD0 x 0xD3 x 0xE1 (kWh) x 3.6e6; {_CACHED}.",
+        _value(lambda s: None if s.minute is None else s.minute.reverse_joules),
+    ),
+    Desc(
+        "smartmeter_minute_energy_timestamp_seconds",
+        "gauge",
+        "Meter time (JST, as Unix time) of the smartmeter_minute_energy_* values. "
+        f"ECHONET EPC 0xD0 date/time; {_CACHED}.",
+        _value(lambda s: None if s.minute is None else s.minute.meter_timestamp_unix),
+    ),
+    Desc(
+        "smartmeter_history_slots",
+        "gauge",
+        "Half-hours in the exporter's history store (live fixed-time values and the "
+        "meter's own history read back after gaps; served by /api/history).",
+        _value(lambda s: s.state.history_slots),
+    ),
+    Desc(
+        "smartmeter_history_missing_slots",
+        "gauge",
+        "Half-hours known to be missing from the history store and still to be read "
+        "from the meter (one frame between polls).",
+        _value(lambda s: s.state.history_missing),
     ),
     Desc(
         "smartmeter_last_scrape_timestamp_seconds",
@@ -528,13 +565,14 @@ class SmartmeterCollector(Collector):
     def describe(self) -> Iterable[Metric]:
         return []  # collect() depends on state; do not call it at registration time
 
-    def freshness_key(self) -> tuple[bool, bool, bool]:
+    def freshness_key(self) -> tuple[bool, bool, bool, bool]:
         """What, besides ``generation``, changes the output: the freshness flags."""
         s, now = self._state, self._monotonic()
         return (
             s.is_fresh(now),
             s.fresh_fixed(s.fixed_forward, now) is not None,
             s.fresh_fixed(s.fixed_reverse, now) is not None,
+            s.fresh_minute(now) is not None,
         )
 
     def collect(self) -> Iterator[Metric]:

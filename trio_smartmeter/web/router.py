@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import gzip
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
+from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web import history as history_view
 from trio_smartmeter.web.page import status_page
 from trio_smartmeter.web.status import ready_reason, status_dict, status_json
 
@@ -38,6 +41,9 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: The stored half-hours that end in [since, until] (the service's store, in a thread).
+HistoryReader = Callable[[float, float], Awaitable[list[HalfHour]]]
+OPENMETRICS = b"application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 #: Smallest body worth compressing.
 GZIP_MIN: Final = 512
@@ -98,6 +104,7 @@ def make_app(
     monotonic: Callable[[], float],
     version: str,
     wall: Callable[[], float] = time.time,
+    history: HistoryReader | None = None,
 ) -> ASGIApp:
     """The ASGI application. ``wall`` (Unix time) only picks the last hour for the chart.
 
@@ -150,12 +157,35 @@ def make_app(
         st, _ = _status()
         await _respond(send, 200, status_json(st), b"application/json", head=head)
 
+    async def api_history(scope: Scope, send: Send, head: bool) -> None:
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        text = b"text/plain; charset=utf-8"
+        try:
+            since, until = history_view.window(query, wall())
+        except history_view.BadParameter as exc:
+            await _respond(send, 400, f"{exc}\n".encode(), text, head=head)
+            return
+        fmt = query.get("format", ["json"])[-1]
+        if fmt not in ("json", "openmetrics"):
+            await _respond(send, 400, b"format: expected json or openmetrics\n", text, head=head)
+            return
+        if history is None:
+            await _respond(send, 404, b"no history store\n", text, head=head)
+            return
+        rows = await history(since, until)
+        if fmt == "openmetrics":
+            body, ctype = history_view.as_openmetrics(rows), OPENMETRICS
+        else:
+            body, ctype = history_view.as_json(rows, since, until), b"application/json"
+        await _respond(send, 200, body, ctype, head=head)
+
     routes: dict[str, Callable[[Scope, Send, bool], Awaitable[None]]] = {
         "/metrics": metrics,
         "/-/healthy": healthy,
         "/-/ready": ready,
         "/": index,
         "/api/status": api_status,
+        "/api/history": api_history,
     }
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

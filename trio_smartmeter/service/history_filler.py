@@ -1,0 +1,228 @@
+"""Reads the meter's own history back into the store after a gap, one frame between polls.
+
+The poller hands over the time left until its next tick; a history frame goes out only if
+its whole deadline fits (so a poll is never delayed), never while the transmit-time limit
+is active, and at most one per interval. Which frames is the pure planner's choice
+(``core.history_plan``); this module carries the steps out, checks that the day or time
+the meter answered for is the one it was set to (another HEMS may have changed it), and
+stores what came back. Live fixed-time values (EA/EB) go into the same store.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import trio
+from loguru import logger
+
+from trio_smartmeter.core.echonet import ESV, Property, readable_properties
+from trio_smartmeter.core.echonet import history as h
+from trio_smartmeter.core.echonet import meter as epc
+from trio_smartmeter.core.errors import MalformedResponse, RequestTimeout, SendFailed
+from trio_smartmeter.core.history_plan import (
+    Capabilities,
+    GetDay,
+    GetWindow,
+    SetDay,
+    SetWindow,
+    Step,
+    missing_slots,
+    plan,
+    slot_span,
+)
+from trio_smartmeter.core.jst import unix_to_meter_time
+from trio_smartmeter.core.model import HalfHour, MeterScaling
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.meter_client import MeterClient, Timing
+from trio_smartmeter.service.history_store import HistoryStore
+
+T = TypeVar("T")
+#: How the store's blocking calls are made (a worker thread; inline under a test clock).
+Offload = Callable[..., Awaitable[Any]]
+#: A step that fails this often in a row is dropped; the gap is planned again later.
+MAX_STEP_FAILURES = 3
+
+
+async def in_thread(fn: Callable[..., T], *args: object) -> T:
+    """The store is blocking I/O (an fsync on an SD card can take 100 ms): a worker thread."""
+    return await trio.to_thread.run_sync(fn, *args)
+
+
+class HistoryFiller:
+    def __init__(
+        self,
+        store: HistoryStore,
+        state: ExporterState,
+        timing: Timing,
+        *,
+        offload: Offload = in_thread,
+    ) -> None:
+        self.store = store
+        self.state = state
+        self.timing = timing
+        self._offload = offload
+        self._steps: collections.deque[Step] = collections.deque()
+        self._gap: set[h.Slot] = set()
+        self._filled: set[h.Slot] = set()
+        self._unavailable: set[int] = set()
+        self._planned_for: _dt.datetime | None = None
+        self._failures = 0
+        self._live: list[HalfHour] = []
+
+    @property
+    def frame_deadline(self) -> float:
+        """The longest one history frame can take (send, then the meter's answer)."""
+        return self.timing.send_ack + self.timing.response
+
+    # -- live values -----------------------------------------------------------------------
+    def record_live(self, row: HalfHour) -> None:
+        """An EA/EB value (pushed or read); stored at the next flush."""
+        self._live.append(row)
+
+    async def flush(self) -> None:
+        if self._live:
+            rows, self._live = self._live, []
+            await self._store(rows)
+
+    # -- between two polls ---------------------------------------------------------------
+    async def between_polls(self, meter: MeterClient, *, time_left: float) -> None:
+        """At most one history frame, if it fits in ``time_left`` and may be sent."""
+        await self.flush()
+        scaling = self.state.scaling
+        fixed = self.state.fixed_forward
+        if scaling is None or fixed is None:
+            return  # no meter clock yet: the first EA read or push gives it
+        boundary = unix_to_meter_time(fixed.meter_timestamp_unix)
+        if not self._steps and boundary != self._planned_for:
+            await self._replan(boundary, scaling)
+        if not self._steps or self.state.rate_limited or time_left < self.frame_deadline:
+            return
+        step = self._steps[0]
+        try:
+            await self._run(meter, step, boundary, scaling)
+        except (RequestTimeout, SendFailed, MalformedResponse) as exc:
+            self._failures += 1
+            logger.debug("history read {} failed ({}): {}", step, self._failures, exc)
+            if self._failures >= MAX_STEP_FAILURES:
+                self._drop_plan("failed three times in a row")
+            return
+        self._failures = 0
+        await self._progress()
+
+    async def _replan(self, boundary: _dt.datetime, scaling: MeterScaling) -> None:
+        self._planned_for = boundary
+        known, oldest = await self._offload(self._known_and_oldest)
+        missing = missing_slots(
+            boundary, known, oldest_known_end=oldest, unavailable=self._unavailable
+        )
+        capabilities = Capabilities(history2=scaling.history2, reverse=scaling.has_reverse)
+        self._steps = collections.deque(plan(missing, capabilities, boundary.date()))
+        self._gap, self._filled = set(missing), set()
+        await self._progress()
+
+    def _known_and_oldest(self) -> tuple[set[int], int | None]:
+        rows = self.store.known(0, 2**62)
+        return rows, min(rows, default=None)
+
+    def _drop_plan(self, why: str) -> None:
+        logger.info("history read paused: {} (planned again at the next half-hour)", why)
+        self._steps.clear()
+
+    async def _progress(self) -> None:
+        count = await self._offload(self.store.count)
+        left = len(self._gap - self._filled) if self._steps else 0
+        self.state.set_history(slots=count, missing=left)
+        if not self._steps and self._filled:
+            logger.info(
+                "filled {} half-hours {} from the meter", len(self._filled), slot_span(self._filled)
+            )
+            self._filled = set()
+
+    # -- one step ------------------------------------------------------------------------
+    async def _run(
+        self, meter: MeterClient, step: Step, boundary: _dt.datetime, scaling: MeterScaling
+    ) -> None:
+        if isinstance(step, SetDay | SetWindow):
+            if isinstance(step, SetDay):
+                prop = Property(epc.EPC_HISTORY_DAY, h.encode_history_day(step.day))
+            else:
+                assert step.window.at is not None
+                edt = h.encode_history2_request(step.window.at, step.window.points)
+                prop = Property(epc.EPC_HISTORY2_TIME, edt)
+            answer = await meter.set_c([prop])
+            if answer.esv != ESV.SET_RES:
+                self._drop_plan(f"the meter refused to set {prop.epc:02X}")
+                return
+            self._steps.popleft()
+            return
+        code = (
+            epc.EPC_HISTORY2
+            if isinstance(step, GetWindow)
+            else epc.EPC_HISTORY_REVERSE
+            if step.reverse
+            else epc.EPC_HISTORY_FORWARD
+        )
+        frame = await meter.get([code])
+        answered = readable_properties(frame).get(code)
+        if answered is None:
+            self._drop_plan(f"the meter has no {code:02X}")
+            return
+        rows = self._rows(step, answered, boundary.date(), scaling)
+        if rows is None:  # another HEMS (or a retry) changed the selector: set it again
+            self._steps.appendleft(
+                SetDay(step.day) if isinstance(step, GetDay) else SetWindow(step.window)
+            )
+            return
+        self._steps.popleft()
+        await self._store(rows)
+
+    def _rows(
+        self, step: GetDay | GetWindow, edt: bytes, today: _dt.date, scaling: MeterScaling
+    ) -> list[HalfHour] | None:
+        """The store's rows for the gap's slots in an answer; None if it is for another
+        day or time than the one set."""
+        if isinstance(step, GetWindow):
+            h2 = h.decode_history2(edt)
+            if h2 is None or h2.at != step.window.at:
+                return None
+            pairs = [(p.slot, p.forward, p.reverse) for p in h2.points]
+        else:
+            h1 = h.decode_history1(edt)
+            if h1 is None or h1.day != step.day:
+                return None
+            pairs = [
+                (slot, None, raw) if step.reverse else (slot, raw, None)
+                for slot, raw in h1.slots(today)
+            ]
+        rows = []
+        for slot, forward, reverse in pairs:
+            if slot not in self._gap:
+                continue
+            end = int(slot.unix_end)
+            if forward is None and reverse is None:
+                if not (isinstance(step, GetDay) and step.reverse):
+                    self._unavailable.add(end)  # "not collected": do not ask again
+                continue
+            rows.append(
+                HalfHour(
+                    end,
+                    forward_raw=forward,
+                    reverse_raw=reverse,
+                    forward_joules=_joules(forward, scaling),
+                    reverse_joules=_joules(reverse, scaling),
+                )
+            )
+            if forward is not None:
+                self._filled.add(slot)
+        return rows
+
+    async def _store(self, rows: list[HalfHour]) -> None:
+        await self._offload(self.store.put, rows)
+
+
+def _joules(raw: int | None, scaling: MeterScaling) -> Decimal | None:
+    return None if raw is None else epc.energy_joules(raw, scaling.coefficient, scaling.unit_kwh)
