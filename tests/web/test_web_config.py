@@ -249,3 +249,22 @@ def test_without_bcrypt_the_users_are_refused(
         read_web_config(path)
     assert info.value.problems == [web_config.BCRYPT_MISSING]
     assert "ARMv6" in web_config.BCRYPT_MISSING
+
+
+def test_the_packaged_example_refuses_to_start_until_a_hash_is_given() -> None:
+    example = Path(web_config.__file__).parent.parent / "deploy" / "web-config.example.yml"
+    text = example.read_text()
+    assert problems(text) == [
+        "basic_auth_users.prometheus: not a bcrypt hash; expected $2a$, $2b$ or $2y$ with "
+        "a cost of 04-31, as `htpasswd -nBC 10 USER` or bcrypt.hashpw make it"
+    ]
+    web = parse_web_config(
+        text.replace("REPLACE-WITH-A-BCRYPT-HASH", HTPASSWD_HASH), base_dir=Path("/etc/sm")
+    )
+    assert web.tls == TLSConfig(Path("/etc/sm/server.crt"), Path("/etc/sm/server.key"))
+    assert [name for name, _ in web.headers] == [
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+    ]
+    assert set(web.users) == {"prometheus"}
