@@ -3,13 +3,17 @@ one problem per line, naming the key, never repeating a hash."""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
+from typing import Literal
 
 import bcrypt
 import pytest
 
 from trio_smartmeter.web import web_config
+from trio_smartmeter.web.server import hypercorn_config
 from trio_smartmeter.web.web_config import (
+    ClientAuth,
     TLSConfig,
     WebConfig,
     WebConfigError,
@@ -268,3 +272,29 @@ def test_the_packaged_example_refuses_to_start_until_a_hash_is_given() -> None:
         "X-Frame-Options",
     ]
     assert set(web.users) == {"prometheus"}
+
+
+@pytest.mark.parametrize(
+    ("client_auth", "min_version", "mode", "version"),
+    [
+        ("NoClientCert", "TLS12", ssl.CERT_NONE, ssl.TLSVersion.TLSv1_2),
+        ("VerifyClientCertIfGiven", "TLS13", ssl.CERT_OPTIONAL, ssl.TLSVersion.TLSv1_3),
+        ("RequireAndVerifyClientCert", "TLS12", ssl.CERT_REQUIRED, ssl.TLSVersion.TLSv1_2),
+    ],
+)
+def test_what_hypercorn_serves(
+    pki: Pki,
+    client_auth: ClientAuth,
+    min_version: Literal["TLS12", "TLS13"],
+    mode: ssl.VerifyMode,
+    version: ssl.TLSVersion,
+) -> None:
+    ca = None if client_auth == "NoClientCert" else pki.ca
+    tls = TLSConfig(pki.server_cert, pki.server_key, client_auth, ca, min_version)
+    context = hypercorn_config("127.0.0.1", 9102, tls=tls).create_ssl_context()
+    assert context is not None
+    assert context.verify_mode == mode
+    assert context.minimum_version == version
+    assert len(context.get_ca_certs()) == (0 if ca is None else 1)  # no system CAs for clients
+    assert hypercorn_config("127.0.0.1", 9102).create_ssl_context() is None
+    assert hypercorn_config("127.0.0.1", 9102, tls=tls, http2=False).alpn_protocols == ["http/1.1"]
