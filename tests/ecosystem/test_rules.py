@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .helpers import (
     DASHBOARD,
     DEPLOY,
@@ -122,13 +124,47 @@ def test_rules_use_contract_metrics_only() -> None:
         assert state in SESSION_STATES
 
 
-def test_prometheus_example_config(tmp_path: Path) -> None:
+PROMETHEUS_CONFIGS = sorted(p.name for p in DEPLOY.glob("prometheus*.yml"))
+
+
+def test_every_prometheus_file_is_checked() -> None:
+    assert PROMETHEUS_CONFIGS == ["prometheus-remote-write.yml", "prometheus.yml"]
+
+
+@pytest.mark.parametrize("name", PROMETHEUS_CONFIGS)
+def test_prometheus_example_config(tmp_path: Path, name: str) -> None:
     # check config resolves rule_files next to the config file: copy both.
-    for name in ("prometheus.yml", RULES.name):
-        (tmp_path / name).write_text((DEPLOY / name).read_text())
-    out = promtool("check", "config", "prometheus.yml", cwd=tmp_path)
+    for file in (name, RULES.name):
+        (tmp_path / file).write_text((DEPLOY / file).read_text())
+    out = promtool("check", "config", name, cwd=tmp_path)
     assert "SUCCESS" in out
-    assert "job_name: smartmeter" in (DEPLOY / "prometheus.yml").read_text()
+    assert "job_name: smartmeter" in (DEPLOY / name).read_text()
+
+
+def test_the_remote_write_example_forwards() -> None:
+    text = (DEPLOY / "prometheus-remote-write.yml").read_text()
+    assert "\nremote_write:\n  - url: https://" in text
+
+
+def test_the_alloy_example_as_far_as_it_can_be_checked_here() -> None:
+    """No Alloy binary here (nor in Debian): its syntax and components are not run. What is
+    checked: blocks and strings balance, the scrape's job name is the one the rules and the
+    dashboard expect, and every ``forward_to`` names a component the file defines."""
+    text = (DEPLOY / "alloy.river").read_text()
+    code = re.sub(r"(^|\s)//.*$", "", text, flags=re.MULTILINE)  # not the // of https://
+    assert code.count("{") == code.count("}") and code.count("[") == code.count("]")
+    assert all(line.count('"') % 2 == 0 for line in code.splitlines())
+    assert re.search(r'^\s*job_name\s*=\s*"smartmeter"', code, re.MULTILINE)
+    assert re.search(r'"__address__"\s*=\s*"localhost:9102"', code)
+    defined = set(re.findall(r'^([a-z_.]+) "(\w+)" \{', code, re.MULTILINE))
+    assert ("prometheus.scrape", "smartmeter") in defined
+    receivers = re.findall(r"forward_to\s*=\s*\[([^\]]*)\]", code)
+    assert receivers
+    for receiver in ",".join(receivers).split(","):
+        component, _, rest = receiver.strip().rpartition(".")
+        assert rest == "receiver"
+        kind, _, label = component.rpartition(".")
+        assert (kind, label) in defined, receiver
 
 
 def test_dashboard_is_importable_and_provisionable() -> None:
@@ -214,3 +250,14 @@ def test_grafana_provisioning_files() -> None:
     assert "type: prometheus" in ds
     assert "apiVersion: 1" in dashboards
     assert "type: file" in dashboards
+
+
+def test_deploy_files_lists_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    from trio_smartmeter.cli.deploy_files import deploy_files_main
+
+    assert deploy_files_main([]) == 0
+    listed = capsys.readouterr().out.split()
+    for name in ("alloy.river", "prometheus-remote-write.yml", "web-config.example.yml"):
+        assert name in listed
+        assert deploy_files_main([name]) == 0
+        assert capsys.readouterr().out == (DEPLOY / name).read_text()

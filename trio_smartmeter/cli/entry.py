@@ -17,12 +17,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
 
 import trio
 
 from trio_smartmeter import __version__
 from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
 from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID, Config
+
+if TYPE_CHECKING:
+    from trio_smartmeter.web.web_config import WebConfig
 
 SUBCOMMANDS = ("scan", "read", "simulate", "deploy-files")
 
@@ -61,15 +66,25 @@ def _config_or_exit_status(args: list[str], prog: str) -> Config | int:
         return 2
 
 
-def run(cfg: Config) -> int:
+def run(cfg: Config, web: WebConfig | None = None) -> int:
+    """``web``: the parsed web configuration file; by default ``cfg.web_config_file``'s."""
     from trio_smartmeter.cli.log import setup_logging
     from trio_smartmeter.core.errors import DeviceBusy
     from trio_smartmeter.service.app import run_exporter
     from trio_smartmeter.web.server import PortInUseError
 
+    if web is None and cfg.web_config_file is not None:
+        from trio_smartmeter.web.web_config import WebConfigError, read_web_config
+
+        try:  # checked by parse() already: this fails only if the file changed since
+            web = read_web_config(cfg.web_config_file)
+        except WebConfigError as exc:
+            for line in exc.problems:
+                print(f"trio-smartmeter: {cfg.web_config_file}: {line}", file=sys.stderr)
+            return 2
     setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
     try:
-        trio.run(run_exporter, cfg)
+        trio.run(run_exporter if web is None else partial(run_exporter, web=web), cfg)
     except BaseException as exc:  # a Ctrl-C inside a nursery is a BaseExceptionGroup
         # searched at any depth of the nurseries' groups; the port first: it is the message
         group = BaseExceptionGroup("exporter stopped", [exc])

@@ -185,7 +185,7 @@ def _listen_address(text: str) -> str:
     return host
 
 
-def _state_file(text: str) -> Path:
+def _file_path(text: str) -> Path:
     value = text.strip()
     if "\0" in value or value.endswith("/"):
         raise Rejected("a file path")
@@ -285,7 +285,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "state_file",
         "$XDG_STATE_HOME/trio-smartmeter/state.json",
         "cache of the discovered channel / PAN ID / meter address (sim: devices use state-sim.json)",
-        _state_file,
+        _file_path,
     ),
     Option(
         "demo",
@@ -293,6 +293,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
         f"run against the built-in simulator ({DEMO_DEVICE} unless -device is sim:MODEL)",
         _boolean,
         next_word="none",
+    ),
+    Option(
+        "web_config_file",
+        "none",
+        "TLS and basic auth: a web configuration file as node_exporter's --web.config.file",
+        _file_path,
     ),
 )
 _BY_NAME: Final = {o.name: o for o in OPTIONS}
@@ -474,6 +480,17 @@ def _expand_home(path: Path, home: str) -> Path:
     return Path(home, *path.parts[1:]) if home and path.parts[:1] == ("~",) else path
 
 
+def _web_config_problems(given: _Given, path: Path) -> list[str]:
+    """The file's problems, each prefixed with where the path came from."""
+    from trio_smartmeter.web.web_config import WebConfigError, read_web_config
+
+    try:
+        read_web_config(path)
+    except WebConfigError as exc:
+        return [f"{_where(_BY_NAME['web_config_file'], given)} {path}: {p}" for p in exc.problems]
+    return []
+
+
 def load_config(
     argv: Sequence[str],
     environ: Mapping[str, str],
@@ -534,6 +551,10 @@ def load_config(
         values["state_file"] = default_state_file(environ, simulated=simulated)
     elif "state_file" in values:
         values["state_file"] = _expand_home(values["state_file"], environ.get("HOME", ""))
+    if "web_config_file" in values:
+        path = _expand_home(values["web_config_file"], environ.get("HOME", ""))
+        values["web_config_file"] = path
+        problems += _web_config_problems(given["web_config_file"], path)
 
     if problems:
         raise ConfigError(problems)

@@ -88,3 +88,5 @@ class Config:
     listen_address: str = DEFAULT_LISTEN_ADDRESS
     state_file: Path = attrs.field(factory=lambda: default_state_file({}))
     demo: bool = False
+    #: exporter-toolkit's web configuration file (TLS, basic auth), read by the CLI.
+    web_config_file: Path | None = None

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from trio_smartmeter.link.serial_port import SimOpener
     from trio_smartmeter.service.history_store import HistoryStore
     from trio_smartmeter.service.supervisor import LinkSupervisor
+    from trio_smartmeter.web.web_config import WebConfig
 
 #: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
 STOP_DEADLINE = 4.5
@@ -46,6 +47,7 @@ STOP_DEADLINE = 4.5
 async def run_exporter(
     cfg: Config,
     *,
+    web: WebConfig | None = None,
     state: ExporterState | None = None,
     sim_opener: SimOpener | None = None,
     on_listening: Callable[[list[str]], None] | None = None,
@@ -70,13 +72,24 @@ async def run_exporter(
         assert store is not None
         return await trio.to_thread.run_sync(store.between, since, until, limiter=limiter)
 
+    authorized = None
+    if web is not None and web.users:  # bcrypt is imported only then
+        from trio_smartmeter.web.auth import basic_auth
+
+        authorized = await basic_auth(web.users)
     app = make_app(
-        state, built_registry, monotonic=trio.current_time, version=__version__, history=history
+        state,
+        built_registry,
+        monotonic=trio.current_time,
+        version=__version__,
+        authorized=authorized,
+        headers=() if web is None else web.headers,
+        history=history,
     )
     http_stop = trio.Event()
 
     async with trio.open_nursery() as nursery:
-        binds = await nursery.start(_serve, app, cfg.listen_address, cfg.port, http_stop)
+        binds = await nursery.start(_serve, app, cfg.listen_address, cfg.port, http_stop, web)
         # prometheus_client and the link stack (supervisor, SKSTACK client, protocol core)
         # are ~100 ms of imports on a small box: they load in a worker thread while the event
         # loop already answers /-/healthy (importing them here would hold the loop as long).
@@ -121,10 +134,19 @@ async def _serve(
     host: str,
     port: int,
     stop: trio.Event,
+    web: WebConfig | None,
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    await serve(app, host=host, port=port, shutdown_trigger=stop.wait, task_status=task_status)
+    await serve(
+        app,
+        host=host,
+        port=port,
+        shutdown_trigger=stop.wait,
+        tls=None if web is None else web.tls,
+        http2=True if web is None else web.http2,
+        task_status=task_status,
+    )
 
 
 async def _watch_signals(

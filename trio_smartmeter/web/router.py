@@ -9,6 +9,11 @@ Routes (GET and HEAD; anything else on them is 405 with ``Allow``; other paths 4
 ``/``            self-contained status page (:mod:`trio_smartmeter.web.page`)
 ``/api/status``  the same facts as JSON (:mod:`trio_smartmeter.web.status`)
 
+With ``authorized`` (the web configuration file's ``basic_auth_users``), every path, the
+404s and ``/-/healthy`` included, first needs credentials it accepts, else 401 with
+``WWW-Authenticate: Basic`` (as exporter-toolkit does). ``headers`` (its
+``http_server_config.headers``) go on every response.
+
 The lifespan scope is handled here (prometheus_client's ASGI app asserts ``http``).
 Nothing here touches the serial port or polls the meter: everything is read from
 ``ExporterState`` (never poll on a scrape, design.md §4). Serving it is
@@ -20,7 +25,7 @@ from __future__ import annotations
 import gzip
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -34,7 +39,7 @@ from trio_smartmeter.web.status import ready_reason, status_dict, status_json
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-__all__ = ["ASGIApp", "make_app"]
+__all__ = ["CHALLENGE", "ASGIApp", "make_app"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -56,6 +61,8 @@ MAX_HEADER_BYTES: Final = 16 * 1024
 #: ``app.run_exporter`` builds right after the server listens (prometheus_client's import
 #: is kept off the path to the first /-/healthy answer).
 REGISTRY_WAIT: Final = 5.0
+#: The ``WWW-Authenticate`` value of a 401.
+CHALLENGE: Final = b'Basic realm="trio-smartmeter", charset="UTF-8"'
 
 
 async def _respond(
@@ -97,6 +104,15 @@ def _accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
+def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *headers]}
+        await send(message)
+
+    return send_with_headers
+
+
 def make_app(
     state: ExporterState,
     registry: Callable[[], Awaitable[CollectorRegistry]],
@@ -104,12 +120,16 @@ def make_app(
     monotonic: Callable[[], float],
     version: str,
     wall: Callable[[], float] = time.time,
+    authorized: Callable[[str], Awaitable[bool]] | None = None,
+    headers: Sequence[tuple[str, str]] = (),
     history: HistoryReader | None = None,
 ) -> ASGIApp:
     """The ASGI application. ``wall`` (Unix time) only picks the last hour for the chart.
 
     ``registry`` returns the metrics registry once it exists (see :data:`REGISTRY_WAIT`).
+    ``authorized(authorization_header)`` says whether a request's credentials are accepted.
     """
+    added = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
     async def metrics(scope: Scope, send: Send, head: bool) -> None:
         reg: CollectorRegistry | None = None
@@ -200,10 +220,13 @@ def make_app(
                     return
         if kind != "http":
             return  # websocket etc.: not served (hypercorn closes the connection)
-        headers = scope.get("headers", [])
+        if added:
+            send = _with_headers(send, added)
+        request_headers = scope.get("headers", [])
         if (
-            len(headers) > MAX_HEADER_COUNT
-            or len(scope.get("raw_path", b"")) + sum(len(k) + len(v) + 4 for k, v in headers)
+            len(request_headers) > MAX_HEADER_COUNT
+            or len(scope.get("raw_path", b""))
+            + sum(len(k) + len(v) + 4 for k, v in request_headers)
             > MAX_HEADER_BYTES
         ):
             await _respond(
@@ -213,7 +236,16 @@ def make_app(
         handler = routes.get(scope["path"])
         method = scope["method"]
         head = method == "HEAD"
-        if handler is None:
+        if authorized is not None and not await authorized(_header(scope, b"authorization")):
+            await _respond(
+                send,
+                401,
+                b"unauthorized\n",
+                b"text/plain; charset=utf-8",
+                head=head,
+                extra=[(b"www-authenticate", CHALLENGE)],
+            )
+        elif handler is None:
             await _respond(send, 404, b"not found\n", b"text/plain; charset=utf-8", head=head)
         elif method not in ("GET", "HEAD"):
             await _respond(

@@ -2,6 +2,8 @@
 
 A busy or unusable listen address must come out as one plain :class:`BindError` (the CLI
 prints it and exits), not as hypercorn's nested exception groups; see :func:`serve`.
+TLS (the web configuration file's ``tls_server_config``) is hypercorn's own: its
+certfile/keyfile/ca_certs/verify_mode options, plus the minimum protocol version.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ import errno
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import hypercorn.config
 import hypercorn.trio
 import trio
 
 from trio_smartmeter.web.router import ASGIApp
+
+if TYPE_CHECKING:
+    from trio_smartmeter.web.web_config import TLSConfig
 
 __all__ = ["BindError", "PortInUseError", "hypercorn_config", "serve"]
 
@@ -47,9 +53,31 @@ def _bind(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def hypercorn_config(host: str, port: int) -> hypercorn.config.Config:
+_VERIFY_MODES = {
+    "NoClientCert": ssl.CERT_NONE,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+_MIN_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+
+
+class _Config(hypercorn.config.Config):
+    """Hypercorn's configuration with ``min_version`` (hypercorn fixes TLS 1.2)."""
+
+    minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        context = super().create_ssl_context()
+        if context is not None:
+            context.minimum_version = self.minimum_version
+        return context
+
+
+def hypercorn_config(
+    host: str, port: int, *, tls: TLSConfig | None = None, http2: bool = True
+) -> hypercorn.config.Config:
     """Deliberate limits for a small, long-running metrics endpoint."""
-    cfg = hypercorn.config.Config()
+    cfg = _Config()
     cfg.bind = [_bind(host, port)]  # "[::]:P" alone serves IPv4 too (dual-stack)
     cfg.backlog = 64
     cfg.h11_max_incomplete_size = 16 * 1024  # request line + headers; bounds header count too
@@ -63,6 +91,15 @@ def hypercorn_config(host: str, port: int) -> hypercorn.config.Config:
     cfg.wsgi_max_body_size = 64 * 1024
     cfg.websocket_max_message_size = 64 * 1024
     cfg.include_server_header = False
+    cfg.ssl_handshake_timeout = 10  # a client that connects and says nothing gives up its slot
+    if tls is not None:
+        cfg.certfile = str(tls.cert_file)
+        cfg.keyfile = str(tls.key_file)
+        cfg.ca_certs = None if tls.client_ca_file is None else str(tls.client_ca_file)
+        cfg.verify_mode = _VERIFY_MODES[tls.client_auth_type]
+        cfg.minimum_version = _MIN_VERSIONS[tls.min_version]
+    if not http2:
+        cfg.alpn_protocols = ["http/1.1"]
     # Logger objects, never "-": hypercorn would otherwise attach its own StreamHandler to
     # the global loggers and every line would appear twice (stack.md §4).
     cfg.errorlog = logging.getLogger("hypercorn.error")
@@ -132,9 +169,13 @@ async def serve(
     host: str,
     port: int,
     shutdown_trigger: Callable[[], Awaitable[None]],
+    tls: TLSConfig | None = None,
+    http2: bool = True,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` until ``shutdown_trigger`` returns; ``task_status.started(binds)``.
+
+    With ``tls``, every connection is HTTPS (binds are reported as ``https://...``).
 
     ``host`` is a literal or host name without brackets; ``"::"`` means all interfaces,
     IPv4 included (one dual-stack socket; never ``0.0.0.0`` and ``[::]`` together).
@@ -142,7 +183,7 @@ async def serve(
     """
     host = _effective_host(host)
     _precheck(host, port)
-    cfg = hypercorn_config(host, port)
+    cfg = hypercorn_config(host, port, tls=tls, http2=http2)
     failure: BindError | None = None
     try:
         await hypercorn.trio.serve(

@@ -1,0 +1,358 @@
+"""The web configuration file for real: the demo exporter (a subprocess) behind TLS and
+basic auth, scraped by a real Prometheus (Debian's), by httpx with and without a client
+certificate, by plain HTTP on the TLS port, and by the container's healthcheck.
+
+Certificates are made per run (tests/web/tls_certs.py). Loopback only; every wait polls
+with a deadline; every process is stopped in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import bcrypt
+import httpx
+import pytest
+
+from tests.support import CLI, cli_env, free_port, stop, value
+from tests.web.tls_certs import Pki, make_pki
+
+from .helpers import DemoExporter, which
+
+pytestmark = pytest.mark.slow
+
+DEADLINE = 45.0
+PASSWORD = "correct horse battery"
+HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode()
+
+
+@attrs.frozen
+class Exporter:
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+    web_config: Path
+
+    @property
+    def base(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module")
+def workdir() -> Iterator[Path]:
+    tmp = Path(tempfile.mkdtemp(prefix="smartmeter-tls-"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pki(workdir: Path) -> Pki:
+    (workdir / "pki").mkdir()
+    return make_pki(workdir / "pki")
+
+
+def trusting(pki: Pki, cert: tuple[Path, Path] | None = None) -> ssl.SSLContext:
+    """A client context that trusts the test CA and presents ``cert`` (certificate, key)."""
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    if cert is not None:
+        context.load_cert_chain(*cert)
+    return context
+
+
+def start_exporter(workdir: Path, name: str, web_config: str, client: httpx.Client) -> Exporter:
+    """The demo exporter with ``web_config``; returns once ``client`` reads a power value."""
+    port = free_port()
+    home = workdir / name
+    home.mkdir()
+    config = home / "web.yml"
+    config.write_text(web_config)
+    log = home / "exporter.log"
+    env = cli_env(
+        {
+            "SMARTMETER_STATE_FILE": str(home / "state.json"),
+            "SMARTMETER_WEB_CONFIG_FILE": str(config),
+        }
+    )
+    argv = [*CLI, "--demo", "--port", str(port), "--interval", "10"]
+    argv += ["--listen-address", "127.0.0.1", "--verbosity", "2"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+            cwd=home, start_new_session=True,
+        )  # fmt: skip
+    exporter = Exporter(port, proc, log, config)
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        assert proc.poll() is None, f"exporter exited {proc.returncode}: {exporter.log_text()}"
+        try:
+            resp = client.get(exporter.base + "/metrics")
+            if resp.status_code == 200 and value(resp.text, "smartmeter_power_watts") is not None:
+                return exporter
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"no reading over TLS: {exporter.log_text()[-2000:]}"
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def authed(pki: Pki) -> Iterator[httpx.Client]:
+    with httpx.Client(verify=trusting(pki), auth=("prometheus", PASSWORD), timeout=5) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tls_exporter(workdir: Path, pki: Pki, authed: httpx.Client) -> Iterator[Exporter]:
+    """TLS and basic auth; no client certificate asked."""
+    web = (
+        f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
+        "http_server_config:\n  headers:\n    Strict-Transport-Security: max-age=600\n"
+        f"basic_auth_users:\n  prometheus: {HASH}\n"
+    )
+    exporter = start_exporter(workdir, "tls", web, authed)
+    try:
+        yield exporter
+    finally:
+        stop(exporter.proc, group=True)
+
+
+@pytest.fixture(scope="module")
+def mtls_exporter(workdir: Path, pki: Pki) -> Iterator[Exporter]:
+    """TLS with RequireAndVerifyClientCert, no basic auth."""
+    web = (
+        f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
+        f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {pki.ca}\n"
+    )
+    client_cert = (pki.client_cert, pki.client_key)
+    with httpx.Client(verify=trusting(pki, client_cert), timeout=5) as client:
+        exporter = start_exporter(workdir, "mtls", web, client)
+    try:
+        yield exporter
+    finally:
+        stop(exporter.proc, group=True)
+
+
+def prometheus_api(base: str, path: str, **params: str) -> Any:
+    url = f"{base}/api/v1/{path}?" + urllib.parse.urlencode(params)
+    resp = httpx.get(url, timeout=5)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["data"]
+
+
+def test_prometheus_scrapes_over_tls_with_basic_auth(
+    workdir: Path, pki: Pki, tls_exporter: Exporter
+) -> None:
+    exe = which("prometheus")
+    port = free_port()
+    home = workdir / "prometheus"
+    home.mkdir()
+    target = {"targets": [f"127.0.0.1:{tls_exporter.port}"]}
+    job = {"scheme": "https", "tls_config": {"ca_file": str(pki.ca)}, "static_configs": [target]}
+    config = {
+        "global": {"scrape_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": "right", **job, "basic_auth": {"username": "prometheus", "password": PASSWORD}},
+            {"job_name": "wrong", **job, "basic_auth": {"username": "prometheus", "password": "nope"}},
+            {"job_name": "nobody", **job, "basic_auth": {"username": "mallory", "password": PASSWORD}},
+        ],
+    }  # fmt: skip
+    (home / "prometheus.yml").write_text(json.dumps(config))
+    promtool = which("promtool")
+    check = subprocess.run(
+        [promtool, "check", "config", str(home / "prometheus.yml")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    log = home / "prometheus.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                exe,
+                f"--config.file={home / 'prometheus.yml'}",
+                f"--storage.tsdb.path={home / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=home,
+            start_new_session=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            try:
+                ups = {
+                    r["metric"]["job"]: r["value"][1]
+                    for r in prometheus_api(base, "query", query="up")["result"]
+                }
+                power = prometheus_api(base, "query", query='smartmeter_power_watts{job="right"}')
+            except (httpx.HTTPError, ValueError, KeyError):
+                ups, power = {}, {"result": []}
+            if len(ups) == 3 and power["result"]:
+                break
+            assert time.monotonic() < deadline, f"up: {ups}; log: {log.read_text()[-1500:]}"
+            time.sleep(0.3)
+        assert ups == {"right": "1", "wrong": "0", "nobody": "0"}
+        assert float(power["result"][0]["value"][1]) > 0
+        targets = prometheus_api(base, "targets")["activeTargets"]
+        errors = {t["labels"]["job"]: t["lastError"] for t in targets}
+        assert errors["right"] == ""
+        assert "401" in errors["wrong"] and "401" in errors["nobody"], errors
+    finally:
+        stop(proc, group=True)
+    text = tls_exporter.log_text()
+    assert PASSWORD not in text and HASH not in text and HASH[7:29] not in text
+
+
+def test_wrong_credentials_get_401_with_the_challenge(pki: Pki, tls_exporter: Exporter) -> None:
+    with httpx.Client(verify=trusting(pki), timeout=5) as client:
+        for path in ("/metrics", "/-/healthy", "/api/status", "/", "/nowhere"):
+            for auth in (None, ("prometheus", "wrong"), ("nobody", PASSWORD)):
+                resp = client.get(tls_exporter.base + path, auth=auth)
+                assert resp.status_code == 401, (path, auth)
+                assert resp.headers["www-authenticate"].startswith("Basic ")
+                assert resp.headers["strict-transport-security"] == "max-age=600"
+
+
+def test_a_client_certificate_is_required(pki: Pki, mtls_exporter: Exporter) -> None:
+    url = mtls_exporter.base + "/-/healthy"
+    with httpx.Client(verify=trusting(pki, (pki.client_cert, pki.client_key)), timeout=5) as ok:
+        assert ok.get(url).status_code == 200
+    for cert in (None, (pki.stranger_cert, pki.stranger_key)):
+        with (
+            httpx.Client(verify=trusting(pki, cert), timeout=5) as refused,
+            pytest.raises(httpx.TransportError),
+        ):
+            refused.get(url)
+    curl = shutil.which("curl")
+    if curl is not None:  # the same with curl, the way a user would try it
+        base = [curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(pki.ca)]
+        good = [*base, "--cert", str(pki.client_cert), "--key", str(pki.client_key), url]
+        ok = subprocess.run(good, capture_output=True, text=True, timeout=10, check=False)
+        assert ok.stdout == "200", ok.stderr
+        refused = subprocess.run(
+            [*base, url], capture_output=True, text=True, timeout=10, check=False
+        )
+        assert refused.returncode != 0 and refused.stdout != "200"
+
+
+def test_plain_http_to_the_tls_port_does_not_hang_the_server(
+    authed: httpx.Client, tls_exporter: Exporter
+) -> None:
+    with socket.create_connection(("127.0.0.1", tls_exporter.port), timeout=5) as plain:
+        plain.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", tls_exporter.port), timeout=5) as silent:
+            start = time.monotonic()
+            resp = authed.get(tls_exporter.base + "/-/healthy")
+            took = time.monotonic() - start
+            assert resp.status_code == 200 and took < 1.0, took
+            silent.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                silent.recv(1)  # still open: its handshake may yet come (until 10 s)
+        answer = plain.recv(4096)  # the server closes it; it never answers plain HTTP
+        assert not answer.startswith(b"HTTP/")
+
+
+def healthcheck(port: int, web_config: Path | None) -> int:
+    env = cli_env({"SMARTMETER_PORT": str(port)})
+    if web_config is not None:
+        env["SMARTMETER_WEB_CONFIG_FILE"] = str(web_config)
+    probe = [sys.executable, "-m", "trio_smartmeter.web.healthcheck"]
+    return subprocess.run(probe, env=env, timeout=15, check=False, capture_output=True).returncode
+
+
+def test_the_container_healthcheck_works_behind_tls_and_auth(
+    tls_exporter: Exporter, mtls_exporter: Exporter, demo_exporter: DemoExporter
+) -> None:
+    assert healthcheck(demo_exporter.port, None) == 0
+    assert healthcheck(tls_exporter.port, tls_exporter.web_config) == 0
+    assert healthcheck(mtls_exporter.port, mtls_exporter.web_config) == 0
+    assert healthcheck(free_port(), tls_exporter.web_config) == 1  # nobody listens
+    assert healthcheck(tls_exporter.port, None) == 1  # plain HTTP to the TLS port
+
+
+def test_the_containerfile_uses_the_healthcheck() -> None:
+    containerfile = (Path(__file__).resolve().parents[2] / "Containerfile").read_text()
+    assert '"-m", "trio_smartmeter.web.healthcheck"' in containerfile
+    compose = (
+        Path(__file__).resolve().parents[2] / "trio_smartmeter/deploy/compose.yaml"
+    ).read_text()
+    assert '"-m", "trio_smartmeter.web.healthcheck"' in compose
+
+
+@pytest.mark.parametrize(
+    ("content", "key"),
+    [
+        ("tls_server_config: [", "not valid YAML"),
+        ("basic_auth_users: {alice: hunter2}", "basic_auth_users.alice: not a bcrypt hash"),
+        ("tls_server_config: {cert_file: /nonexistent.crt, key_file: /etc/hostname}", "tls_server_config.cert_file: cannot read"),
+        ("tls_server_config: {cert_file: c, key_file: k, min_version: TLS10}", "tls_server_config.min_version"),
+        ("web: {}", "web: unknown key"),
+        (None, "cannot read the file"),
+    ],
+)  # fmt: skip
+def test_an_invalid_web_config_file_is_exit_2_naming_the_key(
+    tmp_path: Path, content: str | None, key: str
+) -> None:
+    path = tmp_path / "web.yml"
+    if content is not None:
+        path.write_text(content)
+    env = cli_env({"SMARTMETER_WEB_CONFIG_FILE": str(path)})
+    proc = subprocess.run(
+        [*CLI, "--demo", "--port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    problems = [line for line in lines if "SMARTMETER_WEB_CONFIG_FILE" in line]
+    assert len(problems) == 1, lines
+    assert key in problems[0] and str(path) in problems[0]
+    assert "hunter2" not in proc.stderr
+
+
+def percentiles(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000
+
+
+def test_scrape_latency_tls_and_auth_against_plain_http(
+    authed: httpx.Client, tls_exporter: Exporter, demo_exporter: DemoExporter
+) -> None:
+    """200 sequential keep-alive scrapes of each, interleaved so both see the same load."""
+    plain_times: list[float] = []
+    tls_times: list[float] = []
+    with httpx.Client(timeout=5) as plain:
+        for client, url in ((plain, demo_exporter.base), (authed, tls_exporter.base)):
+            client.get(url + "/metrics")  # connect (and, for TLS, remember the credentials)
+        for _ in range(200):
+            for client, url, times in (
+                (plain, demo_exporter.base, plain_times),
+                (authed, tls_exporter.base, tls_times),
+            ):
+                start = time.perf_counter()
+                resp = client.get(url + "/metrics")
+                times.append(time.perf_counter() - start)
+                assert resp.status_code == 200
+    (pm, p99), (tm, t99) = percentiles(plain_times), percentiles(tls_times)
+    print(
+        f"\n/metrics, 200 keep-alive requests each: plain HTTP median {pm:.2f} ms p99 {p99:.2f} ms;"
+        f" TLS + basic auth median {tm:.2f} ms p99 {t99:.2f} ms"
+    )
+    assert tm < 50.0  # a bcrypt check per scrape would be ~50 ms at cost 10
