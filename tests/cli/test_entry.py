@@ -27,7 +27,7 @@ def _restore_logging() -> Iterator[None]:
 
 
 def stopping_with(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
-    async def run_exporter(cfg: Config) -> None:
+    async def run_exporter(cfg: Config, **_: object) -> None:
         raise exc
 
     monkeypatch.setattr(app, "run_exporter", run_exporter)

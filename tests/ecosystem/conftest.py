@@ -16,7 +16,7 @@ import pytest
 
 from tests.support import CLI, cli_env, free_port, stop, value
 
-from .helpers import DemoExporter
+from .helpers import DemoExporter, http_get
 
 DEMO_START_DEADLINE = 45.0
 
@@ -65,8 +65,10 @@ def demo_exporter() -> Iterator[DemoExporter]:
                 print(f"SKIP: {msg}")
                 pytest.skip(msg)
             try:
-                body = exporter.metrics()
+                status, body = http_get(exporter.base + "/metrics")
             except OSError:
+                status = 0
+            if status != 200:  # not listening yet, or 503 "starting" from the early listener
                 time.sleep(0.2)
                 continue
             served = True

@@ -20,8 +20,6 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-import trio
-
 from trio_smartmeter import __version__
 from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
 from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID, Config
@@ -68,10 +66,27 @@ def _config_or_exit_status(args: list[str], prog: str) -> Config | int:
 
 def run(cfg: Config, web: WebConfig | None = None) -> int:
     """``web``: the parsed web configuration file; by default ``cfg.web_config_file``'s."""
+    # The port is bound first, with the standard library only: /-/healthy answers while
+    # trio and the HTTP stack load (seconds on a Pi Zero). Not with a web configuration
+    # file, whose TLS and users protect /-/healthy too.
+    from trio_smartmeter.web.listener import BindError, EarlyListener, PortInUseError
+
+    early = None
+    if web is None and cfg.web_config_file is None:
+        try:
+            early = EarlyListener(cfg.listen_address, cfg.port)
+        except PortInUseError as exc:
+            print(f"trio-smartmeter: {exc}; choose another with -port", file=sys.stderr)
+            return 1
+        except BindError as exc:
+            print(f"trio-smartmeter: {exc}", file=sys.stderr)
+            return 1
+
+    import trio
+
     from trio_smartmeter.cli.log import setup_logging
     from trio_smartmeter.core.errors import DeviceBusy
     from trio_smartmeter.service.app import run_exporter
-    from trio_smartmeter.web.server import PortInUseError
 
     if web is None and cfg.web_config_file is not None:
         from trio_smartmeter.web.web_config import WebConfigError, read_web_config
@@ -84,7 +99,7 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
             return 2
     setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
     try:
-        trio.run(run_exporter if web is None else partial(run_exporter, web=web), cfg)
+        trio.run(partial(run_exporter, web=web, early=early), cfg)
     except BaseException as exc:  # a Ctrl-C inside a nursery is a BaseExceptionGroup
         # searched at any depth of the nurseries' groups; the port first: it is the message
         group = BaseExceptionGroup("exporter stopped", [exc])
@@ -101,6 +116,9 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
         if group.subgroup(KeyboardInterrupt) is not None:
             return 0
         raise
+    finally:
+        if early is not None:
+            early.close()
     return 0
 
 
@@ -130,6 +148,8 @@ def _subcommand(name: str, args: list[str]) -> int:
     from trio_smartmeter.cli.tools import read_main, scan_main
 
     setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
+    import trio
+
     if name == "scan":
         return trio.run(scan_main, cfg)
     return trio.run(read_main, cfg, json_out)

@@ -4,8 +4,10 @@
 trio.run(run_exporter)
 └─ service nursery
    ├─ signals: SIGTERM/SIGINT → graceful stop; a second one exits at once; SIGHUP logs state
-   ├─ http: hypercorn.trio.serve (starts first: /metrics answers without a device)
-   └─ link supervisor (service/supervisor.py)
+   ├─ link supervisor (service/supervisor.py): starts first, so the device opens and
+   │    the join (seconds on the radio) runs while the HTTP stack loads
+   └─ http: hypercorn.trio.serve on the socket the CLI bound before trio loaded (its
+        stand-in answered /-/healthy meanwhile); /metrics answers without a device
 ```
 
 Stop order: the supervisor stops polling and sends SKTERM (bounded), closes the port,
@@ -14,6 +16,7 @@ then HTTP stops. A stop that has not finished after ``STOP_DEADLINE`` is cut sho
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import random
@@ -29,8 +32,6 @@ from trio_smartmeter import __version__
 from trio_smartmeter.core.config import Config
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.web.router import ASGIApp, make_app
-from trio_smartmeter.web.server import serve
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from trio_smartmeter.link.serial_port import SimOpener
     from trio_smartmeter.service.history_store import HistoryStore
     from trio_smartmeter.service.supervisor import LinkSupervisor
+    from trio_smartmeter.web.listener import EarlyListener
     from trio_smartmeter.web.web_config import WebConfig
 
 #: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
@@ -53,7 +55,9 @@ async def run_exporter(
     on_listening: Callable[[list[str]], None] | None = None,
     handle_signals: bool = True,
     rng: random.Random | None = None,
+    early: EarlyListener | None = None,
 ) -> None:
+    """``early``: the port the CLI bound before trio loaded (hypercorn takes it over)."""
     state = state if state is not None else ExporterState(interval=float(cfg.interval))
     registry: CollectorRegistry | None = None
     registry_built = trio.Event()
@@ -72,47 +76,62 @@ async def run_exporter(
         assert store is not None
         return await trio.to_thread.run_sync(store.between, since, until, limiter=limiter)
 
-    authorized = None
-    if web is not None and web.users:  # bcrypt is imported only then
-        from trio_smartmeter.web.auth import basic_auth
-
-        authorized = await basic_auth(web.users)
-    app = make_app(
-        state,
-        built_registry,
-        monotonic=trio.current_time,
-        version=__version__,
-        authorized=authorized,
-        headers=() if web is None else web.headers,
-        history=history,
-    )
     http_stop = trio.Event()
 
     async with trio.open_nursery() as nursery:
-        binds = await nursery.start(_serve, app, cfg.listen_address, cfg.port, http_stop, web)
-        # prometheus_client and the link stack (supervisor, SKSTACK client, protocol core)
-        # are ~100 ms of imports on a small box: they load in a worker thread while the event
-        # loop already answers /-/healthy (importing them here would hold the loop as long).
-        metrics, link = await trio.to_thread.run_sync(_import_the_rest)
-        registry = metrics.build_registry(state, trio.current_time)
-        registry_built.set()
-        from trio_smartmeter.service.history_store import HistoryStore  # loaded by now
+        # The link stack first: the device opens and the module's reset, identify and join
+        # (seconds on the radio) go on while the HTTP stack and prometheus_client load in a
+        # worker thread. /-/healthy is answered meanwhile by the CLI's early listener.
+        from trio_smartmeter.service.history_store import HistoryStore
         from trio_smartmeter.service.settings import settings_from_config
+        from trio_smartmeter.service.supervisor import LinkSupervisor
 
         settings = settings_from_config(cfg)
         store = HistoryStore(settings.history_file)
         await trio.to_thread.run_sync(store.open, limiter=limiter)
         store_open.set()
-        supervisor: LinkSupervisor = link.LinkSupervisor(
-            settings, state, rng=rng, sim_opener=sim_opener, history=store
+        supervisor = LinkSupervisor(settings, state, rng=rng, sim_opener=sim_opener, history=store)
+        signal_scope = trio.CancelScope()
+        if handle_signals:
+            nursery.start_soon(_watch_signals, supervisor, nursery.cancel_scope, signal_scope)
+        link_done = trio.Event()
+
+        async def run_link() -> None:
+            try:
+                await supervisor.run()
+            finally:
+                link_done.set()
+
+        nursery.start_soon(run_link)
+        await trio.lowlevel.checkpoint()  # let the link task open the device and start
+        server, metrics = await trio.to_thread.run_sync(_import_the_http_stack)
+        from trio_smartmeter.web.router import make_app  # loaded by now
+
+        authorized = None
+        if web is not None and web.users:  # bcrypt is imported only then
+            from trio_smartmeter.web.auth import basic_auth
+
+            authorized = await basic_auth(web.users)
+        app = make_app(
+            state,
+            built_registry,
+            monotonic=trio.current_time,
+            version=__version__,
+            authorized=authorized,
+            headers=() if web is None else web.headers,
+            history=history,
+        )
+        registry = metrics.build_registry(state, trio.current_time)
+        registry_built.set()
+        binds = await nursery.start(
+            functools.partial(
+                server.serve_http, app, cfg.listen_address, cfg.port, http_stop, web, early=early
+            )
         )
         logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
         if on_listening is not None:
             on_listening(binds)
-        signal_scope = trio.CancelScope()
-        if handle_signals:
-            nursery.start_soon(_watch_signals, supervisor, nursery.cancel_scope, signal_scope)
-        await supervisor.run()
+        await link_done.wait()
         logger.info("stopped: closing the HTTP server")
         http_stop.set()
         signal_scope.cancel()
@@ -122,30 +141,10 @@ async def run_exporter(
         )
 
 
-def _import_the_rest() -> tuple[ModuleType, ModuleType]:
+def _import_the_http_stack() -> tuple[ModuleType, ModuleType]:
     return (
+        importlib.import_module("trio_smartmeter.service.http"),
         importlib.import_module("trio_smartmeter.web.metrics"),
-        importlib.import_module("trio_smartmeter.service.supervisor"),
-    )
-
-
-async def _serve(
-    app: ASGIApp,
-    host: str,
-    port: int,
-    stop: trio.Event,
-    web: WebConfig | None,
-    *,
-    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    await serve(
-        app,
-        host=host,
-        port=port,
-        shutdown_trigger=stop.wait,
-        tls=None if web is None else web.tls,
-        http2=True if web is None else web.http2,
-        task_status=task_status,
     )
 
 

@@ -20,37 +20,19 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
+from trio_smartmeter.web.listener import (
+    BindError,
+    EarlyListener,
+    PortInUseError,
+    bind_address,
+    effective_host,
+)
 from trio_smartmeter.web.router import ASGIApp
 
 if TYPE_CHECKING:
     from trio_smartmeter.web.web_config import TLSConfig
 
 __all__ = ["BindError", "PortInUseError", "hypercorn_config", "serve"]
-
-
-class BindError(OSError):
-    """The HTTP listener could not be opened (address not available, permission, ...)."""
-
-    def __init__(self, host: str, port: int, reason: str, err: int | None = None) -> None:
-        super().__init__(err or 0, f"cannot listen on {_bind(host, port)}: {reason}")
-        self.host = host
-        self.port = port
-
-
-class PortInUseError(BindError):
-    """The HTTP port is already in use by another process."""
-
-    def __init__(self, port: int, host: str = "::") -> None:
-        super().__init__(
-            host,
-            port,
-            f"port {port} is already in use (another exporter running? set -port)",
-            errno.EADDRINUSE,
-        )
-
-
-def _bind(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 _VERIFY_MODES = {
@@ -78,7 +60,7 @@ def hypercorn_config(
 ) -> hypercorn.config.Config:
     """Deliberate limits for a small, long-running metrics endpoint."""
     cfg = _Config()
-    cfg.bind = [_bind(host, port)]  # "[::]:P" alone serves IPv4 too (dual-stack)
+    cfg.bind = [bind_address(host, port)]  # "[::]:P" alone serves IPv4 too (dual-stack)
     cfg.backlog = 64
     cfg.h11_max_incomplete_size = 16 * 1024  # request line + headers; bounds header count too
     cfg.h2_max_header_list_size = 16 * 1024
@@ -108,18 +90,6 @@ def hypercorn_config(
     # hypercorn would still format every request's atoms (incl. the whole environment).
     cfg.accesslog = access if access.isEnabledFor(logging.INFO) else None
     return cfg
-
-
-def _effective_host(host: str) -> str:
-    """``::`` on a host without IPv6 (some containers) falls back to ``0.0.0.0``."""
-    if host != "::":
-        return host
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(("::", 0))
-    except OSError:
-        return "0.0.0.0"
-    return host
 
 
 def _precheck(host: str, port: int) -> None:
@@ -171,6 +141,7 @@ async def serve(
     shutdown_trigger: Callable[[], Awaitable[None]],
     tls: TLSConfig | None = None,
     http2: bool = True,
+    early: EarlyListener | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` until ``shutdown_trigger`` returns; ``task_status.started(binds)``.
@@ -181,9 +152,12 @@ async def serve(
     IPv4 included (one dual-stack socket; never ``0.0.0.0`` and ``[::]`` together).
     Raises :class:`PortInUseError` or :class:`BindError` (plain, not in a group).
     """
-    host = _effective_host(host)
-    _precheck(host, port)
+    host = effective_host(host)
+    if early is None:
+        _precheck(host, port)
     cfg = hypercorn_config(host, port, tls=tls, http2=http2)
+    if early is not None:  # the socket the CLI bound before trio loaded
+        cfg.bind = [f"fd://{early.hand_over()}"]
     failure: BindError | None = None
     try:
         await hypercorn.trio.serve(

@@ -1,0 +1,55 @@
+"""The port bound before trio loads: /-/healthy answers at once, then hypercorn takes over."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.support import free_port
+from trio_smartmeter.web.listener import EarlyListener, PortInUseError
+
+
+def ask(port: int, path: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(4096):
+            data += chunk
+        return data
+
+
+def test_healthy_is_200_and_everything_else_503_starting() -> None:
+    port = free_port()
+    early = EarlyListener("127.0.0.1", port)
+    try:
+        healthy = ask(port, "/-/healthy")
+        assert healthy.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert healthy.endswith(b"\r\n\r\nHealthy\n")
+        metrics = ask(port, "/metrics")
+        assert metrics.startswith(b"HTTP/1.1 503 ")
+        assert b"Retry-After: 1\r\n" in metrics
+    finally:
+        early.close()
+
+
+def test_the_socket_is_handed_over_listening() -> None:
+    port = free_port()
+    early = EarlyListener("127.0.0.1", port)
+    fd = early.hand_over()
+    sock = socket.socket(fileno=fd)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            conn, _ = sock.accept()  # nobody answered it: it waits for the new owner
+            conn.close()
+    finally:
+        sock.close()
+        early.close()  # a no-op on a handed-over socket
+
+
+def test_a_busy_port_is_port_in_use() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(PortInUseError, match="already in use"):
+            EarlyListener("127.0.0.1", busy.getsockname()[1])
