@@ -335,21 +335,31 @@ def proc_stats(pid: int) -> tuple[float, float]:
 WAITS = ("epoll_wait", "epoll_pwait", "poll", "ppoll", "select", "pselect6")
 
 
-def wakeups(pid: int, seconds: float) -> tuple[float, float]:
-    """(wake-ups per minute, SKSENDTO writes per minute), from strace.
+FILE_WRITES = ("write", "pwrite64", "writev", "fsync", "fdatasync", "rename", "renameat2")
+
+
+def wakeups(pid: int, seconds: float, state_dir: str = "") -> tuple[float, float, float, float]:
+    """(wake-ups per minute, SKSENDTO writes per minute, file writes per hour, bytes
+    written to files per hour), from strace.
 
     A wake-up is a wait that slept (a non-zero timeout): Trio also calls epoll_wait with
     a zero timeout between runnable tasks, which never sleeps and so never wakes anything.
+    File writes are the calls on files under ``state_dir`` (the SD card's share).
     """
     out = subprocess.run(
-        ["timeout", "-s", "INT", str(seconds), "strace", "-f", "-qq", "-p", str(pid),
-         "-e", "trace=" + ",".join(WAITS) + ",write"],
+        ["timeout", "-s", "INT", str(seconds), "strace", "-f", "-qq", "-y", "-p", str(pid),
+         "-e", "trace=" + ",".join(WAITS + FILE_WRITES)],
         capture_output=True, text=True,
     ).stderr  # fmt: skip
-    sleeps = polls = 0
+    sleeps = polls = file_calls = file_bytes = 0
     for line in out.splitlines():
-        m = re.search(r"(\w+)\((.*)\)\s+=", line)
+        m = re.search(r"(\w+)\((.*)\)\s+=\s*(-?\d+)?", line)
         if m is None:
+            continue
+        if state_dir and m[1] in FILE_WRITES and state_dir in m[2]:
+            file_calls += 1
+            if m[1] in ("write", "pwrite64", "writev") and m[3]:
+                file_bytes += max(0, int(m[3]))
             continue
         if m[1] == "write":
             polls += "SKSENDTO" in m[2]
@@ -358,7 +368,13 @@ def wakeups(pid: int, seconds: float) -> tuple[float, float]:
             "{tv_sec=0, tv_nsec=0}",
         ):
             sleeps += 1
-    return sleeps * 60.0 / seconds, polls * 60.0 / seconds
+    per_hour = 3600.0 / seconds
+    return (
+        sleeps * 60.0 / seconds,
+        polls * 60.0 / seconds,
+        file_calls * per_hour,
+        file_bytes * per_hour,
+    )
 
 
 class Footprint:
@@ -370,6 +386,7 @@ class Footprint:
 
     def __init__(self, tmp: Path) -> None:
         tmp.mkdir()
+        self.dir = tmp
         cfg = MeterConfig()
         self.sim = Sim(tmp, cfg.channel)
         self.port = inproc.free_port()
@@ -398,9 +415,9 @@ class Footprint:
         strace_s = min(120.0, window / 2)  # two polls at the default 60 s interval
         time.sleep(max(0.0, window - strace_s - (time.monotonic() - self.t_start)))
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            wk_f = pool.submit(wakeups, self.proc.pid, strace_s)
+            wk_f = pool.submit(wakeups, self.proc.pid, strace_s, str(self.dir))
             bwk_f = pool.submit(wakeups, self.bare.pid, strace_s)
-            (wk, polls), (bwk, _) = wk_f.result(), bwk_f.result()
+            (wk, polls, file_calls, file_bytes), (bwk, *_) = wk_f.result(), bwk_f.result()
         time.sleep(max(0.0, window - (time.monotonic() - self.t_start)))
         rss, cpu1 = proc_stats(self.proc.pid)
         brss, bcpu1 = proc_stats(self.bare.pid)
@@ -416,6 +433,9 @@ class Footprint:
         per_poll = f"{wk / polls:.1f} per poll" if polls else "no poll seen"
         row(f"wake-ups per idle minute (strace, {strace_s:.0f} s; {polls:.1f} polls/min, {per_poll})",
             f"{wk:.1f}", f"bare trio {bwk:.1f}", "—", "poll + deadlines only")  # fmt: skip
+        row(f"disk writes per steady hour (strace, {strace_s:.0f} s; state file and history store)",
+            f"{file_calls:.0f} calls, {file_bytes:.0f} B", "needed: 2 store rows per hour (EA at :00/:30)",
+            "—", "no state-file write; ≤ 1 commit per half-hour")  # fmt: skip
         worst = max(healthy)
         median = sorted(healthy)[len(healthy) // 2]
         row(f"exec→/-/healthy (worst of {len(healthy)} starts; median {median:.2f} s)", f"{worst:.2f} s",
