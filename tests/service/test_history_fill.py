@@ -113,3 +113,21 @@ async def test_no_history_frame_during_the_transmit_limit(
     await run_until_quiet(rig, 8)
     assert rig.state.history_missing == 0
     assert rig.state.history_slots is not None and rig.state.history_slots >= 48
+
+
+async def test_history_is_read_at_the_shortest_interval_without_delaying_a_poll(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """At -interval 10 a history frame gets 9 s, not its full 30 s deadline."""
+    module = SimulatedModule("bp35a1", seed=5, meter=MeterConfig(start=START, history_days=2))
+    store = HistoryStore(None)
+    store.open()
+    rig = await start_rig(nursery, module=module, history=store, watch=False, interval=10.0)
+    t = await rig.reading_then_settle()
+    times = [t]
+    while rig.state.history_missing != 0 and len(times) < 60:
+        times.append(await rig.next_reading_after(times[-1]))
+    assert rig.state.history_missing == 0
+    assert rig.state.history_slots is not None and rig.state.history_slots >= 48
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(abs(g - 10.0) < 0.5 for g in gaps), gaps

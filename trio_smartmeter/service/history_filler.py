@@ -1,8 +1,9 @@
 """Reads the meter's own history back into the store after a gap, one frame between polls.
 
-The poller hands over the time left until its next tick; a history frame goes out only if
-its whole deadline fits (so a poll is never delayed), never while the transmit-time limit
-is active, and at most one per interval. Which frames is the pure planner's choice
+The poller hands over the time left until its next tick; a history frame goes out only
+with a deadline that ends before that tick (so a poll is never delayed: at the default
+60 s the frame gets its full 30 s, at 10 s it gets 9 s), never while the transmit-time
+limit is active, and at most one per interval. Which frames is the pure planner's choice
 (``core.history_plan``); this module carries the steps out, checks that the day or time
 the meter answered for is the one it was set to (another HEMS may have changed it), and
 stores what came back. Live fixed-time values (EA/EB) go into the same store.
@@ -43,6 +44,8 @@ from trio_smartmeter.service.history_store import HistoryStore
 T = TypeVar("T")
 #: How the store's blocking calls are made (a worker thread; inline under a test clock).
 Offload = Callable[..., Awaitable[Any]]
+#: The shortest deadline a history frame is sent with (at a 10 s poll interval it gets 9 s).
+MIN_FRAME_DEADLINE = 5.0
 #: A step that fails this often in a row is dropped; the gap is planned again later.
 MAX_STEP_FAILURES = 3
 
@@ -78,6 +81,13 @@ class HistoryFiller:
         """The longest one history frame can take (send, then the meter's answer)."""
         return self.timing.send_ack + self.timing.response
 
+    def deadline_for(self, time_left: float) -> float | None:
+        """The deadline of a history frame sent now, ending before the next poll is due
+        (with a second to spare); None when not even a short one fits (a round trip takes
+        about a second, so a frame is worth sending with :data:`MIN_FRAME_DEADLINE`)."""
+        deadline = min(self.frame_deadline, time_left - 1.0)
+        return deadline if deadline >= MIN_FRAME_DEADLINE else None
+
     # -- live values -----------------------------------------------------------------------
     def record_live(self, row: HalfHour) -> None:
         """An EA/EB value (pushed or read); stored at the next flush."""
@@ -99,12 +109,14 @@ class HistoryFiller:
         boundary = unix_to_meter_time(fixed.meter_timestamp_unix)
         if not self._steps and boundary != self._planned_for:
             await self._replan(boundary, scaling)
-        if not self._steps or self.state.rate_limited or time_left < self.frame_deadline:
+        deadline = self.deadline_for(time_left)
+        if not self._steps or self.state.rate_limited or deadline is None:
             return
         step = self._steps[0]
         try:
-            await self._run(meter, step, boundary, scaling)
-        except (RequestTimeout, SendFailed, MalformedResponse) as exc:
+            with trio.fail_after(deadline):
+                await self._run(meter, step, boundary, scaling)
+        except (RequestTimeout, SendFailed, MalformedResponse, trio.TooSlowError) as exc:
             self._failures += 1
             logger.debug("history read {} failed ({}): {}", step, self._failures, exc)
             if self._failures >= MAX_STEP_FAILURES:
