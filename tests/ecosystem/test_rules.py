@@ -50,6 +50,9 @@ CONTRACT = {
     "smartmeter_polls_total",
     "smartmeter_meter_energy_resets_total",
     "smartmeter_exporter_build_info",
+    # not scraped: backfilled from /api/history?format=openmetrics with promtool
+    "smartmeter_history_energy_forward_joules",
+    "smartmeter_history_energy_reverse_joules",
 }
 SESSION_STATES = {
     "starting",

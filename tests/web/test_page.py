@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import html
 import importlib.resources
+import re
 import string
+from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
+import trio
+import trio.testing
+from prometheus_client import CollectorRegistry
+
+from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web.page import status_page
-from trio_smartmeter.web.status import status_dict
+from trio_smartmeter.web.router import make_app
+from trio_smartmeter.web.status import DAY_LOOKAROUND, half_hours_of_day, status_dict
 
 from .helpers import PWD, RBID, UNIX, VERSION, Clock, call, connect, reading, setup
 
@@ -177,5 +185,122 @@ def test_the_template_is_packaged_and_fully_filled() -> None:
         "link_quality",
         "last_reading",
         "power_chart",
+        "half_hour_chart",
     }
     assert "$" not in page_of(ExporterState(interval=60.0), 5.0)
+
+
+# -- the bar chart of the meter's half-hours ----------------------------------------------
+MIDNIGHT = 1_764_082_800  # 2025-11-26 00:00 JST
+KWH = Decimal(3_600_000)
+
+
+def register(end: int, kwh: str) -> HalfHour:
+    """A stored slot whose forward register reads ``kwh`` at ``end``."""
+    return HalfHour(end, forward_raw=0, forward_joules=Decimal(kwh) * KWH)
+
+
+def test_each_half_hour_is_the_difference_of_two_registers() -> None:
+    rows = [
+        register(MIDNIGHT - 1800, "99.0"),  # yesterday's last register: not today
+        register(MIDNIGHT, "100.0"),
+        register(MIDNIGHT + 1800, "100.25"),
+        register(MIDNIGHT + 3600, "100.75"),
+        # 01:30 missing: the slots 01:00-01:30 and 01:30-02:00 have no value
+        register(MIDNIGHT + 7200, "101.5"),
+        register(MIDNIGHT + 9000, "101.0"),  # went backwards (a replaced meter)
+        HalfHour(MIDNIGHT + 10800),  # stored without a forward value
+    ]
+    day = half_hours_of_day(rows)
+    assert day is not None
+    assert (day["date"], day["midnight_unix"]) == ("2025-11-26", MIDNIGHT)
+    assert len(day["kwh"]) == 48
+    assert day["kwh"][:6] == [0.25, 0.5, None, None, None, None]
+    assert day["kwh"][6:] == [None] * 42
+
+
+def test_the_day_is_the_meters_newest_not_the_hosts() -> None:
+    """The slot ending at 00:00 is the last of its day; the next day starts with 00:30."""
+    assert half_hours_of_day([]) is None
+    last = half_hours_of_day([register(MIDNIGHT - 1800, "1"), register(MIDNIGHT, "2")])
+    assert last is not None
+    assert last["date"] == "2025-11-25"
+    assert last["kwh"][47] == 1.0
+    first = half_hours_of_day([register(MIDNIGHT, "2"), register(MIDNIGHT + 1800, "2.5")])
+    assert first is not None
+    assert (first["date"], first["kwh"][0]) == ("2025-11-26", 0.5)
+
+
+def bars(page: str) -> list[tuple[float, str]]:
+    """(height, tooltip) of every bar of the half-hour chart."""
+    return [
+        (float(m[1]), m[2])
+        for m in re.finditer(
+            r'<rect [^>]*height="([\d.]+)" class="bar"><title>([^<]*)</title>', page
+        )
+    ]
+
+
+def test_the_page_draws_one_bar_per_known_half_hour() -> None:
+    rows = [register(MIDNIGHT + 1800 * i, str(100 + i * i / 10)) for i in range(27)]
+    status = status_dict(
+        ExporterState(interval=60.0), now_monotonic=5.0, now_unix=UNIX, version=VERSION
+    )
+    page = status_page(status, now_unix=UNIX, half_hours=half_hours_of_day(rows)).decode()
+    drawn = bars(page)
+    assert len(drawn) == 26  # 00:00-13:00: 26 differences of 27 registers
+    assert drawn[0] == (drawn[0][0], f"00:00{NBSP}0.10{NBSP}kWh")
+    assert drawn[25][1] == f"12:30{NBSP}5.10{NBSP}kWh"
+    heights = [height for height, _ in drawn]
+    assert heights == sorted(heights) and heights[0] < heights[-1]  # more each half-hour
+    assert 'aria-label="kWh per half-hour, 2025-11-26"' in page
+    assert "2025-11-26 JST" in page
+    assert "Energy bought per half-hour" in "".join(table(page).text)
+
+
+def test_without_half_hours_the_chart_says_so() -> None:
+    page = page_of(ExporterState(interval=60.0), 5.0)
+    assert 'aria-label="no half-hours"' in page
+    assert "no half-hours stored yet" in page
+    assert bars(page) == []
+
+
+def app_with_history(reader: Any) -> Any:
+    state = ExporterState(interval=60.0)
+    registry = CollectorRegistry()
+
+    async def built() -> CollectorRegistry:
+        return registry
+
+    return make_app(
+        state, built, monotonic=Clock(5.0), version=VERSION, wall=Clock(UNIX), history=reader
+    )
+
+
+async def test_the_index_asks_the_store_around_now() -> None:
+    asked: list[tuple[float, float]] = []
+
+    async def reader(since: float, until: float) -> list[HalfHour]:
+        asked.append((since, until))
+        return [register(MIDNIGHT - 1800 + 1800 * i, str(i)) for i in range(4)]
+
+    status, _, body = await call(app_with_history(reader), "/")
+    assert status == 200
+    assert asked == [(UNIX - DAY_LOOKAROUND, UNIX + DAY_LOOKAROUND)]
+    assert [tip for _, tip in bars(body.decode())] == [
+        f"00:00{NBSP}1.00{NBSP}kWh",
+        f"00:30{NBSP}1.00{NBSP}kWh",
+    ]
+
+
+async def test_a_store_still_opening_does_not_hold_the_page(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def reader(since: float, until: float) -> list[HalfHour]:
+        await trio.sleep_forever()
+        raise AssertionError
+
+    with trio.fail_after(60):
+        status, _, body = await call(app_with_history(reader), "/")
+    assert status == 200
+    assert b"no half-hours stored yet" in body

@@ -27,7 +27,7 @@ from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID, Config
 if TYPE_CHECKING:
     from trio_smartmeter.web.web_config import WebConfig
 
-SUBCOMMANDS = ("scan", "read", "simulate", "deploy-files")
+SUBCOMMANDS = ("scan", "read", "history", "simulate", "deploy-files")
 
 
 def _demo_defaults() -> dict[str, str]:
@@ -139,6 +139,10 @@ def _subcommand(name: str, args: list[str]) -> int:
         from trio_smartmeter.cli.deploy_files import deploy_files_main
 
         return deploy_files_main(args)
+    if name == "history":
+        from trio_smartmeter.cli.history import history_main
+
+        return history_main(args)
     json_out = "--json" in args
     args = [a for a in args if a != "--json"]
     cfg = _config_or_exit_status(args, f"trio-smartmeter {name}")

@@ -55,8 +55,9 @@ async def open_sim_device(
 async def open_demo_sim(model: str) -> AsyncIterator[trio.abc.Stream]:
     """The ``sim:MODEL`` device of ``--demo``: the meter's clock starts at the current
     Japanese time and the household has solar panels, so the demo shows the daily curve
-    and negative power around noon."""
+    and negative power around noon. A week of past half-hours (~0.1 s to fabricate) lets
+    the history store, the status page's bar chart and ``/api/history`` fill at once."""
     now_jst = jst_now(time.time())
-    meter = MeterConfig(start=now_jst, solar_peak_watts=3200.0, channel=0x3B)
+    meter = MeterConfig(start=now_jst, solar_peak_watts=3200.0, channel=0x3B, history_days=7)
     async with open_sim_device(model, meter=meter) as stream:
         yield stream

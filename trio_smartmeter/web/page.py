@@ -3,7 +3,8 @@
 The page is self-contained (no external assets, so it works on an offline LAN) and
 refreshes itself. Markup lives in the template; here are only the values, as text, and
 every one goes through :func:`html.escape` (a module's firmware string comes from the
-serial line). The one exception is the power chart, SVG drawn here from numbers alone.
+serial line). The exceptions are the two charts (power over the last hour, energy per
+half-hour of the meter's day), SVG drawn here from numbers alone.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import string
 from typing import Any, Final
 
 from trio_smartmeter.core.jst import JST
-from trio_smartmeter.web.status import HISTORY_WINDOW
+from trio_smartmeter.web.status import HISTORY_WINDOW, SLOT_SECONDS
 
 __all__ = ["status_page"]
 
@@ -109,8 +110,55 @@ def _power_chart(points: list[list[float]], now_unix: float) -> str:
     )
 
 
-def status_page(status: dict[str, Any], *, now_unix: float) -> bytes:
-    """The HTML page for a :func:`~trio_smartmeter.web.status.status_dict`."""
+def _half_hour_chart(day: dict[str, Any] | None) -> str:
+    """Bars of kWh bought per half-hour (a :func:`~trio_smartmeter.web.status.half_hours_of_day`)."""
+    w, h, pad = 720, 200, 60
+    if day is None or not any(v is not None for v in day["kwh"]):
+        return (
+            f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="no half-hours">'
+            f'<text x="{w / 2}" y="{h / 2}" text-anchor="middle">'
+            "no half-hours stored yet</text></svg>"
+        )
+    values: list[float | None] = day["kwh"]
+    hi = max(0.1, *(v for v in values if v is not None))
+    step = (w - 2 * pad) / len(values)
+    base = h - pad / 2
+
+    def y(v: float) -> float:
+        return base - v / hi * (h - pad)
+
+    bars = []
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        start = datetime.datetime.fromtimestamp(day["midnight_unix"] + i * SLOT_SECONDS, JST)
+        label = f"{start:%H:%M}{_NBSP}{v:.2f}{_NBSP}kWh"
+        bars.append(
+            f'<rect x="{pad + i * step + 1:.1f}" y="{y(v):.1f}" width="{step - 2:.1f}"'
+            f' height="{base - y(v):.1f}" class="bar"><title>{label}</title></rect>'
+        )
+    labels = "".join(
+        f'<text x="{pad - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.2f}</text>'
+        for v in (0.0, hi)
+    )
+    ticks = "".join(
+        f'<text x="{pad + hour * 2 * step:.1f}" y="{h - 2}" text-anchor="middle">{hour:02d}:00</text>'
+        for hour in (0, 6, 12, 18, 24)
+    )
+    return (
+        f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="kWh per half-hour, {day["date"]}">'
+        f'<line x1="{pad}" x2="{w - pad}" y1="{base:.1f}" y2="{base:.1f}" class="axis"/>'
+        f"{''.join(bars)}{labels}{ticks}"
+        f'<text x="{w - pad}" y="{pad / 4:.1f}" text-anchor="end">'
+        f"{day['date']} JST, meter clock (kWh)</text></svg>"
+    )
+
+
+def status_page(
+    status: dict[str, Any], *, now_unix: float, half_hours: dict[str, Any] | None = None
+) -> bytes:
+    """The HTML page for a :func:`~trio_smartmeter.web.status.status_dict`; ``half_hours``
+    (:func:`~trio_smartmeter.web.status.half_hours_of_day`) draws the bar chart."""
     fresh = status["up"]
     # Readings are shown only while fresh, as on /metrics.
     r = status["reading"] or {}
@@ -134,4 +182,5 @@ def status_page(status: dict[str, Any], *, now_unix: float) -> bytes:
     }
     values = {name: html.escape(value) for name, value in text.items()}
     values["power_chart"] = _power_chart(status["history"], now_unix)
+    values["half_hour_chart"] = _half_hour_chart(half_hours)
     return _template().substitute(values).encode()

@@ -8,6 +8,7 @@ Routes (GET and HEAD; anything else on them is 405 with ``Allow``; other paths 4
 ``/-/ready``     200 only while a fresh reading exists, else 503 and a one-line reason
 ``/``            self-contained status page (:mod:`trio_smartmeter.web.page`)
 ``/api/status``  the same facts as JSON (:mod:`trio_smartmeter.web.status`)
+``/api/history`` the stored half-hours, JSON or OpenMetrics (:mod:`trio_smartmeter.web.history`)
 
 With ``authorized`` (the web configuration file's ``basic_auth_users``), every path, the
 404s and ``/-/healthy`` included, first needs credentials it accepts, else 401 with
@@ -34,7 +35,13 @@ from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web import history as history_view
 from trio_smartmeter.web.page import status_page
-from trio_smartmeter.web.status import ready_reason, status_dict, status_json
+from trio_smartmeter.web.status import (
+    DAY_LOOKAROUND,
+    half_hours_of_day,
+    ready_reason,
+    status_dict,
+    status_json,
+)
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -169,9 +176,12 @@ def make_app(
 
     async def index(scope: Scope, send: Send, head: bool) -> None:
         st, now_unix = _status()
-        await _respond(
-            send, 200, status_page(st, now_unix=now_unix), b"text/html; charset=utf-8", head=head
-        )
+        rows: list[HalfHour] = []
+        if history is not None:
+            with trio.move_on_after(REGISTRY_WAIT):  # a store still opening: no bars yet
+                rows = await history(now_unix - DAY_LOOKAROUND, now_unix + DAY_LOOKAROUND)
+        page = status_page(st, now_unix=now_unix, half_hours=half_hours_of_day(rows))
+        await _respond(send, 200, page, b"text/html; charset=utf-8", head=head)
 
     async def api_status(scope: Scope, send: Send, head: bool) -> None:
         st, _ = _status()

@@ -7,16 +7,32 @@ ID/password are not in the state.
 
 from __future__ import annotations
 
+import datetime
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final
 
+from trio_smartmeter.core.jst import JST
+from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 
-__all__ = ["HISTORY_WINDOW", "ready_reason", "status_dict", "status_json"]
+__all__ = [
+    "DAY_LOOKAROUND",
+    "HISTORY_WINDOW",
+    "half_hours_of_day",
+    "ready_reason",
+    "status_dict",
+    "status_json",
+]
 
 #: Seconds of power history the status shows (the chart's width).
 HISTORY_WINDOW: Final = 3600.0
+#: How far around the host's "now" the page looks for the meter's newest day: the slots
+#: are filed by the meter's clock, so a host clock off by hours still finds them.
+DAY_LOOKAROUND: Final = 2 * 86400.0
+SLOT_SECONDS: Final = 1800
+SLOTS_PER_DAY: Final = 48
 _JOULES_PER_KWH: Final = Decimal(3_600_000)
 
 
@@ -80,6 +96,29 @@ def status_dict(
             [t, w] for t, w in state.history if now_unix - HISTORY_WINDOW <= t <= now_unix + 60
         ],
     }
+
+
+def half_hours_of_day(rows: Sequence[HalfHour]) -> dict[str, Any] | None:
+    """The newest day among ``rows`` as kWh bought in each of its 48 half-hours.
+
+    The day is the meter's (JST, from the slots' end times), not the host's. A slot's
+    energy is its forward register minus the one before it, so a slot whose neighbour is
+    not stored (or that went backwards: a replaced meter) is ``None``. ``None`` without rows.
+    """
+    forward = {r.end_unix: r.forward_joules for r in rows if r.forward_joules is not None}
+    if not forward:
+        return None
+    day = datetime.datetime.fromtimestamp(max(forward) - SLOT_SECONDS, JST).date()
+    midnight = int(datetime.datetime.combine(day, datetime.time(), JST).timestamp())
+    kwh: list[float | None] = []
+    for i in range(SLOTS_PER_DAY):
+        start = midnight + i * SLOT_SECONDS
+        before, after = forward.get(start), forward.get(start + SLOT_SECONDS)
+        if before is None or after is None or after < before:
+            kwh.append(None)
+        else:
+            kwh.append(float((after - before) / _JOULES_PER_KWH))
+    return {"date": day.isoformat(), "midnight_unix": midnight, "kwh": kwh}
 
 
 def status_json(status: dict[str, Any]) -> bytes:
