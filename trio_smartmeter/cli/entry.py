@@ -4,12 +4,14 @@
 trio-smartmeter [options]            run the exporter (--demo: on the built-in simulator)
 trio-smartmeter scan [options]       find meters; print channel, PAN ID, address, LQI/RSSI
 trio-smartmeter read [options]       join once and print every readable property (--json)
+trio-smartmeter history [options]    the stored half-hours (json, csv, openmetrics)
 trio-smartmeter simulate [options]   serve a simulated Wi-SUN module on a pseudo-terminal
 trio-smartmeter deploy-files [NAME]  list or print the packaged deployment files
 ```
 
 Exit status: 0 on a clean stop, 2 for invalid configuration (one line per problem), 1 for
-a runtime failure that ends the process (port already in use).
+a runtime failure that ends the process (port already in use, the device held by another
+process at start).
 """
 
 from __future__ import annotations

@@ -313,7 +313,7 @@ def help_text(prog: str = "trio-smartmeter") -> str:
         "",
         "Prometheus exporter for Japanese smart electricity meters (Wi-SUN B-route).",
         "",
-        "commands: (none) run the exporter; scan; read; simulate",
+        "commands: (none) run the exporter; scan; read; history; simulate; deploy-files",
         "",
         "options (flag / environment variable, default; a flag wins over the variable;",
         "         -flag value, -flag=value, --flag value and --flag=value are all accepted):",
