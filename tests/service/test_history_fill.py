@@ -8,14 +8,14 @@ between polls, never delaying a poll, never during the transmit-time limit.
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import trio
 import trio.testing
 
 from tests.support.rig import INTERVAL, Rig, capture_logs, start_rig
-from trio_smartmeter.core.jst import meter_time_to_unix
+from trio_smartmeter.core.jst import JST, meter_time_to_unix
 from trio_smartmeter.service.history_store import HistoryStore
 from trio_smartmeter.sim import Fault, MeterConfig, SimulatedModule
 
@@ -131,3 +131,21 @@ async def test_history_is_read_at_the_shortest_interval_without_delaying_a_poll(
     assert rig.state.history_slots is not None and rig.state.history_slots >= 48
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(abs(g - 10.0) < 0.5 for g in gaps), gaps
+
+
+async def test_a_release_r_meter_s_one_minute_values_ride_in_the_poll_frame(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    module = SimulatedModule("bp35a1", seed=6, meter=MeterConfig(start=START, release_r=True))
+    rig = await start_rig(nursery, module=module, watch=False)
+    t = await rig.reading_then_settle()
+    sends = module.stats.sendto_count
+    await rig.next_reading_after(t)
+    assert module.stats.sendto_count == sends + 1  # still one frame per poll
+    minute = rig.state.minute_energy
+    assert minute is not None and minute.forward_joules is not None
+    at = datetime.fromtimestamp(minute.meter_timestamp_unix, tz=JST).replace(tzinfo=None)
+    assert at.second == 0 and START <= at <= START + timedelta(minutes=5)  # the meter's clock
+    text = rig.exposition()
+    assert "smartmeter_minute_energy_forward_joules " in text
+    assert "smartmeter_minute_energy_timestamp_seconds " in text
