@@ -9,6 +9,8 @@ import contextlib
 import json
 import signal
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,9 +72,14 @@ def exporter(
 
 
 def metrics(base: str) -> dict[Key, float]:
-    r = httpx.get(f"{base}/metrics", timeout=2)
-    r.raise_for_status()
-    return samples(r.text)
+    # urllib, closing every answer: a 503 "starting" (the early listener) or a refused
+    # connection must not leave a socket to the garbage collector (a ResourceWarning)
+    try:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=2) as r:
+            return samples(r.read().decode())
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        raise OSError(f"/metrics answered {exc.code}") from None
 
 
 def first_reading(base: str, timeout: float = 30) -> dict[Key, float]:

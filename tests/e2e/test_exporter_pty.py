@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import CLI, cli_env, free_port, key, value
+from tests.support import CLI, cli_env, free_port, key
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID
 
-from .harness import exporter, first_reading, sim_truth, simulator, wait_for
+from .harness import exporter, first_reading, metrics, sim_truth, simulator, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -110,8 +110,7 @@ def test_metrics_answer_without_a_device_and_serial_errors_count(tmp_path: Path)
     with exporter("-device", str(missing), "-interval", "10") as (base, proc):
 
         def counted() -> float | None:
-            r = httpx.get(f"{base}/metrics", timeout=2)
-            v = value(r.text, "smartmeter_scrape_errors_total", type="serial")
+            v = metrics(base).get(key("smartmeter_scrape_errors_total", type="serial"))
             return v if v is not None and v >= 1 else None
 
         assert wait_for("a serial error to be counted", counted, 10) >= 1
