@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,8 +35,12 @@ class Demo:
         self.state_file = state_file
 
     def get(self, path: str) -> str:
-        with urllib.request.urlopen(self.base + path, timeout=5) as answer:
-            return str(answer.read().decode())
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=5) as answer:
+                return str(answer.read().decode())
+        except urllib.error.HTTPError as exc:  # e.g. 503 "starting": close it, retry later
+            exc.close()
+            raise OSError(f"{path} answered {exc.code}") from None
 
 
 @pytest.fixture(scope="module")

@@ -140,7 +140,8 @@ def _from_exporter(url: str, since: float, until: float, fmt: str) -> str:
         with urllib.request.urlopen(request, timeout=URL_TIMEOUT) as answer:
             return str(answer.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
-        reason = exc.read().decode("utf-8", "replace").strip() or exc.reason
+        with exc:
+            reason = exc.read().decode("utf-8", "replace").strip() or exc.reason
         raise _Failure(f"{shown} answered {exc.code}: {reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         why = exc.reason if isinstance(exc, urllib.error.URLError) else exc
