@@ -152,7 +152,8 @@ def mtls_exporter(workdir: Path, pki: Pki) -> Iterator[Exporter]:
 def prometheus_api(base: str, path: str, **params: str) -> Any:
     url = f"{base}/api/v1/{path}?" + urllib.parse.urlencode(params)
     resp = httpx.get(url, timeout=5)
-    assert resp.status_code == 200, resp.text
+    if resp.status_code != 200:  # 503 while Prometheus is still starting
+        raise ValueError(f"{url}: {resp.status_code} {resp.text}")
     return resp.json()["data"]
 
 
