@@ -34,8 +34,6 @@ from typing import Any, Final, Literal, NoReturn
 import attrs
 
 from trio_smartmeter.core.config import (
-    CHANNEL_MAX,
-    CHANNEL_MIN,
     DEFAULT_DEVICE,
     DEFAULT_INTERVAL,
     DEFAULT_PORT,
@@ -48,6 +46,7 @@ from trio_smartmeter.core.config import (
     default_state_file,
 )
 from trio_smartmeter.core.secret import Secret
+from trio_smartmeter.core.skstack import CHANNELS
 
 __all__ = [
     "ENV_PREFIX",
@@ -147,9 +146,9 @@ def _device(text: str) -> str:
 
 def _channel(text: str) -> int:
     digits = text.strip()
-    if _HEX_RE.fullmatch(digits) and CHANNEL_MIN <= int(digits, 16) <= CHANNEL_MAX:
+    if _HEX_RE.fullmatch(digits) and int(digits, 16) in CHANNELS:
         return int(digits, 16)
-    raise Rejected("a hex channel number 21-3C (e.g. 3B or 0x3B)")
+    raise Rejected(f"a hex channel number {CHANNELS[0]:02X}-{CHANNELS[-1]:02X} (e.g. 3B or 0x3B)")
 
 
 def _ipaddr(text: str) -> str:

@@ -15,8 +15,6 @@ import attrs
 from trio_smartmeter.core.secret import Secret
 
 __all__ = [
-    "CHANNEL_MAX",
-    "CHANNEL_MIN",
     "DEFAULT_DEVICE",
     "DEFAULT_INTERVAL",
     "DEFAULT_LISTEN_ADDRESS",
@@ -48,8 +46,6 @@ DEMO_RBID: Final = "00112233445566778899AABBCCDDEEFF"
 DEMO_PASSWORD: Final = "DEMOPASSWORD"
 ID_LENGTH: Final = 32
 PASSWORD_LENGTH: Final = 12
-CHANNEL_MIN: Final = 0x21
-CHANNEL_MAX: Final = 0x3C
 
 
 def default_state_file(environ: Mapping[str, str], *, simulated: bool = False) -> Path:

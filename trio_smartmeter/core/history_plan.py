@@ -20,7 +20,6 @@ from collections.abc import Iterable, Set
 import attrs
 
 from trio_smartmeter.core.echonet.history import (
-    HALF_HOUR,
     HISTORY1_MAX_DAY,
     HistoryTime,
     Slot,
@@ -146,7 +145,6 @@ def slot_span(slots: Iterable[Slot]) -> str:
 
 __all__ = [
     "FIRST_FILL",
-    "HALF_HOUR",
     "Capabilities",
     "GetDay",
     "GetWindow",

@@ -30,9 +30,6 @@ from trio_smartmeter.core.errors import (
 from trio_smartmeter.core.skstack import Dialect, Message
 from trio_smartmeter.link.skstack_client import SkStackClient
 
-ECHONET_PORT = echonet.ECHONET_PORT
-ALL_CHANNELS = 28
-
 
 @attrs.frozen
 class Timing:
@@ -126,7 +123,7 @@ class MeterClient:
             skstack.sk_scan(self.dialect, mode=2, channel=channel, duration=duration),
             timeout=self.timing.command,
         )
-        channels = 1 if channel is not None else ALL_CHANNELS
+        channels = 1 if channel is not None else len(skstack.CHANNELS)
         limit = scan_dwell(duration, channels) + self.timing.scan_margin
         with trio.move_on_after(limit) as scope:
             async for m in inbox:
@@ -196,7 +193,7 @@ class MeterClient:
 
         def relevant(m: Message) -> bool:
             if isinstance(m, skstack.RxUdp):
-                return m.sender == ip and m.rport == ECHONET_PORT
+                return m.sender == ip and m.rport == echonet.ECHONET_PORT
             if not isinstance(m, skstack.ModuleEvent):
                 return False
             if m.code == 0x21:

@@ -28,6 +28,25 @@ from trio_smartmeter.service.module_session import ModuleSession
 INFC_BACKLOG = 8
 
 
+def record_fixed(
+    state: ExporterState, history: HistoryFiller | None, which: int, edt: bytes
+) -> None:
+    """EA/EB into the state and the history store, whether pushed (INF) or read (the
+    session's first poll)."""
+    scaling = state.scaling
+    energy = fixed_time_from(edt, scaling, trio.current_time())
+    if energy is None:
+        return
+    reverse = which == epc.EPC_FIXED_REVERSE
+    if reverse:
+        state.set_fixed(reverse=energy)
+    else:
+        state.set_fixed(forward=energy)
+    row = half_hour_from_fixed(edt, scaling, reverse=reverse)
+    if row is not None and history is not None:
+        history.record_live(row)
+
+
 class EventRouter:
     def __init__(
         self, session: ModuleSession, state: ExporterState, history: HistoryFiller | None = None
@@ -101,19 +120,7 @@ class EventRouter:
                 logger.debug("INFC backlog full: one notification left unanswered")
 
     def record_fixed(self, which: int, edt: bytes) -> None:
-        """EA/EB into the state, whether pushed (INF) or read (the first poll)."""
-        scaling = self.state.scaling
-        energy = fixed_time_from(edt, scaling, trio.current_time())
-        if energy is None:
-            return
-        reverse = which == epc.EPC_FIXED_REVERSE
-        if reverse:
-            self.state.set_fixed(reverse=energy)
-        else:
-            self.state.set_fixed(forward=energy)
-        row = half_hour_from_fixed(edt, scaling, reverse=reverse)
-        if row is not None and self.history is not None:
-            self.history.record_live(row)
+        record_fixed(self.state, self.history, which, edt)
 
     # -- the INFC responder task ---------------------------------------------------------
     async def answer_infc(self, client: SkStackClient) -> None:

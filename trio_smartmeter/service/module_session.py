@@ -295,6 +295,10 @@ class ModuleSession:
         holding a session for a peer that is gone (it accepts one at a time). Wait briefly
         for EVENT 25/24; a session that came up is ended by SKTERM, one that did not come
         up in time by a reset (the module abandons the join)."""
+        if self.state.session_up:  # its EVENT 25 came before the stop did
+            self.joining = False
+            await self.terminate(client)
+            return
         events = (0x24, 0x25)
         with client.subscribe(
             lambda m: isinstance(m, skstack.ModuleEvent) and m.code in events

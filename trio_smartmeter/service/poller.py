@@ -20,8 +20,6 @@ from trio_smartmeter.core.model import MeterScaling, SessionState
 from trio_smartmeter.core.readings import (
     EnergyCounterWatch,
     UnreadableAnswer,
-    fixed_time_from,
-    half_hour_from_fixed,
     meter_info_from,
     minute_energy_from,
     poll_epcs,
@@ -30,6 +28,7 @@ from trio_smartmeter.core.readings import (
 )
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.meter_client import MeterClient, readable
+from trio_smartmeter.service.events import record_fixed
 from trio_smartmeter.service.history_filler import HistoryFiller
 from trio_smartmeter.service.module_session import ModuleSession
 
@@ -118,11 +117,7 @@ class Poller:
         if info is not None:
             self.state.set_meter_info(info)
         if epc.EPC_FIXED_FORWARD in props:
-            edt = props[epc.EPC_FIXED_FORWARD]
-            fixed = fixed_time_from(edt, scaling, trio.current_time())
-            if fixed is not None:
-                self.state.set_fixed(forward=fixed)
-            row = half_hour_from_fixed(edt, scaling, reverse=False)
-            if row is not None and self.history is not None:
-                self.history.record_live(row)
+            record_fixed(
+                self.state, self.history, epc.EPC_FIXED_FORWARD, props[epc.EPC_FIXED_FORWARD]
+            )
         return scaling
