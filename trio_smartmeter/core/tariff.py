@@ -178,7 +178,8 @@ def parse_tariff(data: Any) -> Tariff:
     sell_price = None
     if "sell" in top:
         sell = _mapping(top["sell"], "sell", "sell", problems)
-        sell_price = _price(sell, "sell", "price", problems, minimum=Decimal(0))
+        if isinstance(top["sell"], dict):
+            sell_price = _price(sell, "sell", "price", problems, minimum=Decimal(0))
     if problems:
         raise TariffError(problems)
     assert isinstance(billing_day, int)
