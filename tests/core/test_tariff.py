@@ -420,3 +420,13 @@ def test_not_a_mapping_and_not_yaml() -> None:
         "not valid YAML at line 2: expected ',' or ']', but got '<stream end>'"
     ]
     assert "invalid tariff file:\n  not valid YAML" in str(info.value)
+
+
+def test_prices_keep_the_digits_written() -> None:
+    tariff = load_tariff(TIERED)
+    assert str(tariff.basic_monthly) == "1247.00"
+    assert [str(t.price) for t in tariff.bands[0].tiers] == ["29.80", "36.40", "40.49"]
+    assert str(load_tariff(TIERED.replace("1247.00", "1_247.50")).basic_monthly) == "1247.50"
+    with pytest.raises(TariffError) as info:
+        load_tariff(TIERED.replace("1247.00", ".inf"))
+    assert info.value.problems == ["basic.monthly: required, a number (yen)"]

@@ -5,6 +5,7 @@ trio-smartmeter [options]            run the exporter (--demo: on the built-in s
 trio-smartmeter scan [options]       find meters; print channel, PAN ID, address, LQI/RSSI
 trio-smartmeter read [options]       join once and print every readable property (--json)
 trio-smartmeter history [options]    the stored half-hours (json, csv, openmetrics)
+trio-smartmeter bill [options]       the electricity bill in yen (--check FILE: a tariff file)
 trio-smartmeter simulate [options]   serve a simulated Wi-SUN module on a pseudo-terminal
 trio-smartmeter deploy-files [NAME]  list or print the packaged deployment files
 ```
@@ -29,7 +30,7 @@ from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID, Config
 if TYPE_CHECKING:
     from trio_smartmeter.web.web_config import WebConfig
 
-SUBCOMMANDS = ("scan", "read", "history", "simulate", "deploy-files")
+SUBCOMMANDS = ("scan", "read", "history", "bill", "simulate", "deploy-files")
 
 
 def _demo_defaults() -> dict[str, str]:
@@ -145,6 +146,10 @@ def _subcommand(name: str, args: list[str]) -> int:
         from trio_smartmeter.cli.history import history_main
 
         return history_main(args)
+    if name == "bill":
+        from trio_smartmeter.cli.bill import bill_main
+
+        return bill_main(args)
     json_out = "--json" in args
     args = [a for a in args if a != "--json"]
     cfg = _config_or_exit_status(args, f"trio-smartmeter {name}")

@@ -140,13 +140,29 @@ class Tariff:
 def load_tariff(text: str) -> Tariff:
     """The tariff of a file's text; raises :class:`TariffError` (YAML errors too)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ExactLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         what = getattr(exc, "problem", None) or type(exc).__name__
         raise TariffError([f"not valid YAML{where}: {what}"]) from None
     return parse_tariff(data)
+
+
+class _ExactLoader(yaml.SafeLoader):
+    """YAML's floats as the Decimal of their text: 29.80 stays 29.80 on the statement."""
+
+
+def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | float:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # .inf, .nan and sexagesimal forms: as YAML reads them
+        value: float = loader.construct_yaml_float(node)
+        return value
+
+
+_ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
 
 
 def parse_tariff(data: Any) -> Tariff:
@@ -386,15 +402,15 @@ def _price(
     minimum: Decimal | None,
     what: str = "yen",
 ) -> Decimal | None:
-    """A number as written (29.80 stays 29.80: YAML's float goes through its text)."""
+    """A number as written (a float that did not come through :func:`load_tariff` goes
+    through its shortest text)."""
     full = f"{key}.{name}" if key else name
     raw = item.get(name)
     value: Decimal | None = None
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        try:
-            value = Decimal(str(raw))
-        except InvalidOperation:  # pragma: no cover - str() of a number is a number
-            value = None
+    if isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = Decimal(str(raw))
     if value is None or not value.is_finite():
         problems.append(f"{full}: required, a number ({what})")
         return None
