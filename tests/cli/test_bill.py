@@ -203,3 +203,32 @@ def test_a_time_of_use_statement_with_sold_energy(
     # the period began on 12-01 00:00; 44 half-hours before 22:00 were never stored
     assert next(ln for ln in out.splitlines() if ln.startswith("欠測")).endswith("44 コマ (30分)")
     assert "売電 sold (paid separately)" in out
+
+
+def test_more_usage_errors(
+    capsys: pytest.CaptureFixture[str], tariff_file: Path, store_file: Path
+) -> None:
+    status, _, err = run(capsys, "--check", str(tariff_file), "extra")
+    assert status == 2
+    assert "--check takes one file; unexpected extra" in err
+    status, _, err = run(capsys, "--tariff", str(tariff_file), "--store", str(store_file), "-x")
+    assert status == 2
+    assert "--store names the store; unexpected -x" in err
+    status, _, err = run(capsys, "--tariff", str(tariff_file), "-port", "none")
+    assert status == 2
+    assert err.startswith("trio-smartmeter bill: ")
+    assert "port" in err
+
+
+def test_a_surcharge_without_a_value_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, store_file: Path
+) -> None:
+    path = tmp_path / "plain.yaml"
+    path.write_text("billing_day: 15\nbasic: {monthly: 0}\nenergy: {tiers: [{price: 10}]}\n")
+    status, out, _ = run(
+        capsys, "--tariff", str(path), "--store", str(store_file), "--period", "previous"
+    )
+    assert status == 0
+    assert "0 円 (no value in force for this period)" in out
+    assert "途中" not in out
+    assert "見込み" not in out  # a closed period has no projection shown

@@ -234,23 +234,14 @@ def statement(tariff: Tariff, bill: Bill) -> str:
 
 
 def _energy_lines(tariff: Tariff, c: Charges) -> list[str]:
+    """One line per band (its name) and tier (第N段階, where it has several)."""
+    tier_counts = {band.name: len(band.tiers) for band in tariff.bands}
     out = []
     for line in c.lines:
-        band = (
-            tariff.bands[0]
-            if tariff.tiered
-            else next(b for b in tariff.bands if b.name == line.band)
-        )
-        tiered = len(band.tiers) > 1
-        label = line.band if not tariff.tiered else ""
-        if tiered:
+        label = "" if tariff.tiered else line.band
+        if tier_counts[line.band] > 1:
             label = f"{label} 第{line.tier}段階".strip()
-        out.append(
-            _row(
-                f"  {label}",
-                f"{_kwh(line.kwh)} kWh × {line.price} 円 = {_yen(line.yen)}",
-            )
-        )
+        out.append(_row(f"  {label}", f"{_kwh(line.kwh)} kWh × {line.price} 円 = {_yen(line.yen)}"))
     return out
 
 
