@@ -27,6 +27,7 @@ from trio_smartmeter.core.errors import (
     SendFailed,
     SessionLost,
 )
+from trio_smartmeter.core.session import JOIN_OUTCOMES, SESSION_ENDS, Event, ended_by
 from trio_smartmeter.core.skstack import Dialect, Message
 from trio_smartmeter.link.skstack_client import SkStackClient
 
@@ -50,18 +51,15 @@ class Timing:
     rate_limit: float = 3900.0  # EVENT 32 → EVENT 33 (the ARIB window is ~1 h)
 
 
-#: EVENTs from the meter after which a Get in flight will never be answered:
-#: 24 (re-authentication rejected), 26 (the meter ended it), 27/28, 29 (expired).
-_SESSION_ENDS = frozenset({0x24, 0x26, 0x27, 0x28, 0x29})
-
-
 def scan_dwell(duration: int, channels: int) -> float:
     """The module's scan time: 0.0096 s × (2^D + 1) per channel (protocol.md §2 SKSCAN)."""
     return 0.0096 * float(2**duration + 1) * channels
 
 
 def _scan_messages(m: Message) -> bool:
-    return isinstance(m, skstack.PanDesc) or (isinstance(m, skstack.ModuleEvent) and m.code == 0x22)
+    return isinstance(m, skstack.PanDesc) or (
+        isinstance(m, skstack.ModuleEvent) and m.code == Event.SCAN_DONE
+    )
 
 
 @attrs.define
@@ -159,7 +157,7 @@ class MeterClient:
         def relevant(m: Message) -> bool:
             return (
                 isinstance(m, skstack.ModuleEvent)
-                and m.code in (0x24, 0x25)
+                and m.code in JOIN_OUTCOMES
                 and (m.sender is None or m.sender == ip)
             )
 
@@ -168,7 +166,7 @@ class MeterClient:
             with trio.move_on_after(self.timing.join):
                 async for m in inbox:
                     assert isinstance(m, skstack.ModuleEvent)
-                    if m.code == 0x25:
+                    if m.code == Event.SESSION_UP:
                         self.meter_ip = ip
                         return
                     raise JoinFailed(
@@ -196,9 +194,9 @@ class MeterClient:
                 return m.sender == ip and m.rport == echonet.ECHONET_PORT
             if not isinstance(m, skstack.ModuleEvent):
                 return False
-            if m.code == 0x21:
+            if m.code == Event.SENT:
                 return m.sender == ip
-            return m.code in _SESSION_ENDS and m.sender in (None, ip)
+            return m.code in SESSION_ENDS and m.sender in (None, ip)
 
         with self.client.subscribe(relevant) as inbox:
             try:
@@ -208,7 +206,7 @@ class MeterClient:
             except CommandFailed as exc:
                 # A module refuses to send once the session is gone: say why, if it said so.
                 while (m := _receive_nowait(inbox)) is not None:
-                    if (ended := _session_end(m)) is not None:
+                    if (ended := _ended(m, ip)) is not None:
                         raise ended from None
                 if exc.code == 10:  # no session, though the module never said it ended
                     raise ModuleRestarted(
@@ -218,7 +216,7 @@ class MeterClient:
                 raise SendFailed(f"the module refused to send ({exc})") from None
             with trio.move_on_after(self.timing.response):
                 async for m in inbox:
-                    if (ended := _session_end(m)) is not None:
+                    if (ended := _ended(m, ip)) is not None:
                         raise ended
                     if isinstance(m, skstack.ModuleEvent):
                         if m.param not in (None, 0):
@@ -244,12 +242,8 @@ class MeterClient:
         )
 
 
-def _session_end(m: Message) -> SessionLost | None:
-    if not isinstance(m, skstack.ModuleEvent) or m.code not in _SESSION_ENDS:
-        return None
-    if m.code == 0x29:
-        return SessionLost("the PANA session expired (EVENT 29)", expired=True)
-    return SessionLost("the session ended (session_ended)", expired=False)
+def _ended(m: Message, ip: str) -> SessionLost | None:
+    return ended_by(m, ip) if isinstance(m, skstack.ModuleEvent) else None
 
 
 def _receive_nowait(inbox: trio.MemoryReceiveChannel[Message]) -> Message | None:

@@ -26,7 +26,16 @@ from trio_smartmeter.core.errors import (
     SessionLost,
 )
 from trio_smartmeter.core.model import MeterScaling, ModuleInfo, SessionState
-from trio_smartmeter.core.session import SessionSignal, choose_pan, pair_id, scan_plan
+from trio_smartmeter.core.session import (
+    JOIN_OUTCOMES,
+    TERM_OUTCOMES,
+    Event,
+    SessionSignal,
+    choose_pan,
+    pair_id,
+    scan_plan,
+    session_end,
+)
 from trio_smartmeter.core.skstack import Dialect, PayloadFormat
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.meter_client import MeterClient
@@ -65,11 +74,8 @@ class SessionWatch:
         self.reauthed = trio.Event()
 
     def raise_if_lost(self) -> None:
-        lost = self.lost
-        if lost is SessionSignal.SESSION_EXPIRED:
-            raise SessionLost("the PANA session expired (EVENT 29)", expired=True)
-        if lost is not None:
-            raise SessionLost(f"the session ended ({lost.value})", expired=False)
+        if self.lost is not None:
+            raise session_end(self.lost)
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until ``deadline``; raises :class:`SessionLost` as soon as it is lost."""
@@ -299,15 +305,14 @@ class ModuleSession:
             self.joining = False
             await self.terminate(client)
             return
-        events = (0x24, 0x25)
         with client.subscribe(
-            lambda m: isinstance(m, skstack.ModuleEvent) and m.code in events
+            lambda m: isinstance(m, skstack.ModuleEvent) and m.code in JOIN_OUTCOMES
         ) as inbox:
             outcome = None
             with trio.move_on_after(JOIN_END_WAIT):
                 outcome = await inbox.receive()
         self.joining = False
-        if isinstance(outcome, skstack.ModuleEvent) and outcome.code == 0x24:
+        if isinstance(outcome, skstack.ModuleEvent) and outcome.code == Event.JOIN_REJECTED:
             return
         if isinstance(outcome, skstack.ModuleEvent):
             self.state.set_session_up(True)
@@ -323,7 +328,7 @@ class ModuleSession:
         """SKTERM and its EVENT 27/28, so the meter accepts the next join at once
         (protocol.md §9.18: it holds one B-route session at a time)."""
         with client.subscribe(
-            lambda m: isinstance(m, skstack.ModuleEvent) and m.code in (0x27, 0x28)
+            lambda m: isinstance(m, skstack.ModuleEvent) and m.code in TERM_OUTCOMES
         ) as inbox:
             try:
                 await client.command(skstack.sk_term(), timeout=1.0)
