@@ -98,10 +98,8 @@ class SkStackClient:
         self._orphan: _Pending | None = None
         self._subs: list[_Subscription] = []
         self.on_async = on_async
-        self.bytes_received = 0
         self._last_rx = float("-inf")  # trio time of the last byte received
         self.j11_seen = False
-        self.garbage_lines = 0
         #: False once ``SKSREG SFE 0`` turned the echo off: an echo after that means the
         #: module restarted in place (its registers are back to power-on values).
         self.echo_expected = True
@@ -113,7 +111,6 @@ class SkStackClient:
         task_status.started()
         while True:
             data = await self._stream.receive_some(4096)
-            self.bytes_received += len(data)
             self._last_rx = trio.current_time()
             for msg in self.decoder.feed(bytes(data)):
                 self._dispatch(msg)
@@ -135,7 +132,6 @@ class SkStackClient:
             self.j11_seen = True
             return
         if isinstance(msg, skstack.Garbage):
-            self.garbage_lines += 1
             logger.debug("ignored serial input: {} ({} bytes)", msg.reason, msg.size)
             return
         if isinstance(msg, skstack.Echo):
