@@ -30,11 +30,11 @@ from trio_smartmeter.core.errors import (
     ModuleRestarted,
     ModuleTimeout,
     UnsupportedModule,
+    first_failure,
 )
 from trio_smartmeter.core.skstack import Command, Completion, Message
 
 M = TypeVar("M")
-E = TypeVar("E", bound=BaseException)
 
 #: Messages that answer a command (everything else is asynchronous).
 _REPLY_DATA = (
@@ -104,6 +104,14 @@ class SkStackClient:
         #: module restarted in place (its registers are back to power-on values).
         self.echo_expected = True
         self._echo_returned = False
+
+    def configure(
+        self, dialect: skstack.Dialect | None, payload: skstack.PayloadFormat | None
+    ) -> None:
+        """What start-up learnt about the module: how its ERXUDP/EPANDESC lines are laid
+        out (dialect) and how ERXUDP carries the payload (None: detected per line)."""
+        self.decoder.dialect = dialect
+        self.decoder.payload = payload
 
     # -- the reader task -----------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -281,11 +289,3 @@ class SkStackClient:
             if now >= end:
                 return
             await trio.sleep_until(min(quiet_at, end))
-
-
-def first_failure(group: BaseExceptionGroup[E]) -> E:
-    """The first failure in a nursery's group (trio nests one group per nursery)."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc  # type: ignore[return-value]  # a leaf of a group of E is an E

@@ -163,8 +163,7 @@ class ModuleSession:
             )
         except ValueError as exc:  # e.g. a stray "OK" taken as ROPT's reply: re-initialise
             raise MalformedResponse(str(exc)) from None
-        client.decoder.dialect = self.dialect
-        client.decoder.payload = self.payload
+        client.configure(self.dialect, self.payload)
         if self.dialect is Dialect.DUAL_STACK:
             # RSSI on every ERXUDP (DSE only: on single-hop modules SA2 is TX power).
             await client.command(skstack.sk_sreg("SA2", "1"), timeout=s.timing.command, check=False)
@@ -220,7 +219,7 @@ class ModuleSession:
                     "SKSCAN answered ER{:02d}: switching to the {} dialect", exc.code, other.value
                 )
                 self.dialect = other
-                client.decoder.dialect = other
+                client.configure(other, self.payload)
                 meter = MeterClient(client, self.dialect, self.settings.timing)
                 descs = await sweep(meter)
             chosen = choose_pan(descs, wanted)

@@ -24,13 +24,19 @@ import trio
 from loguru import logger
 
 from trio_smartmeter.core import skstack
-from trio_smartmeter.core.errors import DeviceBusy, ExporterError, LinkLost, UnsupportedModule
+from trio_smartmeter.core.errors import (
+    DeviceBusy,
+    ExporterError,
+    LinkLost,
+    UnsupportedModule,
+    first_failure,
+)
 from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.core.recovery import Fault, Ladder
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link import serial_port
 from trio_smartmeter.link.serial_port import SimOpener, open_device
-from trio_smartmeter.link.skstack_client import SkStackClient, first_failure
+from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.address_cache import AddressCache
 from trio_smartmeter.service.events import EventRouter
 from trio_smartmeter.service.fault_log import FaultLog
