@@ -23,8 +23,9 @@ from trio_smartmeter.core.errors import (
     SessionLost,
 )
 from trio_smartmeter.core.skstack import Dialect
-from trio_smartmeter.link.meter_client import MeterClient, Timing, readable, scan_dwell
+from trio_smartmeter.link.meter_client import MeterClient, readable, scan_dwell
 from trio_smartmeter.link.skstack_client import SkStackClient
+from trio_smartmeter.link.timing import Timing
 
 from .scripted import METER_IP, OTHER_IP, OWN_IP, ScriptedModule
 

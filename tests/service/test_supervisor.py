@@ -178,7 +178,7 @@ async def test_a_stale_cached_address_is_rescanned_after_one_failed_join(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
     """A replaced meter (or a demo's cache) must not cost three 38 s joins before a scan."""
-    from trio_smartmeter.link.meter_client import Timing
+    from trio_smartmeter.link.timing import Timing
     from trio_smartmeter.sim import timing
 
     state_file = tmp_path / "state.json"

@@ -30,25 +30,7 @@ from trio_smartmeter.core.errors import (
 from trio_smartmeter.core.session import JOIN_OUTCOMES, SESSION_ENDS, Event, ended_by
 from trio_smartmeter.core.skstack import Dialect, Message
 from trio_smartmeter.link.skstack_client import SkStackClient
-
-
-@attrs.frozen
-class Timing:
-    """Every deadline of the session, in seconds (design.md §4: every wait has one).
-
-    Defaults follow protocol.md §5: joins take seconds but PANA retransmissions end after
-    ~40 s; the ECHONET AIF response timer is ≥ 20 s; the module answers commands at once.
-    """
-
-    command: float = 5.0  # OK/FAIL of an ordinary command
-    reset: float = 5.0  # SKRESET's OK
-    scan_margin: float = 3.0  # beyond the modelled dwell of the channels scanned
-    scan_trailing: float = 0.5  # EPANDESC may trail EVENT 22 (hsakoh)
-    join: float = 60.0  # SKJOIN → EVENT 25/24
-    send_ack: float = 10.0  # SKSENDTO → EVENT 21 + OK
-    response: float = 20.0  # Get → Get_Res (AIF response timer 1)
-    reauth: float = 60.0  # EVENT 29 → the module's own EVENT 25
-    rate_limit: float = 3900.0  # EVENT 32 → EVENT 33 (the ARIB window is ~1 h)
+from trio_smartmeter.link.timing import Timing
 
 
 def scan_dwell(duration: int, channels: int) -> float:

@@ -33,6 +33,7 @@ from trio_smartmeter.core.errors import (
     first_failure,
 )
 from trio_smartmeter.core.skstack import Command, Completion, Message
+from trio_smartmeter.link.timing import Timing
 
 M = TypeVar("M")
 
@@ -45,11 +46,6 @@ _REPLY_DATA = (
     skstack.TableList,
     skstack.EdScan,
 )
-
-#: How long a late reply to a timed-out command may still arrive before the next command.
-ORPHAN_GRACE = 1.0
-#: Bound on a single write of a command (a tty accepts ~17 KB before blocking).
-WRITE_DEADLINE = 5.0
 
 
 @attrs.define
@@ -90,8 +86,10 @@ class SkStackClient:
         decoder: skstack.Decoder | None = None,
         *,
         on_async: Callable[[Message], None] | None = None,
+        timing: Timing | None = None,
     ) -> None:
         self._stream = stream
+        self.timing = timing if timing is not None else Timing()
         self.decoder = decoder if decoder is not None else skstack.Decoder()
         self._lock = trio.Lock()
         self._pending: _Pending | None = None
@@ -204,25 +202,30 @@ class SkStackClient:
             receive.close()
 
     # -- commands ------------------------------------------------------------------------
-    async def command(self, cmd: Command, *, timeout: float = 5.0, check: bool = True) -> Reply:
+    async def command(
+        self, cmd: Command, *, timeout: float | None = None, check: bool = True
+    ) -> Reply:
         """Write ``cmd`` and wait for its completion (``OK``/``FAIL``, or SKLL64's address).
 
-        Raises :class:`ModuleTimeout` after ``timeout`` seconds, :class:`CommandFailed` on
+        Raises :class:`ModuleTimeout` after ``timeout`` seconds (``Timing.command`` unless
+        given), :class:`CommandFailed` on
         ``FAIL ERnn`` when ``check`` is true, :class:`UnsupportedModule` if the stick turns
         out to speak ROHM's binary J11 protocol.
         """
+        if timeout is None:
+            timeout = self.timing.command
         async with self._lock:
             await self._settle_orphan()
             pending = _Pending(cmd, Reply(cmd.name))
             self._pending = pending
             logger.trace("serial > {}", cmd.redacted)
             with trio.CancelScope(shield=True) as write_scope:
-                write_scope.deadline = trio.current_time() + WRITE_DEADLINE
+                write_scope.deadline = trio.current_time() + self.timing.write
                 await self._stream.send_all(cmd.wire)
             if write_scope.cancelled_caught:
                 self._pending = None
                 raise LinkLost(
-                    f"writing {cmd.name} to the module did not finish in {WRITE_DEADLINE} s"
+                    f"writing {cmd.name} to the module did not finish in {self.timing.write:g} s"
                 )
             try:
                 with trio.move_on_after(timeout):
@@ -258,7 +261,7 @@ class SkStackClient:
         orphan = self._orphan
         if orphan is None:
             return
-        with trio.move_on_after(ORPHAN_GRACE):
+        with trio.move_on_after(self.timing.orphan_grace):
             await orphan.done.wait()
         self._orphan = None
 
@@ -266,17 +269,20 @@ class SkStackClient:
         """Write bytes outside the command protocol (the start-up CRLF flush)."""
         async with self._lock:
             with trio.CancelScope(shield=True) as scope:
-                scope.deadline = trio.current_time() + WRITE_DEADLINE
+                scope.deadline = trio.current_time() + self.timing.write
                 await self._stream.send_all(data)
 
-    async def drain(self, quiet: float = 0.3, limit: float = 2.0) -> None:
-        """Wait until the module has been quiet for ``quiet`` seconds (at most ``limit``).
+    async def drain(self, quiet: float | None = None, limit: float | None = None) -> None:
+        """Wait until the module has been quiet for ``quiet`` seconds (at most ``limit``;
+        both default to ``Timing.drain_quiet`` and ``Timing.drain_limit``).
 
         Quiet is counted from the last byte received (not in fixed windows, which cost up
         to one extra window). Once the module has been quiet that long, a reply to an
         orphaned command can no longer arrive unannounced, so the orphan is dropped and
-        the next command does not wait ``ORPHAN_GRACE`` for it.
+        the next command does not wait ``Timing.orphan_grace`` for it.
         """
+        quiet = self.timing.drain_quiet if quiet is None else quiet
+        limit = self.timing.drain_limit if limit is None else limit
         start = trio.current_time()
         end = start + limit
         while True:

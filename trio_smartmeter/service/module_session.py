@@ -43,12 +43,6 @@ from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.address_cache import AddressCache
 from trio_smartmeter.service.settings import SessionSettings
 
-#: Bound on SKTERM + EVENT 27 at shutdown.
-STOP_SKTERM_DEADLINE = 3.0
-#: At a stop during SKJOIN: how long to wait for its EVENT 25/24 before resetting the module
-#: (a join takes ~3 s; this leaves SKTERM its second within the stop bound).
-JOIN_END_WAIT = 2.0
-
 
 class SessionWatch:
     """What the module said about the session since the last join.
@@ -129,10 +123,8 @@ class ModuleSession:
         self.state.set_session_up(False)
         await client.write_raw(b"\r\n")
         # Drain what a previous run left (protocol.md §5.1). Quiet counts from the last byte
-        # received, so a burst still arriving extends it; at 115200 baud the module's lines
-        # (and its reply to the CRLF) come back within milliseconds, so 0.1 s of silence
-        # means it is done.
-        await client.drain(quiet=0.1, limit=2.0)
+        # received, so a burst still arriving extends it (Timing.drain_quiet/drain_limit).
+        await client.drain(quiet=s.timing.drain_quiet, limit=s.timing.drain_limit)
         self.credentials_set = False
         client.echo_expected = True  # until SFE 0: a reset module echoes
         await client.command(skstack.sk_reset(), timeout=s.timing.reset)
@@ -308,7 +300,7 @@ class ModuleSession:
             lambda m: isinstance(m, skstack.ModuleEvent) and m.code in JOIN_OUTCOMES
         ) as inbox:
             outcome = None
-            with trio.move_on_after(JOIN_END_WAIT):
+            with trio.move_on_after(self.settings.timing.join_end):
                 outcome = await inbox.receive()
         self.joining = False
         if isinstance(outcome, skstack.ModuleEvent) and outcome.code == Event.JOIN_REJECTED:
@@ -318,7 +310,7 @@ class ModuleSession:
             await self.terminate(client)
             return
         try:
-            await client.command(skstack.sk_reset(), timeout=1.0)
+            await client.command(skstack.sk_reset(), timeout=self.settings.timing.stop_command)
             logger.info("join abandoned at stop (SKRESET)")
         except ExporterError as exc:
             logger.debug("SKRESET at stop not acknowledged: {}", exc)
@@ -326,15 +318,16 @@ class ModuleSession:
     async def terminate(self, client: SkStackClient) -> None:
         """SKTERM and its EVENT 27/28, so the meter accepts the next join at once
         (protocol.md §9.18: it holds one B-route session at a time)."""
+        timing = self.settings.timing
         with client.subscribe(
             lambda m: isinstance(m, skstack.ModuleEvent) and m.code in TERM_OUTCOMES
         ) as inbox:
             try:
-                await client.command(skstack.sk_term(), timeout=1.0)
+                await client.command(skstack.sk_term(), timeout=timing.stop_command)
             except ExporterError as exc:
                 logger.debug("SKTERM not acknowledged: {}", exc)
                 return
-            with trio.move_on_after(STOP_SKTERM_DEADLINE - 1.0):
+            with trio.move_on_after(timing.stop - timing.stop_command):
                 await inbox.receive()
         self.terminated = True
         self.state.set_session_up(False)

@@ -31,6 +31,7 @@ from ._fields import counter, encode_meter_minute, meter_datetime, uint
 
 __all__ = [
     "HALF_HOUR",
+    "HALF_HOUR_SECONDS",
     "HISTORY1_MAX_DAY",
     "HISTORY1_SLOTS",
     "HISTORY2_MAX_POINTS",
@@ -58,6 +59,9 @@ __all__ = [
 ]
 
 HALF_HOUR = _dt.timedelta(minutes=30)
+#: The same, in seconds: the one home of the half-hour's length (the store's slot width,
+#: the meter's EA/EB push period).
+HALF_HOUR_SECONDS = int(HALF_HOUR.total_seconds())
 _MINUTE = _dt.timedelta(minutes=1)
 HISTORY1_MAX_DAY = 99
 HISTORY1_SLOTS = 48

@@ -24,6 +24,7 @@ from ._fields import meter_datetime as _datetime
 from ._fields import uint as _uint
 from ._frame import EOJ, NODE_PROFILE
 from .history import (
+    HALF_HOUR_SECONDS,
     HistoryTime,
     decode_history1,
     decode_history2,
@@ -72,6 +73,10 @@ UNITS_KWH: Mapping[int, Decimal] = {
 }
 COEFFICIENT_MAX = 999_999
 JOULES_PER_KWH = 3_600_000
+
+
+#: An EA/EB value is fresh for one push period plus the meter's few minutes of slack.
+FIXED_TIME_FRESH = HALF_HOUR_SECONDS + 600.0
 
 
 @attrs.frozen
