@@ -399,6 +399,20 @@ class Ladder:
         base = self.reopen_schedule[min(reopens, len(self.reopen_schedule) - 1)]
         return base * (1.0 + self.reopen_jitter)
 
+    def worst_reopen_after(self, absence: float) -> float:
+        """The latest the first reopen attempt after ``absence`` seconds can come (counted
+        from the first loss, every attempt failing until then): the attempts follow the
+        reopen schedule; the last one before ``absence`` is followed by the next at most
+        one maximal delay later, at an index no higher than the shortest delays reach."""
+        low = 1.0 - self.reopen_jitter
+        elapsed, reopens = 0.0, 0
+        while (
+            step := self.reopen_schedule[min(reopens, len(self.reopen_schedule) - 1)] * low
+        ) + elapsed < absence:
+            elapsed += step
+            reopens += 1
+        return absence + self.worst_reopen_delay(reopens)
+
     def _jittered(self, delay: float) -> float:
         return delay * (1.0 + self.rng.uniform(-self.reopen_jitter, self.reopen_jitter))
 

@@ -92,6 +92,14 @@ def signal_for(event: ModuleEvent, meter_ip: str | None) -> SessionSignal | None
     return signal
 
 
+#: What an EVENT 24 to our join most likely means, and what to check: said at the first
+#: rejection (the latch comes only after the third, about 85 s later).
+CREDENTIALS_HINT = (
+    "likely a wrong B-route ID or password (the ID has 32 characters, the password 12,"
+    " both from the power company): check SMARTMETER_ID and SMARTMETER_PASSWORD"
+)
+
+
 def session_end(signal: SessionSignal) -> SessionLost:
     """The failure a Get or a poll meets once the session is over (``signal`` is one of
     AUTH_FAILED, SESSION_ENDED or SESSION_EXPIRED)."""

@@ -27,7 +27,13 @@ from trio_smartmeter.core.errors import (
     SendFailed,
     SessionLost,
 )
-from trio_smartmeter.core.session import JOIN_OUTCOMES, SESSION_ENDS, Event, ended_by
+from trio_smartmeter.core.session import (
+    CREDENTIALS_HINT,
+    JOIN_OUTCOMES,
+    SESSION_ENDS,
+    Event,
+    ended_by,
+)
 from trio_smartmeter.core.skstack import Dialect, Message
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.link.timing import Timing
@@ -152,7 +158,8 @@ class MeterClient:
                         self.meter_ip = ip
                         return
                     raise JoinFailed(
-                        "the meter rejected PANA authentication (EVENT 24)", rejected=True
+                        f"the meter rejected PANA authentication (EVENT 24): {CREDENTIALS_HINT}",
+                        rejected=True,
                     )
         raise JoinFailed(f"no EVENT 25/24 within {self.timing.join:g} s of SKJOIN", rejected=False)
 
