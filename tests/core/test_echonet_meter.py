@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_smartmeter.core.echonet import EOJ, NODE_PROFILE, SMART_METER, decode_frame
+from trio_smartmeter.core.echonet import EOJ, NODE_PROFILE, SMART_METER, Frame, decode_frame
 from trio_smartmeter.core.echonet import meter as m
 
 
@@ -216,32 +216,30 @@ def test_property_map_list_form() -> None:
 
 def test_property_map_bitmap_form() -> None:
     # bit j of byte i = EPC 0x80 + (j << 4) + i
-    bitmap = bytearray(16)
     wanted = {0x80, 0x81, 0x82, 0x88, 0x8A, 0x8D, 0x97, 0x98, 0x9D, 0x9E, 0x9F, 0xD3, 0xD7, 0xE0}
     wanted |= {0xE1, 0xE2, 0xE5, 0xE7, 0xE8, 0xEA, 0xFF}
-    for epc in wanted:
-        bitmap[(epc - 0x80) & 0x0F] |= 1 << ((epc - 0x80) >> 4)
-    edt = bytes([len(wanted)]) + bytes(bitmap)
+    edt = _property_map(wanted)
+    assert edt[0] == len(wanted) and len(edt) == 17
     assert m.decode_property_map(edt) == wanted
-    assert m.encode_property_map(wanted) == edt
     # byte 7 bit 6 -> 0x80 + 0x60 + 7 = 0xE7
     single = bytes([16]) + bytes(7) + b"\x40" + bytes(8)
     assert m.decode_property_map(single) == {0xE7}
     assert m.decode_property_map(edt[:-1]) == frozenset()
 
 
+def _property_map(epcs: set[int]) -> bytes:
+    """A meter's property map: the list form below 16 EPCs, else the 16-byte bitmap."""
+    if len(epcs) < 16:
+        return bytes([len(epcs), *sorted(epcs)])
+    bitmap = bytearray(16)
+    for epc in epcs:
+        bitmap[(epc - 0x80) & 0x0F] |= 1 << ((epc - 0x80) >> 4)
+    return bytes([len(epcs)]) + bytes(bitmap)
+
+
 @given(st.sets(st.integers(min_value=0x80, max_value=0xFF)))
 def test_property_map_round_trip(epcs: set[int]) -> None:
-    edt = m.encode_property_map(epcs)
-    assert edt[0] == len(epcs)
-    assert len(edt) == (1 + len(epcs) if len(epcs) < 16 else 17)
-    assert m.decode_property_map(edt) == epcs
-
-
-def test_property_map_bitmap_needs_high_epcs() -> None:
-    with pytest.raises(ValueError, match="bitmap"):
-        m.encode_property_map(range(0x70, 0x90))
-    assert m.encode_property_map([0x10]) == b"\x01\x10"
+    assert m.decode_property_map(_property_map(epcs)) == epcs
 
 
 # -- energy and counters ----------------------------------------------------------------
@@ -394,17 +392,21 @@ def test_describe_node_profile_meanings() -> None:
     assert m.describe(0xD7, b"\x07", eoj=SMART_METER) == ("effective digits", "7 digits")
 
 
-def test_describe_frame() -> None:
+def _describe_frame(frame: Frame) -> list[tuple[str, str]]:
+    return [m.describe(p.epc, p.edt, eoj=frame.seoj) for p in frame.properties]
+
+
+def test_describe_the_properties_of_a_frame() -> None:
     frame = decode_frame(
         bytes.fromhex("1081000102880105FF017203E7040000055EE80400000082E00400052155")
     )
-    assert m.describe_frame(frame) == [
+    assert _describe_frame(frame) == [
         ("instantaneous power", "1374 W"),
         ("instantaneous current", "R 0.0 A, T 13.0 A"),
         ("cumulative energy (normal direction)", "336213 (raw units)"),
     ]
     d5 = decode_frame(bytes.fromhex("108103610EF0010EF0017301D50401028801"))
-    assert m.describe_frame(d5) == [("instance list notification", "028801")]
+    assert _describe_frame(d5) == [("instance list notification", "028801")]
 
 
 @given(st.integers(min_value=0, max_value=0xFF), st.binary(max_size=40))

@@ -41,7 +41,7 @@ def test_scaling_from_the_static_properties() -> None:
         epc.EPC_UNIT: b"\x01",
         epc.EPC_COEFFICIENT: u32(10),
         epc.EPC_DIGITS: b"\x06",
-        epc.EPC_GET_MAP: epc.encode_property_map([0xE0, 0xE7]),
+        epc.EPC_GET_MAP: bytes([2, 0xE0, 0xE7]),  # a list-form property map,
     }
     assert scaling_from(props) == MeterScaling(10, Decimal("0.1"), 6, has_reverse=False)
     # no D3 (Get_SNA) -> coefficient 1; no Get map -> assume E3 until it is missing

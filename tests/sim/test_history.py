@@ -11,13 +11,15 @@ from trio_smartmeter.core.echonet import ESV, Property
 from trio_smartmeter.core.echonet import history as h
 from trio_smartmeter.core.echonet import meter as m
 from trio_smartmeter.sim import Meter, MeterConfig
+from trio_smartmeter.sim import _frame as f
+from trio_smartmeter.sim._frame import SimSetGet
 from trio_smartmeter.sim.cli import _parser
 
 START = dt.datetime(2026, 11, 30, 20, 0)  # meter clock
 HOUR = 3600.0
 
 
-def request(meter: Meter, frame: echonet.Frame | echonet.SetGetFrame, elapsed: float) -> bytes:
+def request(meter: Meter, frame: echonet.Frame | SimSetGet, elapsed: float) -> bytes:
     answer = meter.handle(frame.encode(), elapsed)
     assert answer is not None
     return answer
@@ -189,27 +191,34 @@ def test_release_r_history3() -> None:
     assert decoded.points[-1].at == dt.datetime(2026, 11, 30, 20, 6)
 
 
+def setget(tid: int, sets: tuple[tuple[int, bytes], ...], gets: tuple[int, ...]) -> SimSetGet:
+    """A controller's SetGet (the exporter sends none; another HEMS may)."""
+    return SimSetGet(
+        tid, f.CONTROLLER, f.SMART_METER, f.SETGET, sets, tuple((e, b"") for e in gets)
+    )
+
+
 def test_setget_refused_by_default_leaves_e5_alone() -> None:
     meter = Meter(MeterConfig(start=START))
-    frame = echonet.setget_request(9, [Property(0xE5, b"\x02")], [0xE2])
-    answer = echonet.decode_setget_frame(request(meter, frame, 0.0))
-    assert answer.esv == ESV.SETGET_SNA
-    assert echonet.is_setget_response_to(frame, answer)
-    assert answer.refused() == {0xE5, 0xE2}
+    answer = request(meter, setget(9, ((0xE5, b"\x02"),), (0xE2,)), 0.0)
+    # SetGet_SNA from the meter: the Set EDT echoed (not processed), the Get with PDC 0
+    assert answer == bytes.fromhex("1081000902880105FF015E01E5010201E200")
     assert h.decode_history_day(edt(meter, 0xE5)) == 0
 
 
 def test_setget_served_when_configured() -> None:
     meter = Meter(MeterConfig(start=START, setget=True, history_days=3))
-    frame = echonet.setget_request(9, [Property(0xE5, b"\x02")], [0xE2])
-    answer = echonet.decode_setget_frame(request(meter, frame, 0.0))
-    assert answer.esv == ESV.SETGET_RES and echonet.is_setget_response_to(frame, answer)
-    decoded = h.decode_history1(answer.readable()[0xE2])
+    raw = request(meter, setget(9, ((0xE5, b"\x02"),), (0xE2,)), 0.0)
+    assert raw.startswith(bytes.fromhex("1081000902880105FF017E01E50001E2"))
+    answer = f.decode_setget(raw)
+    assert answer.sets == ((0xE5, b""),) and [e for e, _ in answer.gets] == [0xE2]
+    decoded = h.decode_history1(answer.gets[0][1])
     assert decoded is not None and decoded.day == 2
     assert decoded == history1(meter, 2)
-    bad = echonet.setget_request(10, [Property(0xE5, b"\x64")], [0xE2])
-    refused = echonet.decode_setget_frame(request(meter, bad, 0.0))
-    assert refused.esv == ESV.SETGET_SNA and refused.refused() == {0xE5}
+    refused = request(meter, setget(10, ((0xE5, b"\x64"),), (0xE2,)), 0.0)
+    # SetGet_SNA: the refused Set echoed; the Get still answered (PDC > 0)
+    assert refused.startswith(bytes.fromhex("1081000A02880105FF015E01E5016401E2"))
+    assert refused[17] > 0
 
 
 def test_another_hems_changes_e5_between_set_and_get() -> None:

@@ -153,7 +153,9 @@ async def test_scan_timing_and_epandesc(autojump_clock, watchdog, nursery, model
     assert await host.line() == f"  PairID:{DEMO_RBID[-8:]}"
     assert await host.line() == f"EVENT 22 {module.ip}{side}"
     assert trio.current_time() - t0 == pytest.approx(dwell * 28)
-    assert trio.current_time() - t0 == pytest.approx(module.floor_scan(duration=duration))
+    assert trio.current_time() - t0 == pytest.approx(
+        timing.scan_duration(duration=duration) * module.time_scale
+    )
 
 
 async def test_scan_without_meter_channel_or_with_wrong_id_finds_nothing(

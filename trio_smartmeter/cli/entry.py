@@ -88,7 +88,7 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
     import trio
 
     from trio_smartmeter.cli.log import setup_logging
-    from trio_smartmeter.core.errors import DeviceBusy
+    from trio_smartmeter.core.errors import DeviceBusy, first_failure
     from trio_smartmeter.service.app import run_exporter
 
     if web is None and cfg.web_config_file is not None:
@@ -108,13 +108,13 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
         group = BaseExceptionGroup("exporter stopped", [exc])
         if (in_use := group.subgroup(PortInUseError)) is not None:
             print(
-                f"trio-smartmeter: port {cfg.port} is already in use ({_first(in_use)}); "
+                f"trio-smartmeter: port {cfg.port} is already in use ({first_failure(in_use)}); "
                 "choose another with -port",
                 file=sys.stderr,
             )
             return 1
         if (busy := group.subgroup(DeviceBusy)) is not None:
-            print(f"trio-smartmeter: {_first(busy)}", file=sys.stderr)
+            print(f"trio-smartmeter: {first_failure(busy)}", file=sys.stderr)
             return 1
         if group.subgroup(KeyboardInterrupt) is not None:
             return 0
@@ -123,14 +123,6 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
         if early is not None:
             early.close()
     return 0
-
-
-def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first leaf of ``group`` (a subgroup keeps its nesting)."""
-    leaf: BaseException = group
-    while isinstance(leaf, BaseExceptionGroup):
-        leaf = leaf.exceptions[0]
-    return leaf
 
 
 def _subcommand(name: str, args: list[str]) -> int:

@@ -7,6 +7,10 @@ Messages never contain the B-route ID or password.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+E = TypeVar("E", bound=BaseException)
+
 
 class ExporterError(Exception):
     """Base class of every failure the supervisor knows how to recover from."""
@@ -79,3 +83,12 @@ class SessionLost(ExporterError):
 
 class MalformedResponse(ExporterError):
     """The meter answered, but the frame or a property could not be decoded."""
+
+
+def first_failure(group: BaseExceptionGroup[E]) -> E:
+    """The first failure in a nursery's group (trio nests one group per nursery; a
+    subgroup keeps its nesting)."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc  # type: ignore[return-value]  # a leaf of a group of E is an E

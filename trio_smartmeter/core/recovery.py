@@ -48,6 +48,13 @@ SERIAL_LOST            REOPEN                                                 re
 UNSUPPORTED_MODULE     REOPEN (a J11 stick: look again rarely)                ``unsupported_retry``
 =====================  =====================================================  ============
 
+* :func:`classify` is the only place that knows which failure is which fault (and which
+  ``smartmeter_scrape_errors_total`` type it counts as); every fault but TIMEOUT and
+  SEND_FAILED means the session is down (:func:`drops_session`).
+* A history read (:class:`StepRetry`) that fails ``limit`` (3) times in a row is dropped;
+  the gap is planned again at the next half-hour. It never climbs the ladder: the poll
+  that follows tells whether the session is still good.
+
 * The session row is shared: a REJOIN after timeouts, an expired or ended session and a
   failed join all climb the same steps, so a module that keeps "joining" but never
   answers still gets reset and finally reopened. The resend count starts again after
@@ -76,7 +83,31 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Backoff", "Decision", "Fault", "Ladder", "Rung"]
+from trio_smartmeter.core.errors import (
+    CommandFailed,
+    ExporterError,
+    JoinFailed,
+    LinkLost,
+    MalformedResponse,
+    ModuleRestarted,
+    ModuleTimeout,
+    RequestTimeout,
+    ScanEmpty,
+    SendFailed,
+    SessionLost,
+    UnsupportedModule,
+)
+
+__all__ = [
+    "Backoff",
+    "Decision",
+    "Fault",
+    "Ladder",
+    "Rung",
+    "StepRetry",
+    "classify",
+    "drops_session",
+]
 
 
 class Rung(enum.Enum):
@@ -109,6 +140,74 @@ class Fault(enum.Enum):
     MODULE_RESTARTED = "module_restarted"  # the module reset in place, the port still open
     SERIAL_LOST = "serial_lost"  # the device went away (or the REOPEN rung closed it)
     UNSUPPORTED_MODULE = "unsupported_module"  # e.g. a ROHM J11 binary-protocol stick
+
+
+#: Faults after which the session may still be up: a lost Get, not a lost session.
+_SESSION_KEEPING = frozenset({Fault.TIMEOUT, Fault.SEND_FAILED})
+
+
+def drops_session(fault: Fault) -> bool:
+    """Whether ``fault`` means the PANA session is gone (``smartmeter_session_up`` 0)."""
+    return fault not in _SESSION_KEEPING
+
+
+def classify(
+    exc: ExporterError, *, address_verified: bool = True, credentials_set: bool = True
+) -> tuple[Fault, str | None]:
+    """The ladder's fault for a failure, and the ``smartmeter_scrape_errors_total`` type
+    it counts as (None: not counted).
+
+    ``address_verified``: a scan in this process (or a join) confirmed the meter's
+    address; ``credentials_set``: SKSETPWD/SKSETRBID reached the module since its last
+    reset. Only with both can an EVENT 24 mean the credentials are wrong.
+    """
+    if isinstance(exc, LinkLost):
+        return Fault.SERIAL_LOST, "serial"
+    if isinstance(exc, UnsupportedModule):
+        return Fault.UNSUPPORTED_MODULE, None
+    if isinstance(exc, ModuleRestarted):
+        return Fault.MODULE_RESTARTED, "serial"
+    if isinstance(exc, ModuleTimeout | CommandFailed):
+        return Fault.MODULE_SILENT, "serial"
+    if isinstance(exc, ScanEmpty):
+        return Fault.SCAN_EMPTY, "ip_resolve"
+    if isinstance(exc, JoinFailed):
+        if not address_verified:
+            return Fault.UNCONFIRMED_ADDRESS, "auth"
+        if not exc.rejected:
+            return Fault.JOIN_FAILED, "auth"
+        if not credentials_set:  # nothing to reject: the module forgot them
+            return Fault.MODULE_RESTARTED, "auth"
+        return Fault.AUTH_REJECTED, "auth"
+    if isinstance(exc, SessionLost):
+        fault = Fault.SESSION_EXPIRED if exc.expired else Fault.SESSION_ENDED
+        return fault, None if exc.counted else "auth"
+    if isinstance(exc, SendFailed):
+        return Fault.SEND_FAILED, "query"
+    if isinstance(exc, RequestTimeout):
+        return Fault.TIMEOUT, "query"
+    if isinstance(exc, MalformedResponse):
+        return Fault.TIMEOUT, "parse"
+    raise TypeError(f"no fault for {exc!r}")  # pragma: no cover - every ExporterError is mapped
+
+
+@attrs.define
+class StepRetry:
+    """A history step that fails ``limit`` times in a row is dropped (the gap is planned
+    again later); a success starts the count again. A drop does not: the next plan's
+    first failure drops it again, so a meter that stopped answering history reads is
+    asked once per half-hour, not three times."""
+
+    limit: int = 3
+    failures: int = 0
+
+    def failed(self) -> bool:
+        """Count a failure; True when the plan is to be dropped."""
+        self.failures += 1
+        return self.failures >= self.limit
+
+    def succeeded(self) -> None:
+        self.failures = 0
 
 
 def _non_negative(_inst: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -299,6 +398,20 @@ class Ladder:
         """The longest wait before the reopen after ``reopens`` earlier ones."""
         base = self.reopen_schedule[min(reopens, len(self.reopen_schedule) - 1)]
         return base * (1.0 + self.reopen_jitter)
+
+    def worst_reopen_after(self, absence: float) -> float:
+        """The latest the first reopen attempt after ``absence`` seconds can come (counted
+        from the first loss, every attempt failing until then): the attempts follow the
+        reopen schedule; the last one before ``absence`` is followed by the next at most
+        one maximal delay later, at an index no higher than the shortest delays reach."""
+        low = 1.0 - self.reopen_jitter
+        elapsed, reopens = 0.0, 0
+        while (
+            step := self.reopen_schedule[min(reopens, len(self.reopen_schedule) - 1)] * low
+        ) + elapsed < absence:
+            elapsed += step
+            reopens += 1
+        return absence + self.worst_reopen_delay(reopens)
 
     def _jittered(self, delay: float) -> float:
         return delay * (1.0 + self.rng.uniform(-self.reopen_jitter, self.reopen_jitter))

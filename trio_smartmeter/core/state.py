@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import attrs
 
+from trio_smartmeter.core.echonet.meter import FIXED_TIME_FRESH
 from trio_smartmeter.core.jst import jst_date
 from trio_smartmeter.core.model import (
     FixedTimeEnergy,
@@ -133,7 +134,9 @@ class ExporterState:
         self, which: FixedTimeEnergy | None, now_monotonic: float
     ) -> FixedTimeEnergy | None:
         # The 30-minute push is fresh for one period plus the meter's few minutes of slack.
-        if which is None or now_monotonic - which.received_monotonic > max(self.max_age, 2400.0):
+        if which is None or now_monotonic - which.received_monotonic > max(
+            self.max_age, FIXED_TIME_FRESH
+        ):
             return None
         return which
 

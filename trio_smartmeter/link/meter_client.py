@@ -27,32 +27,16 @@ from trio_smartmeter.core.errors import (
     SendFailed,
     SessionLost,
 )
+from trio_smartmeter.core.session import (
+    CREDENTIALS_HINT,
+    JOIN_OUTCOMES,
+    SESSION_ENDS,
+    Event,
+    ended_by,
+)
 from trio_smartmeter.core.skstack import Dialect, Message
 from trio_smartmeter.link.skstack_client import SkStackClient
-
-
-@attrs.frozen
-class Timing:
-    """Every deadline of the session, in seconds (design.md §4: every wait has one).
-
-    Defaults follow protocol.md §5: joins take seconds but PANA retransmissions end after
-    ~40 s; the ECHONET AIF response timer is ≥ 20 s; the module answers commands at once.
-    """
-
-    command: float = 5.0  # OK/FAIL of an ordinary command
-    reset: float = 5.0  # SKRESET's OK
-    scan_margin: float = 3.0  # beyond the modelled dwell of the channels scanned
-    scan_trailing: float = 0.5  # EPANDESC may trail EVENT 22 (hsakoh)
-    join: float = 60.0  # SKJOIN → EVENT 25/24
-    send_ack: float = 10.0  # SKSENDTO → EVENT 21 + OK
-    response: float = 20.0  # Get → Get_Res (AIF response timer 1)
-    reauth: float = 60.0  # EVENT 29 → the module's own EVENT 25
-    rate_limit: float = 3900.0  # EVENT 32 → EVENT 33 (the ARIB window is ~1 h)
-
-
-#: EVENTs from the meter after which a Get in flight will never be answered:
-#: 24 (re-authentication rejected), 26 (the meter ended it), 27/28, 29 (expired).
-_SESSION_ENDS = frozenset({0x24, 0x26, 0x27, 0x28, 0x29})
+from trio_smartmeter.link.timing import Timing
 
 
 def scan_dwell(duration: int, channels: int) -> float:
@@ -61,7 +45,9 @@ def scan_dwell(duration: int, channels: int) -> float:
 
 
 def _scan_messages(m: Message) -> bool:
-    return isinstance(m, skstack.PanDesc) or (isinstance(m, skstack.ModuleEvent) and m.code == 0x22)
+    return isinstance(m, skstack.PanDesc) or (
+        isinstance(m, skstack.ModuleEvent) and m.code == Event.SCAN_DONE
+    )
 
 
 @attrs.define
@@ -159,7 +145,7 @@ class MeterClient:
         def relevant(m: Message) -> bool:
             return (
                 isinstance(m, skstack.ModuleEvent)
-                and m.code in (0x24, 0x25)
+                and m.code in JOIN_OUTCOMES
                 and (m.sender is None or m.sender == ip)
             )
 
@@ -168,11 +154,12 @@ class MeterClient:
             with trio.move_on_after(self.timing.join):
                 async for m in inbox:
                     assert isinstance(m, skstack.ModuleEvent)
-                    if m.code == 0x25:
+                    if m.code == Event.SESSION_UP:
                         self.meter_ip = ip
                         return
                     raise JoinFailed(
-                        "the meter rejected PANA authentication (EVENT 24)", rejected=True
+                        f"the meter rejected PANA authentication (EVENT 24): {CREDENTIALS_HINT}",
+                        rejected=True,
                     )
         raise JoinFailed(f"no EVENT 25/24 within {self.timing.join:g} s of SKJOIN", rejected=False)
 
@@ -196,9 +183,9 @@ class MeterClient:
                 return m.sender == ip and m.rport == echonet.ECHONET_PORT
             if not isinstance(m, skstack.ModuleEvent):
                 return False
-            if m.code == 0x21:
+            if m.code == Event.SENT:
                 return m.sender == ip
-            return m.code in _SESSION_ENDS and m.sender in (None, ip)
+            return m.code in SESSION_ENDS and m.sender in (None, ip)
 
         with self.client.subscribe(relevant) as inbox:
             try:
@@ -208,7 +195,7 @@ class MeterClient:
             except CommandFailed as exc:
                 # A module refuses to send once the session is gone: say why, if it said so.
                 while (m := _receive_nowait(inbox)) is not None:
-                    if (ended := _session_end(m)) is not None:
+                    if (ended := _ended(m, ip)) is not None:
                         raise ended from None
                 if exc.code == 10:  # no session, though the module never said it ended
                     raise ModuleRestarted(
@@ -218,7 +205,7 @@ class MeterClient:
                 raise SendFailed(f"the module refused to send ({exc})") from None
             with trio.move_on_after(self.timing.response):
                 async for m in inbox:
-                    if (ended := _session_end(m)) is not None:
+                    if (ended := _ended(m, ip)) is not None:
                         raise ended
                     if isinstance(m, skstack.ModuleEvent):
                         if m.param not in (None, 0):
@@ -244,12 +231,8 @@ class MeterClient:
         )
 
 
-def _session_end(m: Message) -> SessionLost | None:
-    if not isinstance(m, skstack.ModuleEvent) or m.code not in _SESSION_ENDS:
-        return None
-    if m.code == 0x29:
-        return SessionLost("the PANA session expired (EVENT 29)", expired=True)
-    return SessionLost("the session ended (session_ended)", expired=False)
+def _ended(m: Message, ip: str) -> SessionLost | None:
+    return ended_by(m, ip) if isinstance(m, skstack.ModuleEvent) else None
 
 
 def _receive_nowait(inbox: trio.MemoryReceiveChannel[Message]) -> Message | None:

@@ -30,11 +30,12 @@ from trio_smartmeter.core.errors import (
     ModuleRestarted,
     ModuleTimeout,
     UnsupportedModule,
+    first_failure,
 )
 from trio_smartmeter.core.skstack import Command, Completion, Message
+from trio_smartmeter.link.timing import Timing
 
 M = TypeVar("M")
-E = TypeVar("E", bound=BaseException)
 
 #: Messages that answer a command (everything else is asynchronous).
 _REPLY_DATA = (
@@ -45,11 +46,6 @@ _REPLY_DATA = (
     skstack.TableList,
     skstack.EdScan,
 )
-
-#: How long a late reply to a timed-out command may still arrive before the next command.
-ORPHAN_GRACE = 1.0
-#: Bound on a single write of a command (a tty accepts ~17 KB before blocking).
-WRITE_DEADLINE = 5.0
 
 
 @attrs.define
@@ -90,22 +86,30 @@ class SkStackClient:
         decoder: skstack.Decoder | None = None,
         *,
         on_async: Callable[[Message], None] | None = None,
+        timing: Timing | None = None,
     ) -> None:
         self._stream = stream
+        self.timing = timing if timing is not None else Timing()
         self.decoder = decoder if decoder is not None else skstack.Decoder()
         self._lock = trio.Lock()
         self._pending: _Pending | None = None
         self._orphan: _Pending | None = None
         self._subs: list[_Subscription] = []
         self.on_async = on_async
-        self.bytes_received = 0
         self._last_rx = float("-inf")  # trio time of the last byte received
         self.j11_seen = False
-        self.garbage_lines = 0
         #: False once ``SKSREG SFE 0`` turned the echo off: an echo after that means the
         #: module restarted in place (its registers are back to power-on values).
         self.echo_expected = True
         self._echo_returned = False
+
+    def configure(
+        self, dialect: skstack.Dialect | None, payload: skstack.PayloadFormat | None
+    ) -> None:
+        """What start-up learnt about the module: how its ERXUDP/EPANDESC lines are laid
+        out (dialect) and how ERXUDP carries the payload (None: detected per line)."""
+        self.decoder.dialect = dialect
+        self.decoder.payload = payload
 
     # -- the reader task -----------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -113,7 +117,6 @@ class SkStackClient:
         task_status.started()
         while True:
             data = await self._stream.receive_some(4096)
-            self.bytes_received += len(data)
             self._last_rx = trio.current_time()
             for msg in self.decoder.feed(bytes(data)):
                 self._dispatch(msg)
@@ -135,7 +138,6 @@ class SkStackClient:
             self.j11_seen = True
             return
         if isinstance(msg, skstack.Garbage):
-            self.garbage_lines += 1
             logger.debug("ignored serial input: {} ({} bytes)", msg.reason, msg.size)
             return
         if isinstance(msg, skstack.Echo):
@@ -200,25 +202,30 @@ class SkStackClient:
             receive.close()
 
     # -- commands ------------------------------------------------------------------------
-    async def command(self, cmd: Command, *, timeout: float = 5.0, check: bool = True) -> Reply:
+    async def command(
+        self, cmd: Command, *, timeout: float | None = None, check: bool = True
+    ) -> Reply:
         """Write ``cmd`` and wait for its completion (``OK``/``FAIL``, or SKLL64's address).
 
-        Raises :class:`ModuleTimeout` after ``timeout`` seconds, :class:`CommandFailed` on
+        Raises :class:`ModuleTimeout` after ``timeout`` seconds (``Timing.command`` unless
+        given), :class:`CommandFailed` on
         ``FAIL ERnn`` when ``check`` is true, :class:`UnsupportedModule` if the stick turns
         out to speak ROHM's binary J11 protocol.
         """
+        if timeout is None:
+            timeout = self.timing.command
         async with self._lock:
             await self._settle_orphan()
             pending = _Pending(cmd, Reply(cmd.name))
             self._pending = pending
             logger.trace("serial > {}", cmd.redacted)
             with trio.CancelScope(shield=True) as write_scope:
-                write_scope.deadline = trio.current_time() + WRITE_DEADLINE
+                write_scope.deadline = trio.current_time() + self.timing.write
                 await self._stream.send_all(cmd.wire)
             if write_scope.cancelled_caught:
                 self._pending = None
                 raise LinkLost(
-                    f"writing {cmd.name} to the module did not finish in {WRITE_DEADLINE} s"
+                    f"writing {cmd.name} to the module did not finish in {self.timing.write:g} s"
                 )
             try:
                 with trio.move_on_after(timeout):
@@ -254,7 +261,7 @@ class SkStackClient:
         orphan = self._orphan
         if orphan is None:
             return
-        with trio.move_on_after(ORPHAN_GRACE):
+        with trio.move_on_after(self.timing.orphan_grace):
             await orphan.done.wait()
         self._orphan = None
 
@@ -262,17 +269,20 @@ class SkStackClient:
         """Write bytes outside the command protocol (the start-up CRLF flush)."""
         async with self._lock:
             with trio.CancelScope(shield=True) as scope:
-                scope.deadline = trio.current_time() + WRITE_DEADLINE
+                scope.deadline = trio.current_time() + self.timing.write
                 await self._stream.send_all(data)
 
-    async def drain(self, quiet: float = 0.3, limit: float = 2.0) -> None:
-        """Wait until the module has been quiet for ``quiet`` seconds (at most ``limit``).
+    async def drain(self, quiet: float | None = None, limit: float | None = None) -> None:
+        """Wait until the module has been quiet for ``quiet`` seconds (at most ``limit``;
+        both default to ``Timing.drain_quiet`` and ``Timing.drain_limit``).
 
         Quiet is counted from the last byte received (not in fixed windows, which cost up
         to one extra window). Once the module has been quiet that long, a reply to an
         orphaned command can no longer arrive unannounced, so the orphan is dropped and
-        the next command does not wait ``ORPHAN_GRACE`` for it.
+        the next command does not wait ``Timing.orphan_grace`` for it.
         """
+        quiet = self.timing.drain_quiet if quiet is None else quiet
+        limit = self.timing.drain_limit if limit is None else limit
         start = trio.current_time()
         end = start + limit
         while True:
@@ -285,11 +295,3 @@ class SkStackClient:
             if now >= end:
                 return
             await trio.sleep_until(min(quiet_at, end))
-
-
-def first_failure(group: BaseExceptionGroup[E]) -> E:
-    """The first failure in a nursery's group (trio nests one group per nursery)."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc  # type: ignore[return-value]  # a leaf of a group of E is an E

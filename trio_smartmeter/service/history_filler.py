@@ -37,17 +37,15 @@ from trio_smartmeter.core.history_plan import (
 )
 from trio_smartmeter.core.jst import unix_to_meter_time
 from trio_smartmeter.core.model import HalfHour, MeterScaling
+from trio_smartmeter.core.recovery import StepRetry
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.link.meter_client import MeterClient, Timing
+from trio_smartmeter.link.meter_client import MeterClient
+from trio_smartmeter.link.timing import Timing
 from trio_smartmeter.service.history_store import HistoryStore
 
 T = TypeVar("T")
 #: How the store's blocking calls are made (a worker thread; inline under a test clock).
 Offload = Callable[..., Awaitable[Any]]
-#: The shortest deadline a history frame is sent with (at a 10 s poll interval it gets 9 s).
-MIN_FRAME_DEADLINE = 5.0
-#: A step that fails this often in a row is dropped; the gap is planned again later.
-MAX_STEP_FAILURES = 3
 
 
 async def in_thread(fn: Callable[..., T], *args: object) -> T:
@@ -73,7 +71,7 @@ class HistoryFiller:
         self._filled: set[h.Slot] = set()
         self._unavailable: set[int] = set()
         self._planned_for: _dt.datetime | None = None
-        self._failures = 0
+        self._retry = StepRetry()
         self._live: list[HalfHour] = []
 
     @property
@@ -82,11 +80,11 @@ class HistoryFiller:
         return self.timing.send_ack + self.timing.response
 
     def deadline_for(self, time_left: float) -> float | None:
-        """The deadline of a history frame sent now, ending before the next poll is due
-        (with a second to spare); None when not even a short one fits (a round trip takes
-        about a second, so a frame is worth sending with :data:`MIN_FRAME_DEADLINE`)."""
-        deadline = min(self.frame_deadline, time_left - 1.0)
-        return deadline if deadline >= MIN_FRAME_DEADLINE else None
+        """The deadline of a history frame sent now, ending ``Timing.history_spare`` before
+        the next poll is due; None when not even ``Timing.history_min_frame`` fits (a round
+        trip takes about a second: at a 10 s poll interval a frame gets 9 s)."""
+        deadline = min(self.frame_deadline, time_left - self.timing.history_spare)
+        return deadline if deadline >= self.timing.history_min_frame else None
 
     # -- live values -----------------------------------------------------------------------
     def record_live(self, row: HalfHour) -> None:
@@ -117,12 +115,12 @@ class HistoryFiller:
             with trio.fail_after(deadline):
                 await self._run(meter, step, boundary, scaling)
         except (RequestTimeout, SendFailed, MalformedResponse, trio.TooSlowError) as exc:
-            self._failures += 1
-            logger.debug("history read {} failed ({}): {}", step, self._failures, exc)
-            if self._failures >= MAX_STEP_FAILURES:
-                self._drop_plan("failed three times in a row")
+            dropped = self._retry.failed()
+            logger.debug("history read {} failed ({}): {}", step, self._retry.failures, exc)
+            if dropped:
+                self._drop_plan(f"failed {self._retry.limit} times in a row")
             return
-        self._failures = 0
+        self._retry.succeeded()
         await self._progress()
 
     async def _replan(self, boundary: _dt.datetime, scaling: MeterScaling) -> None:

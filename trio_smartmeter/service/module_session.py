@@ -26,19 +26,22 @@ from trio_smartmeter.core.errors import (
     SessionLost,
 )
 from trio_smartmeter.core.model import MeterScaling, ModuleInfo, SessionState
-from trio_smartmeter.core.session import SessionSignal, choose_pan, pair_id, scan_plan
+from trio_smartmeter.core.session import (
+    JOIN_OUTCOMES,
+    TERM_OUTCOMES,
+    Event,
+    SessionSignal,
+    choose_pan,
+    pair_id,
+    scan_plan,
+    session_end,
+)
 from trio_smartmeter.core.skstack import Dialect, PayloadFormat
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.meter_client import MeterClient
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.address_cache import AddressCache
 from trio_smartmeter.service.settings import SessionSettings
-
-#: Bound on SKTERM + EVENT 27 at shutdown.
-STOP_SKTERM_DEADLINE = 3.0
-#: At a stop during SKJOIN: how long to wait for its EVENT 25/24 before resetting the module
-#: (a join takes ~3 s; this leaves SKTERM its second within the stop bound).
-JOIN_END_WAIT = 2.0
 
 
 class SessionWatch:
@@ -65,11 +68,8 @@ class SessionWatch:
         self.reauthed = trio.Event()
 
     def raise_if_lost(self) -> None:
-        lost = self.lost
-        if lost is SessionSignal.SESSION_EXPIRED:
-            raise SessionLost("the PANA session expired (EVENT 29)", expired=True)
-        if lost is not None:
-            raise SessionLost(f"the session ended ({lost.value})", expired=False)
+        if self.lost is not None:
+            raise session_end(self.lost)
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until ``deadline``; raises :class:`SessionLost` as soon as it is lost."""
@@ -123,10 +123,8 @@ class ModuleSession:
         self.state.set_session_up(False)
         await client.write_raw(b"\r\n")
         # Drain what a previous run left (protocol.md §5.1). Quiet counts from the last byte
-        # received, so a burst still arriving extends it; at 115200 baud the module's lines
-        # (and its reply to the CRLF) come back within milliseconds, so 0.1 s of silence
-        # means it is done.
-        await client.drain(quiet=0.1, limit=2.0)
+        # received, so a burst still arriving extends it (Timing.drain_quiet/drain_limit).
+        await client.drain(quiet=s.timing.drain_quiet, limit=s.timing.drain_limit)
         self.credentials_set = False
         client.echo_expected = True  # until SFE 0: a reset module echoes
         await client.command(skstack.sk_reset(), timeout=s.timing.reset)
@@ -157,8 +155,7 @@ class ModuleSession:
             )
         except ValueError as exc:  # e.g. a stray "OK" taken as ROPT's reply: re-initialise
             raise MalformedResponse(str(exc)) from None
-        client.decoder.dialect = self.dialect
-        client.decoder.payload = self.payload
+        client.configure(self.dialect, self.payload)
         if self.dialect is Dialect.DUAL_STACK:
             # RSSI on every ERXUDP (DSE only: on single-hop modules SA2 is TX power).
             await client.command(skstack.sk_sreg("SA2", "1"), timeout=s.timing.command, check=False)
@@ -214,7 +211,7 @@ class ModuleSession:
                     "SKSCAN answered ER{:02d}: switching to the {} dialect", exc.code, other.value
                 )
                 self.dialect = other
-                client.decoder.dialect = other
+                client.configure(other, self.payload)
                 meter = MeterClient(client, self.dialect, self.settings.timing)
                 descs = await sweep(meter)
             chosen = choose_pan(descs, wanted)
@@ -299,22 +296,21 @@ class ModuleSession:
             self.joining = False
             await self.terminate(client)
             return
-        events = (0x24, 0x25)
         with client.subscribe(
-            lambda m: isinstance(m, skstack.ModuleEvent) and m.code in events
+            lambda m: isinstance(m, skstack.ModuleEvent) and m.code in JOIN_OUTCOMES
         ) as inbox:
             outcome = None
-            with trio.move_on_after(JOIN_END_WAIT):
+            with trio.move_on_after(self.settings.timing.join_end):
                 outcome = await inbox.receive()
         self.joining = False
-        if isinstance(outcome, skstack.ModuleEvent) and outcome.code == 0x24:
+        if isinstance(outcome, skstack.ModuleEvent) and outcome.code == Event.JOIN_REJECTED:
             return
         if isinstance(outcome, skstack.ModuleEvent):
             self.state.set_session_up(True)
             await self.terminate(client)
             return
         try:
-            await client.command(skstack.sk_reset(), timeout=1.0)
+            await client.command(skstack.sk_reset(), timeout=self.settings.timing.stop_command)
             logger.info("join abandoned at stop (SKRESET)")
         except ExporterError as exc:
             logger.debug("SKRESET at stop not acknowledged: {}", exc)
@@ -322,15 +318,16 @@ class ModuleSession:
     async def terminate(self, client: SkStackClient) -> None:
         """SKTERM and its EVENT 27/28, so the meter accepts the next join at once
         (protocol.md §9.18: it holds one B-route session at a time)."""
+        timing = self.settings.timing
         with client.subscribe(
-            lambda m: isinstance(m, skstack.ModuleEvent) and m.code in (0x27, 0x28)
+            lambda m: isinstance(m, skstack.ModuleEvent) and m.code in TERM_OUTCOMES
         ) as inbox:
             try:
-                await client.command(skstack.sk_term(), timeout=1.0)
+                await client.command(skstack.sk_term(), timeout=timing.stop_command)
             except ExporterError as exc:
                 logger.debug("SKTERM not acknowledged: {}", exc)
                 return
-            with trio.move_on_after(STOP_SKTERM_DEADLINE - 1.0):
+            with trio.move_on_after(timing.stop - timing.stop_command):
                 await inbox.receive()
         self.terminated = True
         self.state.set_session_up(False)

@@ -2,7 +2,9 @@
 
 Ticks are ``start + k × interval``: the read's own latency never accumulates into drift,
 and a poll that overran skips the ticks it missed instead of bunching up. While the
-transmit-time limit is active (EVENT 32 until EVENT 33) a tick sends nothing.
+transmit-time limit is active (EVENT 32 until EVENT 33) a tick sends nothing, for at
+most ``Timing.rate_limit`` (counted from the first tick it skipped): a module whose
+EVENT 33 was lost must not silence the exporter for ever.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Poller:
         self.history = history
         self._wall = wall_clock
         self._energy = EnergyCounterWatch()
+        #: When the first tick found the transmit-time limit active (None: not limited).
+        self._limited_since: float | None = None
 
     async def run(self, on_reading: Callable[[], None]) -> NoReturn:
         """Poll until a failure raises; ``on_reading`` after each fresh reading."""
@@ -59,7 +63,7 @@ class Poller:
         next_tick = trio.current_time()
         while True:
             await self.session.watch.sleep_until(next_tick)
-            if self.state.rate_limited:
+            if self._rate_limited():
                 self.state.count_error("rate_limit")
                 self.state.set_session_state(SessionState.RATE_LIMITED)
                 logger.debug("transmit-time limit active (EVENT 32): poll skipped")
@@ -75,6 +79,26 @@ class Poller:
             if self.history is not None:
                 with trio.move_on_at(next_tick):  # a history read never delays a poll
                     await self.history.between_polls(meter, time_left=next_tick - now)
+
+    def _rate_limited(self) -> bool:
+        """Whether this tick is skipped for the transmit-time limit (bounded by
+        ``Timing.rate_limit``)."""
+        if not self.state.rate_limited:
+            self._limited_since = None
+            return False
+        now = trio.current_time()
+        if self._limited_since is None:
+            self._limited_since = now
+        bound = self.session.settings.timing.rate_limit
+        if now - self._limited_since < bound:
+            return True
+        logger.warning(
+            "no EVENT 33 within {:.0f} s of the transmit-time limit (EVENT 32): polling again",
+            bound,
+        )
+        self.state.set_rate_limited(False)
+        self._limited_since = None
+        return False
 
     async def poll_once(self, meter: MeterClient) -> None:
         """One Get frame and one reading (the session's first also sets the scaling)."""

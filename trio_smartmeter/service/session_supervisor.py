@@ -1,7 +1,7 @@
 """The session supervisor: climbs the recovery ladder until the meter is read again.
 
-Each failure of a step becomes one :class:`~trio_smartmeter.core.recovery.Fault` (the
-mapping below is the only place that knows which exception means what); the ladder
+Each failure of a step becomes one :class:`~trio_smartmeter.core.recovery.Fault`
+(``recovery.classify`` is the only place that knows which exception means what); the ladder
 answers with the rung to climb to and the wait before it; this loop waits, then runs
 the steps that rung needs. It returns only when the ladder says REOPEN.
 """
@@ -11,20 +11,9 @@ from __future__ import annotations
 import trio
 from loguru import logger
 
-from trio_smartmeter.core.errors import (
-    CommandFailed,
-    ExporterError,
-    JoinFailed,
-    MalformedResponse,
-    ModuleRestarted,
-    ModuleTimeout,
-    RequestTimeout,
-    ScanEmpty,
-    SendFailed,
-    SessionLost,
-)
+from trio_smartmeter.core.errors import ExporterError, LinkLost, UnsupportedModule
 from trio_smartmeter.core.model import SessionState
-from trio_smartmeter.core.recovery import Fault, Ladder, Rung
+from trio_smartmeter.core.recovery import Fault, Ladder, Rung, classify, drops_session
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.fault_log import FaultLog
@@ -70,36 +59,20 @@ class SessionSupervisor:
                 if rung is Rung.WAIT_REAUTH:
                     await session.wait_reauth()
                 await self.poller.run(on_reading=self._on_reading)
+            except (LinkLost, UnsupportedModule):
+                raise  # the link supervisor's
             except ExporterError as exc:
                 fault, error_type = self.classify(exc)
                 rung = await self._climb(fault, error_type, str(exc))
 
     def classify(self, exc: ExporterError) -> tuple[Fault, str | None]:
-        """The ladder's fault and the ``smartmeter_scrape_errors_total`` type of a failure."""
-        if isinstance(exc, ModuleRestarted):
-            return Fault.MODULE_RESTARTED, "serial"
-        if isinstance(exc, ModuleTimeout | CommandFailed):
-            return Fault.MODULE_SILENT, "serial"
-        if isinstance(exc, ScanEmpty):
-            return Fault.SCAN_EMPTY, "ip_resolve"
-        if isinstance(exc, JoinFailed):
-            if not self.session.address_verified:
-                return Fault.UNCONFIRMED_ADDRESS, "auth"
-            if not exc.rejected:
-                return Fault.JOIN_FAILED, "auth"
-            if not self.session.credentials_set:  # nothing to reject: the module forgot them
-                return Fault.MODULE_RESTARTED, "auth"
-            return Fault.AUTH_REJECTED, "auth"
-        if isinstance(exc, SessionLost):
-            fault = Fault.SESSION_EXPIRED if exc.expired else Fault.SESSION_ENDED
-            return fault, None if exc.counted else "auth"
-        if isinstance(exc, SendFailed):
-            return Fault.SEND_FAILED, "query"
-        if isinstance(exc, RequestTimeout):
-            return Fault.TIMEOUT, "query"
-        if isinstance(exc, MalformedResponse):
-            return Fault.TIMEOUT, "parse"
-        raise exc  # LinkLost, UnsupportedModule: the link supervisor's
+        """The ladder's fault and the error type of a step's failure (core.recovery), with
+        what this session knows about its address and credentials."""
+        return classify(
+            exc,
+            address_verified=self.session.address_verified,
+            credentials_set=self.session.credentials_set,
+        )
 
     def _on_reading(self) -> None:
         self.ladder.on_success()
@@ -108,7 +81,7 @@ class SessionSupervisor:
     async def _climb(self, fault: Fault, error_type: str | None, message: str) -> Rung:
         if error_type is not None:
             self.state.count_error(error_type)
-        if fault not in (Fault.TIMEOUT, Fault.SEND_FAILED):
+        if drops_session(fault):
             self.state.set_session_up(False)
         decision = self.ladder.on_fault(fault)
         self.fault_log.fault(fault.value, message, trio.current_time())

@@ -9,7 +9,7 @@ import attrs
 from trio_smartmeter.core.config import Config
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.skstack import Dialect
-from trio_smartmeter.link.meter_client import Timing
+from trio_smartmeter.link.timing import Timing
 
 
 @attrs.frozen
@@ -23,7 +23,6 @@ class SessionSettings:
     dialect: Dialect | None = None  # None = detect
     state_file: Path | None = None
     timing: Timing = attrs.field(factory=Timing)
-    latch_delay: float = 600.0
     #: the half-hour store, beside the state file (None: kept in memory)
     history_file: Path | None = None
 

@@ -24,19 +24,25 @@ import trio
 from loguru import logger
 
 from trio_smartmeter.core import skstack
-from trio_smartmeter.core.errors import DeviceBusy, ExporterError, LinkLost, UnsupportedModule
+from trio_smartmeter.core.errors import (
+    DeviceBusy,
+    ExporterError,
+    LinkLost,
+    UnsupportedModule,
+    first_failure,
+)
 from trio_smartmeter.core.model import SessionState
-from trio_smartmeter.core.recovery import Fault, Ladder
+from trio_smartmeter.core.recovery import Fault, Ladder, classify
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link import serial_port
 from trio_smartmeter.link.serial_port import SimOpener, open_device
-from trio_smartmeter.link.skstack_client import SkStackClient, first_failure
+from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.address_cache import AddressCache
 from trio_smartmeter.service.events import EventRouter
 from trio_smartmeter.service.fault_log import FaultLog
 from trio_smartmeter.service.history_filler import HistoryFiller, Offload, in_thread
 from trio_smartmeter.service.history_store import HistoryStore
-from trio_smartmeter.service.module_session import STOP_SKTERM_DEADLINE, ModuleSession
+from trio_smartmeter.service.module_session import ModuleSession
 from trio_smartmeter.service.poller import Poller
 from trio_smartmeter.service.session_supervisor import SessionSupervisor
 from trio_smartmeter.service.settings import SessionSettings
@@ -58,9 +64,7 @@ class LinkSupervisor:
         self.settings = settings
         self.state = state
         state.interval = settings.interval
-        self.ladder = Ladder(
-            rng=rng if rng is not None else random.Random(), latch_delay=settings.latch_delay
-        )
+        self.ladder = Ladder(rng=rng if rng is not None else random.Random())
         self.sim_opener = sim_opener
         self._device_present = device_present or functools.partial(
             serial_port.device_present, settings.device
@@ -123,7 +127,9 @@ class LinkSupervisor:
                     await self._run_link(stream)
                     if self._stopping:
                         return
-                fault = Fault.SERIAL_LOST  # the ladder's REOPEN rung closed the device
+                fault = (
+                    Fault.SERIAL_LOST
+                )  # the ladder's REOPEN rung closed the device (recovery.py)
                 self.fault_log.fault(
                     "reopen",
                     f"reopening {self.settings.device} (recovery ladder)",
@@ -134,14 +140,15 @@ class LinkSupervisor:
                     # a second exporter on the same stick: a configuration error to see at
                     # start, not a `smartmeter_up 0` beside the real one for ever
                     raise
-                fault = Fault.SERIAL_LOST
+                fault, error_type = classify(exc)
                 absent = not self._device_present()
-                self.state.count_error("serial")
+                if error_type is not None:
+                    self.state.count_error(error_type)
                 self.state.set_session_up(False)
                 self.state.set_session_state(SessionState.NO_DEVICE)
                 self.fault_log.fault("serial", f"serial device: {exc}", trio.current_time())
             except UnsupportedModule as exc:
-                fault = Fault.UNSUPPORTED_MODULE
+                fault, _ = classify(exc)
                 self.state.set_session_state(SessionState.UNSUPPORTED)
                 if not self._unsupported_reported:
                     self._unsupported_reported = True
@@ -170,7 +177,10 @@ class LinkSupervisor:
     async def _run_link(self, stream: trio.abc.Stream) -> None:
         router = EventRouter(self.session, self.state, self.history)
         client = SkStackClient(
-            stream, skstack.Decoder(self.session.dialect, None), on_async=router.on_message
+            stream,
+            skstack.Decoder(self.session.dialect, None),
+            on_async=router.on_message,
+            timing=self.settings.timing,
         )
         try:
             async with trio.open_nursery() as nursery:
@@ -190,7 +200,7 @@ class LinkSupervisor:
             self._session_scope = None
             if self.state.session_up or self.session.joining:
                 with trio.CancelScope(shield=True) as cleanup:
-                    cleanup.deadline = trio.current_time() + STOP_SKTERM_DEADLINE
+                    cleanup.deadline = trio.current_time() + self.settings.timing.stop
                     await self._terminate(client)
 
     async def _terminate(self, client: SkStackClient) -> None:

@@ -120,7 +120,6 @@ class Meter:
         self.last_energy_reverse_raw: int | None = None
         self.answered_log: list[Answer] = []
         self.pushed_log: list[Answer] = []
-        self.infc_res_count = 0
         self._record_past()
         if self.config.release_r:
             self._record_minute(self.config.start.replace(second=0, microsecond=0))
@@ -340,7 +339,6 @@ class Meter:
         except ValueError:
             return None
         if req.esv == f.INFC_RES:
-            self.infc_res_count += 1
             return None
         if req.deoj == f.NODE_PROFILE:
             return self._node_profile(req)

@@ -169,9 +169,6 @@ class SimulatedModule:
         return self.clock.now()
 
     # floors, in trio seconds (modeled × time_scale)
-    def floor_scan(self, mask: int = timing.ALL_CHANNELS, duration: int = 6) -> float:
-        return timing.scan_duration(mask, duration) * self.time_scale
-
     def floor_join(self) -> float:
         return timing.join_duration() * self.time_scale
 

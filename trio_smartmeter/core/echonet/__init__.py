@@ -31,13 +31,6 @@ from ._frame import (
     Property,
     decode_frame,
 )
-from ._setget import (
-    SETGET_ESVS,
-    SetGetFrame,
-    decode_setget_frame,
-    is_setget_response_to,
-    setget_request,
-)
 
 __all__ = [
     "CONTROLLER",
@@ -46,22 +39,17 @@ __all__ = [
     "ESV",
     "NODE_PROFILE",
     "RESPONSES",
-    "SETGET_ESVS",
     "SMART_METER",
     "Frame",
     "FrameError",
     "Property",
-    "SetGetFrame",
     "TidAllocator",
     "decode_frame",
-    "decode_setget_frame",
     "get_request",
     "infc_response",
     "is_response_to",
-    "is_setget_response_to",
     "is_sna",
     "readable_properties",
     "set_request",
-    "setget_request",
     "sna_properties",
 ]

@@ -31,6 +31,7 @@ from ._fields import counter, encode_meter_minute, meter_datetime, uint
 
 __all__ = [
     "HALF_HOUR",
+    "HALF_HOUR_SECONDS",
     "HISTORY1_MAX_DAY",
     "HISTORY1_SLOTS",
     "HISTORY2_MAX_POINTS",
@@ -58,6 +59,9 @@ __all__ = [
 ]
 
 HALF_HOUR = _dt.timedelta(minutes=30)
+#: The same, in seconds: the one home of the half-hour's length (the store's slot width,
+#: the meter's EA/EB push period).
+HALF_HOUR_SECONDS = int(HALF_HOUR.total_seconds())
 _MINUTE = _dt.timedelta(minutes=1)
 HISTORY1_MAX_DAY = 99
 HISTORY1_SLOTS = 48
@@ -83,11 +87,6 @@ class Slot:
     start: _dt.datetime = attrs.field(validator=_slot_start)
 
     @classmethod
-    def containing(cls, at: _dt.datetime) -> Slot:
-        """The half-hour in which a meter time falls (the one now being measured)."""
-        return cls(at.replace(minute=at.minute - at.minute % 30, second=0, microsecond=0))
-
-    @classmethod
     def ending_at(cls, boundary: _dt.datetime) -> Slot:
         """The half-hour whose register the meter read at ``boundary`` (hh:00 / hh:30)."""
         if boundary.tzinfo is not None or not _is_boundary(boundary):
@@ -97,10 +96,6 @@ class Slot:
     @property
     def end(self) -> _dt.datetime:
         return self.start + HALF_HOUR
-
-    @property
-    def unix_start(self) -> float:
-        return meter_time_to_unix(self.start)
 
     @property
     def unix_end(self) -> float:

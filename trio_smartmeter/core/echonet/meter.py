@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Literal
 
@@ -22,8 +22,9 @@ import attrs
 from ._fields import counter as _counter
 from ._fields import meter_datetime as _datetime
 from ._fields import uint as _uint
-from ._frame import EOJ, NODE_PROFILE, Frame
+from ._frame import EOJ, NODE_PROFILE
 from .history import (
+    HALF_HOUR_SECONDS,
     HistoryTime,
     decode_history1,
     decode_history2,
@@ -34,18 +35,10 @@ from .history import (
 )
 
 # -- EPCs of the smart meter (0x028801) -------------------------------------------------
-EPC_OPERATION_STATUS = 0x80
-EPC_INSTALLATION_LOCATION = 0x81
 EPC_STANDARD_VERSION = 0x82
-EPC_FAULT_STATUS = 0x88
 EPC_MANUFACTURER = 0x8A
-EPC_SERIAL_NUMBER = 0x8D
-EPC_CURRENT_TIME = 0x97
-EPC_CURRENT_DATE = 0x98
-EPC_ANNOUNCE_MAP = 0x9D
 EPC_SET_MAP = 0x9E
 EPC_GET_MAP = 0x9F
-EPC_ROUTE_B_ID = 0xC0
 EPC_ONE_MINUTE = 0xD0
 EPC_COEFFICIENT = 0xD3
 EPC_DIGITS = 0xD7
@@ -61,17 +54,6 @@ EPC_FIXED_FORWARD = 0xEA
 EPC_FIXED_REVERSE = 0xEB
 EPC_HISTORY2 = 0xEC
 EPC_HISTORY2_TIME = 0xED
-EPC_HISTORY3 = 0xEE
-EPC_HISTORY3_TIME = 0xEF
-
-# -- EPCs of the node profile (0x0EF001); D3/D7 mean something else there ---------------
-EPC_NP_VERSION = 0x82
-EPC_NP_IDENTIFICATION = 0x83
-EPC_NP_INSTANCE_COUNT = 0xD3
-EPC_NP_CLASS_COUNT = 0xD4
-EPC_INSTANCE_LIST = 0xD5  # instance list notification (the INF after join)
-EPC_NP_INSTANCE_LIST_S = 0xD6
-EPC_NP_CLASS_LIST_S = 0xD7
 
 # -- special values ---------------------------------------------------------------------
 POWER_SPECIAL = frozenset({0x7FFFFFFE, 0x7FFFFFFF, 0x80000000})  # no data, overflow, underflow
@@ -91,6 +73,10 @@ UNITS_KWH: Mapping[int, Decimal] = {
 }
 COEFFICIENT_MAX = 999_999
 JOULES_PER_KWH = 3_600_000
+
+
+#: An EA/EB value is fresh for one push period plus the meter's few minutes of slack.
+FIXED_TIME_FRESH = HALF_HOUR_SECONDS + 600.0
 
 
 @attrs.frozen
@@ -219,20 +205,6 @@ def decode_property_map(edt: bytes) -> frozenset[int]:
         for bit in range(8)
         if byte & (1 << bit)
     )
-
-
-def encode_property_map(epcs: Iterable[int]) -> bytes:
-    """The inverse of :func:`decode_property_map` (list form below 16 EPCs, else bitmap)."""
-    unique = sorted(set(epcs))
-    if len(unique) < 16:
-        return bytes([len(unique), *unique])
-    bitmap = bytearray(16)
-    for epc in unique:
-        if not 0x80 <= epc <= 0xFF:
-            raise ValueError(f"EPC 0x{epc:02X} cannot be in a property-map bitmap (0x80..0xFF)")
-        offset = epc - 0x80
-        bitmap[offset & 0x0F] |= 1 << (offset >> 4)
-    return bytes([len(unique)]) + bytes(bitmap)
 
 
 def energy_joules(raw: int, coefficient: int, unit_kwh: Decimal) -> Decimal:
@@ -516,8 +488,3 @@ def describe(epc: int, edt: bytes, *, eoj: EOJ | None = None) -> tuple[str, str]
     if value is None:
         return (entry.name, f"invalid or no data: {edt.hex().upper()}")
     return (entry.name, value)
-
-
-def describe_frame(frame: Frame) -> list[tuple[str, str]]:
-    """:func:`describe` for every property of a frame, in frame order."""
-    return [describe(p.epc, p.edt, eoj=frame.seoj) for p in frame.properties]

@@ -1,16 +1,16 @@
-"""Which fault each failure is: the one mapping the recovery ladder is fed from."""
+"""Which fault each failure is: the one mapping the recovery ladder is fed from
+(``recovery.classify``), which faults drop the session, and the history-step rule."""
 
 from __future__ import annotations
-
-import random
-from typing import Any
 
 import pytest
 
 from trio_smartmeter.core.errors import (
     CommandFailed,
+    DeviceBusy,
     ExporterError,
     JoinFailed,
+    LinkLost,
     MalformedResponse,
     ModuleRestarted,
     ModuleTimeout,
@@ -18,40 +18,34 @@ from trio_smartmeter.core.errors import (
     ScanEmpty,
     SendFailed,
     SessionLost,
+    UnsupportedModule,
 )
-from trio_smartmeter.core.recovery import Fault, Ladder
-from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.service.fault_log import FaultLog
-from trio_smartmeter.service.session_supervisor import SessionSupervisor
-
-
-class Facts:
-    def __init__(self, *, verified: bool = True, credentials: bool = True) -> None:
-        self.address_verified = verified
-        self.credentials_set = credentials
-
-
-def classify(exc: ExporterError, **facts: bool) -> tuple[Fault, str | None]:
-    session: Any = Facts(**facts)
-    sup = SessionSupervisor(
-        session, poller=None, state=ExporterState(), ladder=Ladder(rng=random.Random(0)),  # type: ignore[arg-type]
-        fault_log=FaultLog(),
-    )  # fmt: skip
-    return sup.classify(exc)
+from trio_smartmeter.core.recovery import Fault, StepRetry, classify, drops_session
 
 
 @pytest.mark.parametrize(
     ("exc", "facts", "expected"),
     [
+        (LinkLost("gone"), {}, (Fault.SERIAL_LOST, "serial")),
+        (DeviceBusy("held", holder_pid=1), {}, (Fault.SERIAL_LOST, "serial")),
+        (UnsupportedModule("J11"), {}, (Fault.UNSUPPORTED_MODULE, None)),
         (ModuleRestarted("echo"), {}, (Fault.MODULE_RESTARTED, "serial")),
         (ModuleTimeout("x"), {}, (Fault.MODULE_SILENT, "serial")),
         (CommandFailed("SKSREG", 4), {}, (Fault.MODULE_SILENT, "serial")),
         (ScanEmpty("x"), {}, (Fault.SCAN_EMPTY, "ip_resolve")),
         (JoinFailed("24", rejected=True), {}, (Fault.AUTH_REJECTED, "auth")),
         (JoinFailed("t", rejected=False), {}, (Fault.JOIN_FAILED, "auth")),
-        (JoinFailed("24", rejected=True), {"verified": False}, (Fault.UNCONFIRMED_ADDRESS, "auth")),
+        (
+            JoinFailed("24", rejected=True),
+            {"address_verified": False},
+            (Fault.UNCONFIRMED_ADDRESS, "auth"),
+        ),
         # rejected although the module holds no credentials: it forgot them, not a password
-        (JoinFailed("24", rejected=True), {"credentials": False}, (Fault.MODULE_RESTARTED, "auth")),
+        (
+            JoinFailed("24", rejected=True),
+            {"credentials_set": False},
+            (Fault.MODULE_RESTARTED, "auth"),
+        ),
         (SessionLost("29", expired=True), {}, (Fault.SESSION_EXPIRED, "auth")),
         (SessionLost("x", expired=False, counted=True), {}, (Fault.SESSION_ENDED, None)),
         (SendFailed("21"), {}, (Fault.SEND_FAILED, "query")),
@@ -63,3 +57,15 @@ def test_each_failure_is_one_fault(
     exc: ExporterError, facts: dict[str, bool], expected: tuple[Fault, str | None]
 ) -> None:
     assert classify(exc, **facts) == expected
+
+
+def test_only_a_lost_get_keeps_the_session() -> None:
+    assert {f for f in Fault if not drops_session(f)} == {Fault.TIMEOUT, Fault.SEND_FAILED}
+
+
+def test_a_history_step_is_dropped_after_three_failures_in_a_row() -> None:
+    retry = StepRetry()
+    assert [retry.failed(), retry.failed()] == [False, False]
+    retry.succeeded()  # a success starts the count again
+    assert [retry.failed(), retry.failed(), retry.failed()] == [False, False, True]
+    assert retry.failed()  # a drop does not: the next plan's first failure drops it again

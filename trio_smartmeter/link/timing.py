@@ -1,0 +1,50 @@
+"""Every deadline of the link and the session, in seconds (design.md §4: every wait has one).
+
+One value, handed to the client, the meter client and the service's session, so a test
+or a slow module changes a deadline in one place. Waits that are policy (backoff, the
+reopen schedule, the latch) are the ladder's (``core.recovery``), not these.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class Timing:
+    """Defaults follow protocol.md §5: joins take seconds but PANA retransmissions end
+    after ~40 s; the ECHONET AIF response timer is ≥ 20 s; the module answers commands
+    at once (a reset one after a moment: "some implementations wait a little after it")."""
+
+    command: float = 5.0  # OK/FAIL of an ordinary command
+    reset: float = 5.0  # SKRESET's OK at start-up
+    write: float = 5.0  # one write of a command line (a tty accepts ~17 KB before blocking)
+    #: A late reply to a timed-out command may still arrive this long before the next one.
+    orphan_grace: float = 1.0
+    #: Start-up drain: the module is done once quiet this long (its lines come back
+    #: within milliseconds at 115200 baud), and the drain never lasts beyond the limit.
+    drain_quiet: float = 0.1
+    drain_limit: float = 2.0
+    scan_margin: float = 3.0  # beyond the modelled dwell of the channels scanned
+    scan_trailing: float = 0.5  # EPANDESC may trail EVENT 22 (hsakoh)
+    join: float = 60.0  # SKJOIN → EVENT 25/24
+    send_ack: float = 10.0  # SKSENDTO → EVENT 21 + OK
+    response: float = 20.0  # Get → Get_Res (AIF response timer 1)
+    reauth: float = 60.0  # EVENT 29 → the module's own EVENT 25
+    #: EVENT 32 → EVENT 33 (the ARIB window is ~1 h): polls pause at most this long.
+    rate_limit: float = 3900.0
+    #: A history frame is sent only with at least this deadline (a round trip takes ~1 s)…
+    history_min_frame: float = 5.0
+    #: …and ends this long before the next poll is due.
+    history_spare: float = 1.0
+    #: Bound on ending the session at a stop (SKTERM + its EVENT 27/28, or a join's end).
+    stop: float = 3.0
+    #: At a stop during SKJOIN: wait this long for its EVENT 25/24 (a join takes ~3 s;
+    #: this leaves the SKTERM or SKRESET that follows its second within ``stop``).
+    join_end: float = 2.0
+    #: SKTERM's or SKRESET's OK at a stop (what is left of ``stop`` after ``join_end``).
+    stop_command: float = 1.0
+    #: SKTERM's OK at the end of a one-shot tool (``trio-smartmeter read``).
+    tool_term: float = 2.0
+    #: At a stop, in-flight HTTP requests get this long after the link has ended.
+    http_drain: float = 2.0
