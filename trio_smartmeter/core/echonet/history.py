@@ -87,6 +87,11 @@ class Slot:
     start: _dt.datetime = attrs.field(validator=_slot_start)
 
     @classmethod
+    def containing(cls, at: _dt.datetime) -> Slot:
+        """The half-hour in which a meter time falls (the one now being measured)."""
+        return cls(at.replace(minute=at.minute - at.minute % 30, second=0, microsecond=0))
+
+    @classmethod
     def ending_at(cls, boundary: _dt.datetime) -> Slot:
         """The half-hour whose register the meter read at ``boundary`` (hh:00 / hh:30)."""
         if boundary.tzinfo is not None or not _is_boundary(boundary):
