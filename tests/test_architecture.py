@@ -147,9 +147,16 @@ def test_dependencies_point_inward(path: Path) -> None:
 
 def test_every_module_is_in_a_layer() -> None:
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__.py", "__main__.py", "_version.py"]
+    assert top == ["__init__.py", "__main__.py", "_version.py", "i18n.py"]
     folders = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__")
-    assert folders == sorted({*ALLOWED, "deploy"})
+    assert folders == sorted({*ALLOWED, "deploy", "locale"})
+
+
+@pytest.mark.parametrize("path", pure_files(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_the_core_marks_messages_and_never_translates(path: Path) -> None:
+    """Looking up a catalog reads files and the locale: the edges translate what the core
+    marks with ``core.translatable.N_``."""
+    assert "trio_smartmeter.i18n" not in imported_modules(path)
 
 
 def test_metrics_renders_without_trio() -> None:
