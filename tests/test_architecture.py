@@ -118,7 +118,7 @@ ALLOWED = {
     "sim": {"core", "sim"},
 }
 #: The only modules that may import the simulator.
-SIM_IMPORTERS = {"link/sim_device.py", "cli/entry.py"}
+SIM_IMPORTERS = {"cli/simulator.py", "cli/entry.py"}
 
 
 def package_files() -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,22 +11,30 @@ from trio_smartmeter.cli.options import (
     OPTIONS,
     ConfigError,
     HelpRequested,
+    Simulator,
     VersionRequested,
     help_text,
     load_config,
 )
-from trio_smartmeter.core.config import Config
+from trio_smartmeter.core.config import Config, SerialDevice, SimulatedDevice
 from trio_smartmeter.core.secret import Secret
 
 RBID = "0123456789ABCDEF0123456789ABCDEF"  # 32
 PWD = "Pa55w0rdXyZq"  # 12
 ENV = {"SMARTMETER_ID": RBID, "SMARTMETER_PASSWORD": PWD, "HOME": "/home/pi"}
 SIM_DEFAULTS = {"id": "00112233445566778899AABBCCDDEEFF", "password": "0123456789AB"}
+MODELS = ("bp35a1", "rl7023-ips", "bp35c2", "rl7023-dss")
 
 
-def problems(argv: list[str], environ: dict[str, str]) -> list[str]:
+def sim_facts() -> Simulator:  # what the CLI injects (cli/simulator.py)
+    return Simulator(MODELS, "bp35a1", SIM_DEFAULTS["id"], SIM_DEFAULTS["password"])
+
+
+def problems(
+    argv: list[str], environ: dict[str, str], simulator: Callable[[], Simulator] | None = sim_facts
+) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        load_config(argv, environ)
+        load_config(argv, environ, simulator=simulator)
     text = str(info.value)
     for p in info.value.problems:
         assert "\n" not in p
@@ -37,7 +46,7 @@ def test_defaults() -> None:
     cfg = load_config([], ENV)
     assert cfg.id == Secret(RBID)
     assert cfg.password.reveal() == PWD
-    assert cfg.device == "/dev/ttyACM0"
+    assert cfg.device == SerialDevice("/dev/ttyACM0")
     assert cfg.interval == 60
     assert cfg.port == 9102
     assert cfg.channel is None
@@ -63,11 +72,15 @@ def test_xdg_state_home() -> None:
 
 def test_the_simulator_caches_its_meter_apart_from_the_real_stick() -> None:
     # A demo run must not leave the simulated meter's address for the real stick to try.
-    cfg = load_config(["--demo"], ENV)
+    cfg = load_config(["--demo"], ENV, simulator=sim_facts)
     assert cfg.state_file == Path("/home/pi/.local/state/trio-smartmeter/state-sim.json")
-    cfg = load_config(["-device", "sim:bp35c2"], {**ENV, "XDG_STATE_HOME": "/var/state"})
+    cfg = load_config(
+        ["-device", "sim:bp35c2"], {**ENV, "XDG_STATE_HOME": "/var/state"}, simulator=sim_facts
+    )
     assert cfg.state_file == Path("/var/state/trio-smartmeter/state-sim.json")
-    cfg = load_config(["-device", "sim:bp35c2", "-state-file", "/tmp/x.json"], ENV)
+    cfg = load_config(
+        ["-device", "sim:bp35c2", "-state-file", "/tmp/x.json"], ENV, simulator=sim_facts
+    )
     assert cfg.state_file == Path("/tmp/x.json")
 
 
@@ -88,7 +101,7 @@ def test_every_variable_from_env() -> None:
             "SMARTMETER_STATE_FILE": "/tmp/x.json",
         },
     )
-    assert cfg.device == "/dev/ttyUSB0"
+    assert cfg.device == SerialDevice("/dev/ttyUSB0")
     assert cfg.interval == 30
     assert cfg.port == 9200
     assert cfg.channel == 0x3B
@@ -141,7 +154,7 @@ def test_all_flags() -> None:
     )
     assert cfg.id.reveal() == RBID
     assert cfg.password.reveal() == PWD
-    assert cfg.device == "/dev/ttyUSB1"
+    assert cfg.device == SerialDevice("/dev/ttyUSB1")
     assert cfg.port == 9999
     assert cfg.channel == 0x21
     assert cfg.ipaddr == "FE80:0000:0000:0000:0000:0000:0000:0001"
@@ -179,12 +192,12 @@ def test_listen_address_forms() -> None:
 
 
 def test_sim_device_uses_demo_credentials() -> None:
-    cfg = load_config(["-device", "sim:BP35A1"], {}, defaults=SIM_DEFAULTS)
-    assert cfg.device == "sim:bp35a1"
+    cfg = load_config(["-device", "sim:BP35A1"], {}, simulator=sim_facts)
+    assert cfg.device == SimulatedDevice("bp35a1")
     assert cfg.id.reveal() == SIM_DEFAULTS["id"]
     assert cfg.password.reveal() == SIM_DEFAULTS["password"]
     # explicit credentials still win
-    cfg = load_config(["-device", "sim:rl7023-dss"], ENV, defaults=SIM_DEFAULTS)
+    cfg = load_config(["-device", "sim:rl7023-dss"], ENV, simulator=sim_facts)
     assert cfg.id.reveal() == RBID
 
 
@@ -196,16 +209,16 @@ def test_real_device_ignores_sim_defaults() -> None:
 
 def problems_with_defaults(argv: list[str]) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        load_config(argv, {}, defaults=SIM_DEFAULTS)
+        load_config(argv, {}, simulator=sim_facts)
     return info.value.problems
 
 
 def test_demo_flag() -> None:
-    cfg = load_config(["--demo"], {}, defaults=SIM_DEFAULTS)
+    cfg = load_config(["--demo"], {}, simulator=sim_facts)
     assert cfg.demo is True
-    assert cfg.device == "sim:bp35a1"
-    cfg = load_config(["--demo", "-device", "sim:bp35a1"], {}, defaults=SIM_DEFAULTS)
-    assert cfg.device == "sim:bp35a1"
+    assert cfg.device == SimulatedDevice("bp35a1")
+    cfg = load_config(["--demo", "-device", "sim:bp35a1"], {}, simulator=sim_facts)
+    assert cfg.device == SimulatedDevice("bp35a1")
     found = problems_with_defaults(["--demo", "-device", "/dev/ttyUSB0"])
     assert any("-device" in p and "simulator" in p for p in found)
 
@@ -263,10 +276,11 @@ INVALID = [
     ([], {"SMARTMETER_IPADDR": "2001:db8::1"}, ["SMARTMETER_IPADDR"], "'2001:db8::1'"),
     ([], {"SMARTMETER_IPADDR": "192.168.1.1"}, ["SMARTMETER_IPADDR"], "'192.168.1.1'"),
     ([], {"SMARTMETER_DSE": "maybe"}, ["SMARTMETER_DSE", "true/false"], "'maybe'"),
-    ([], {"SMARTMETER_VERBOSITY": "4"}, ["SMARTMETER_VERBOSITY", "0, 1, 2 or 3"], "'4'"),
+    ([], {"SMARTMETER_VERBOSITY": "loud"}, ["SMARTMETER_VERBOSITY", "2 or more"], "'loud'"),
     (["-log-format", "xml"], {}, ["flag -log-format", "text or json"], "'xml'"),
     ([], {"SMARTMETER_LISTEN_ADDRESS": "bad host!"}, ["SMARTMETER_LISTEN_ADDRESS"], "'bad host!'"),
     ([], {"SMARTMETER_DEVICE": "sim:nope"}, ["SMARTMETER_DEVICE", "bp35a1"], "'sim:nope'"),
+    ([], {"SMARTMETER_DEVICE": " "}, ["SMARTMETER_DEVICE", "serial device path"], "' '"),
     ([], {"SMARTMETER_FOO": "1"}, ["unknown variable SMARTMETER_FOO", "SMARTMETER_ID"], None),
     (["--bogus", "1"], {}, ["unknown flag -bogus", "-interval"], None),
     (["-port"], {}, ["flag -port", "needs a value"], None),
@@ -280,7 +294,9 @@ def test_invalid(
 ) -> None:
     merged: dict[str, str | None] = {**ENV, **env}
     environ = {k: v for k, v in merged.items() if v is not None}
-    found = problems(argv, environ)
+    with pytest.raises(ConfigError) as info:
+        load_config(argv, environ, simulator=sim_facts)
+    found = info.value.problems
     assert len(found) == 1, found
     for needle in needles:
         assert needle in found[0], (needle, found[0])
@@ -293,7 +309,7 @@ def test_invalid(
 
 def test_all_problems_are_collected() -> None:
     found = problems(
-        ["-port", "0", "--verbosity=9", "--nope"],
+        ["-port", "0", "--verbosity=high", "--nope"],
         {"SMARTMETER_INTERVAL": "5", "SMARTMETER_DSE": "maybe", "SMARTMETER_TYPO": "x"},
     )
     joined = "\n".join(found)
@@ -347,14 +363,14 @@ def test_repeated_flag_last_wins(argv: list[str]) -> None:
 
 def test_one_line_per_problem() -> None:
     found = problems(
-        ["-port", "0", "-channel=zz", "--verbosity", "9", "-log_format", "xml"],
+        ["-port", "0", "-channel=zz", "--verbosity", "-1", "-log_format", "xml"],
         {**ENV, "SMARTMETER_INTERVAL": "5", "SMARTMETER_IPADDR": "2001:db8::1"},
     )
     assert len(found) == 6, found
     for flag, shown in (
         ("-port", "'0'"),
         ("-channel", "'zz'"),
-        ("-verbosity", "'9'"),
+        ("-verbosity", "'-1'"),
         ("-log-format", "'xml'"),
         ("SMARTMETER_INTERVAL", "'5'"),
         ("SMARTMETER_IPADDR", "'2001:db8::1'"),
@@ -380,7 +396,7 @@ def test_go_value_flags_take_the_next_word() -> None:
 
 def test_bool_flags_take_only_their_own_words() -> None:
     assert load_config(["-demo=false"], ENV).demo is False
-    assert load_config(["--demo=yes"], {}, defaults=SIM_DEFAULTS).demo is True
+    assert load_config(["--demo=yes"], {}, simulator=sim_facts).demo is True
     (found,) = problems(["-demo", "false"], ENV)
     assert "unexpected argument 'false'" in found
     (found,) = problems(["-dse", "stray"], ENV)
@@ -406,3 +422,24 @@ def test_bool_flags_take_only_their_own_words() -> None:
 def test_flags_match_by_full_name(argv: list[str], needle: str) -> None:
     found = problems(argv, ENV)
     assert any(needle in p for p in found), found
+
+
+@pytest.mark.parametrize("level", ["2", "3", "4", "9"])
+def test_any_verbosity_from_2_is_debug_like_the_seed(level: str) -> None:
+    """The seed: "2 以上: デバッグ"; 3 and above also log every serial line."""
+    from trio_smartmeter.cli.log import level_for
+
+    cfg = load_config([], {**ENV, "SMARTMETER_VERBOSITY": level})
+    assert cfg.verbosity == int(level)
+    assert level_for(cfg.verbosity) == level_for(min(cfg.verbosity, 3))
+
+
+def test_a_sim_device_without_the_simulator_is_a_problem() -> None:
+    (found,) = problems(["-device", "sim:bp35a1"], ENV, simulator=None)
+    assert "simulator" in found
+
+
+def test_help_lists_the_simulators_models() -> None:
+    with pytest.raises(HelpRequested) as info:
+        load_config(["-h"], {}, simulator=sim_facts)
+    assert ", ".join(MODELS) in info.value.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trio_smartmeter.core.config import Config, default_state_file
+from trio_smartmeter.core.config import Config, SerialDevice, default_state_file
 from trio_smartmeter.core.secret import Secret
 
 
@@ -18,5 +18,10 @@ def test_default_state_file_follows_xdg_then_home_then_var_lib() -> None:
 
 def test_config_defaults_are_the_seed_s() -> None:
     cfg = Config(id=Secret("0" * 32), password=Secret("x" * 12))
-    assert (cfg.device, cfg.interval, cfg.port, cfg.dse) == ("/dev/ttyACM0", 60, 9102, "auto")
+    assert (cfg.device, cfg.interval, cfg.port, cfg.dse) == (
+        SerialDevice("/dev/ttyACM0"),
+        60,
+        9102,
+        "auto",
+    )
     assert "x" * 12 not in repr(cfg)

@@ -10,7 +10,8 @@ import pytest
 
 from tests.support import CLI, cli_env
 from trio_smartmeter import __version__
-from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID
+from trio_smartmeter.core.address import MeterAddress, encode_state
+from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, link_local
 
 from .harness import sim_truth, simulator
 
@@ -83,10 +84,27 @@ def test_deploy_files_are_reachable_from_the_package() -> None:
     assert run("deploy-files", "nope").returncode == 2
 
 
+@pytest.mark.parametrize("command", ["scan", "read", "history", "deploy-files"])
+def test_each_subcommand_has_its_own_help(command: str) -> None:
+    """Each subcommand's --help (Go-style -help and -h too) is its own, not the exporter's."""
+    for flag in ("--help", "-help", "-h"):
+        p = run(command, flag, timeout=20)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.startswith(f"usage: trio-smartmeter {command}"), p.stdout
+        assert "SMARTMETER_INTERVAL" not in p.stdout  # the exporter's table is not repeated
+    assert "--json" in run("read", "--help").stdout
+    assert "--cacert" in run("history", "--help").stdout
+
+
 def test_scan_prints_the_meter_and_the_lines_to_pin_it(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    stale = MeterAddress(0x21, 0x1234, "001D129012345678", link_local("001D129012345678"))
+    state.write_bytes(encode_state(stale, None))
     with simulator(tmp_path, "bp35c2", "--time-scale", "0.05") as (link, _truth, _sim):
-        p = run("scan", "-device", str(link), env=CREDS)
+        p = run("scan", "-device", str(link), "-state-file", str(state), env=CREDS)
     assert p.returncode == 0, p.stderr
+    # scan is asked to look: a cached address is neither announced nor used
+    assert "skipping the scan" not in p.stderr
     assert "SMARTMETER_CHANNEL=33" in p.stdout
     assert "SMARTMETER_IPADDR=FE80:0000:0000:0000:021C:6400:030C:12A4" in p.stdout
     assert "ours" in p.stdout
@@ -96,11 +114,16 @@ def test_scan_prints_the_meter_and_the_lines_to_pin_it(tmp_path: Path) -> None:
 def test_read_dumps_every_property_as_json(tmp_path: Path) -> None:
     extra = ["--time-scale", "0.05", "--no-coefficient"]
     with simulator(tmp_path, "rl7023-ips", *extra) as (link, truth_file, sim):
-        p = run("read", "--json", "-device", str(link), env=CREDS)
+        p = run("read", "-json", "-device", str(link), env=CREDS)  # Go-style, as every flag
         truth = sim_truth(truth_file)
     assert p.returncode == 0, p.stderr
     rows = {row["epc"]: row for row in json.loads(p.stdout)}
-    assert rows["0xE7"]["value"].startswith(str(truth["power_watts"]))
-    assert rows["0xD3"]["value"] == "(not available)"  # Get_SNA: coefficient 1
-    assert "0xE1" in rows
+    # numbers, with the unit in the key: no display strings to parse
+    assert rows["0xE7"]["power_watts"] == truth["power_watts"]
+    assert rows["0xE0"]["energy_raw"] == truth["energy_forward_raw"]
+    assert rows["0xE1"]["unit_kwh"] == float(truth["unit_kwh"])
+    assert rows["0xD7"]["digits"] == truth["digits"]
+    assert isinstance(rows["0xE8"]["current_r_amperes"], float | int)
+    assert rows["0xD3"] == {"epc": "0xD3", "name": rows["0xD3"]["name"], "available": False}
+    assert "(raw units)" not in p.stdout
     assert truth["skterm_seen"] is True or sim.poll() is None

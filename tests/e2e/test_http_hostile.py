@@ -36,8 +36,8 @@ import trio
 from tests.support import free_port
 from trio_smartmeter.cli.entry import parse
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.link.sim_device import open_sim_device
 from trio_smartmeter.service.app import run_exporter
+from trio_smartmeter.sim.device import open_sim_device
 
 pytestmark = pytest.mark.slow
 

@@ -18,6 +18,7 @@ import trio.lowlevel
 import trio.testing
 
 from trio_smartmeter.core import skstack
+from trio_smartmeter.core.config import SimulatedDevice
 from trio_smartmeter.core.errors import (
     CommandFailed,
     LinkLost,
@@ -281,7 +282,7 @@ async def _loopback(ends: list[trio.abc.Stream], model: str) -> AsyncIterator[tr
 async def test_eof_from_the_device_is_link_lost(autojump_clock: trio.testing.MockClock) -> None:
     ends: list[trio.abc.Stream] = []
     opener = lambda model: _loopback(ends, model)  # noqa: E731
-    async with open_device("sim:bp35a1", sim_opener=opener) as stream:
+    async with open_device(SimulatedDevice("bp35a1"), sim_opener=opener) as stream:
         await ends[0].aclose()
         with pytest.raises(LinkLost, match=r"sim:bp35a1 closed \(end of file"):
             await SkStackClient(stream).run()
@@ -303,7 +304,7 @@ async def _unplugged(model: str) -> AsyncIterator[trio.abc.Stream]:
 async def test_io_errors_of_the_device_are_link_lost(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with open_device("sim:bp35a1", sim_opener=_unplugged) as stream:
+    async with open_device(SimulatedDevice("bp35a1"), sim_opener=_unplugged) as stream:
         with pytest.raises(LinkLost, match=r"went away \(I/O error EIO\)"):
             await stream.send_all(b"SKVER\r\n")
         with pytest.raises(LinkLost, match="sim:bp35a1"):

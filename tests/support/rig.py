@@ -20,6 +20,7 @@ from loguru import logger
 
 from tests.support.device import PluggableDevice
 from tests.support.exposition import Key, key, samples
+from trio_smartmeter.core.config import SimulatedDevice
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.serial_port import SimOpener
@@ -128,7 +129,7 @@ async def start_rig(
     settings = SessionSettings(
         rbid=Secret(rbid),
         password=Secret(password),
-        device=f"sim:{model}",
+        device=SimulatedDevice(model),
         interval=interval,
         state_file=state_file,
     )

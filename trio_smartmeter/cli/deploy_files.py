@@ -22,14 +22,14 @@ def _files() -> dict[str, str]:
     return out
 
 
-def deploy_files_main(args: list[str]) -> int:
+def deploy_files_main(name: str | None) -> int:
+    """Without ``name``, the list; else that file on stdout (exit 2 if there is none)."""
     files = _files()
-    if not args:
+    if name is None:
         print("packaged deployment files (print one with: trio-smartmeter deploy-files NAME):")
-        for name in files:
-            print(f"  {name}")
+        for known in files:
+            print(f"  {known}")
         return 0
-    name = args[0]
     if name not in files:
         print(f"no deployment file {name!r}; known: {', '.join(files)}", file=sys.stderr)
         return 2

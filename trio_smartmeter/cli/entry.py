@@ -10,6 +10,8 @@ trio-smartmeter simulate [options]   serve a simulated Wi-SUN module on a pseudo
 trio-smartmeter deploy-files [NAME]  list or print the packaged deployment files
 ```
 
+Each subcommand has its own ``--help`` (``cli/commands.py``).
+
 Exit status: 0 on a clean stop, 2 for invalid configuration (one line per problem), 1 for
 a runtime failure that ends the process (port already in use, the device held by another
 process at start).
@@ -25,7 +27,8 @@ from typing import TYPE_CHECKING
 
 from trio_smartmeter import __version__
 from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
-from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID, Config
+from trio_smartmeter.cli.simulator import opener_for, simulator
+from trio_smartmeter.core.config import Config
 
 if TYPE_CHECKING:
     from trio_smartmeter.web.web_config import WebConfig
@@ -33,13 +36,9 @@ if TYPE_CHECKING:
 SUBCOMMANDS = ("scan", "read", "history", "bill", "simulate", "deploy-files")
 
 
-def _demo_defaults() -> dict[str, str]:
-    return {"id": DEMO_RBID, "password": DEMO_PASSWORD}
-
-
 def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
     """Config from flags and environment; a ``sim:`` device gets the simulator's demo credentials."""
-    return load_config(list(argv), environ, defaults=_demo_defaults())
+    return load_config(list(argv), environ, simulator=simulator)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,7 +101,7 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
             return 2
     setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
     try:
-        trio.run(partial(run_exporter, web=web, early=early), cfg)
+        trio.run(partial(run_exporter, web=web, early=early, sim_opener=opener_for(cfg)), cfg)
     except BaseException as exc:  # a Ctrl-C inside a nursery is a BaseExceptionGroup
         # searched at any depth of the nurseries' groups; the port first: it is the message
         group = BaseExceptionGroup("exporter stopped", [exc])
@@ -130,21 +129,33 @@ def _subcommand(name: str, args: list[str]) -> int:
         from trio_smartmeter.sim.cli import simulate_main
 
         return simulate_main(args)
-    if name == "deploy-files":
-        from trio_smartmeter.cli.deploy_files import deploy_files_main
-
-        return deploy_files_main(args)
-    if name == "history":
-        from trio_smartmeter.cli.history import history_main
-
-        return history_main(args)
-    if name == "bill":
+    if name == "bill":  # its own parser and help (cli/bill.py)
         from trio_smartmeter.cli.bill import bill_main
 
         return bill_main(args)
-    json_out = "--json" in args
-    args = [a for a in args if a != "--json"]
-    cfg = _config_or_exit_status(args, f"trio-smartmeter {name}")
+    from trio_smartmeter.cli.commands import Usage, parse_command
+
+    prog = f"trio-smartmeter {name}"
+    try:
+        ours, rest, help_text = parse_command([name, *args])
+        if not ours.help and name == "deploy-files" and rest:
+            raise Usage(f"unexpected {' '.join(rest)}: one NAME at most")
+    except Usage as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        print(f"{prog}: see {prog} --help", file=sys.stderr)
+        return 2
+    if ours.help:
+        print(help_text, end="")
+        return 0
+    if name == "deploy-files":
+        from trio_smartmeter.cli.deploy_files import deploy_files_main
+
+        return deploy_files_main(ours.name)
+    if name == "history":
+        from trio_smartmeter.cli.history import history_main
+
+        return history_main(ours, rest)
+    cfg = _config_or_exit_status(rest, prog)
     if isinstance(cfg, int):
         return cfg
     from trio_smartmeter.cli.log import setup_logging
@@ -155,4 +166,4 @@ def _subcommand(name: str, args: list[str]) -> int:
 
     if name == "scan":
         return trio.run(scan_main, cfg)
-    return trio.run(read_main, cfg, json_out)
+    return trio.run(read_main, cfg, ours.json)

@@ -3,10 +3,14 @@
 ```
 trio-smartmeter history [--since T] [--until T] [--format json|csv|openmetrics]
                         [--url http://HOST:9102] [options that choose the state file]
+trio-smartmeter history --url https://HOST:9102 --cacert ca.crt --user prometheus
 ```
 
 With ``--url`` it asks the exporter's ``/api/history`` (the exporter owns the serial port,
-so this is the way while it runs, also from another host). Without, it reads the store
+so this is the way while it runs, also from another host); behind the web configuration
+file's TLS and basic auth it takes curl's ``--cacert`` and ``--user`` (the password from
+``SMARTMETER_WEB_PASSWORD``, ``--password-file`` or a prompt, never the command line
+unless given as ``--user NAME:PASSWORD`` as curl allows). Without, it reads the store
 file the exporter keeps beside its state file, found from the same options and
 ``SMARTMETER_*`` variables as ``read`` (``-state-file``, ``-device sim:...``, ``-demo``):
 SQLite in WAL mode lets another process read while the exporter writes, and the file is
@@ -20,28 +24,36 @@ renders it, for ``promtool tsdb create-blocks-from openmetrics``.
 from __future__ import annotations
 
 import argparse
-import base64
 import csv
+import getpass
 import io
 import json
 import os
 import sqlite3
+import ssl
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
+from trio_smartmeter.cli.commands import Usage
+from trio_smartmeter.cli.options import (
+    WEB_PASSWORD_ENV,
+    ConfigError,
+    HelpRequested,
+    VersionRequested,
+    load_config,
+)
+from trio_smartmeter.cli.simulator import simulator
 from trio_smartmeter.core.model import HalfHour
+from trio_smartmeter.service.history_store import HistoryStore
 from trio_smartmeter.service.settings import history_file
 from trio_smartmeter.web import history as history_view
 
 PROG = "trio-smartmeter history"
-FORMATS = ("json", "csv", "openmetrics")
 CSV_COLUMNS = (
     "end",
     "end_unix",
@@ -54,56 +66,26 @@ CSV_COLUMNS = (
 URL_TIMEOUT = 30.0
 
 
-class _Usage(Exception):
-    """A bad argument of this command (exit status 2)."""
-
-
 class _Failure(Exception):
     """The history could not be had (exit status 1)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _Usage(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog=PROG,
-        add_help=False,
-        allow_abbrev=False,
-        description="Print the stored half-hour registers (forward/reverse, raw and joules).",
-        epilog="Without --url the store beside the state file is read; the exporter's options "
-        "that choose it (-state-file, -device sim:MODEL, -demo; SMARTMETER_*) apply.",
-    )
-    p.add_argument(
-        "--since", "-since", metavar="T", help="RFC 3339 or Unix time (default: until - 1 day)"
-    )
-    p.add_argument("--until", "-until", metavar="T", help="RFC 3339 or Unix time (default: now)")
-    p.add_argument("--format", "-format", choices=FORMATS, default="json")
-    p.add_argument("--url", "-url", metavar="URL", help="a running exporter, http://HOST:9102")
-    p.add_argument("-h", "--help", action="store_true", help="show this help and exit")
-    return p
-
-
-def history_main(args: list[str]) -> int:
-    parser = _parser()
+def history_main(ours: argparse.Namespace, rest: list[str]) -> int:
+    """``ours``: this command's own flags (cli/commands.py); ``rest``: the exporter's."""
     try:
-        ours, rest = parser.parse_known_args(args)
-        if ours.help:
-            print(parser.format_help(), end="")
-            return 0
         query = {k: [v] for k in ("since", "until") if (v := getattr(ours, k)) is not None}
         since, until = history_view.window(query, time.time())
         if ours.url is not None:
             if rest:
-                raise _Usage(f"--url reads from the exporter; unexpected {' '.join(rest)}")
-            body = _from_exporter(ours.url, since, until, ours.format)
+                raise Usage(f"--url reads from the exporter; unexpected {' '.join(rest)}")
+            body = _from_exporter(ours, since, until)
         else:
+            if ours.cacert or ours.user or ours.password_file:
+                raise Usage("--cacert, --user and --password-file go with --url")
             body = _from_store(_store_path(rest), since, until, ours.format)
-    except (_Usage, history_view.BadParameter) as exc:
+    except (Usage, history_view.BadParameter) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
-        print(f"{PROG}: see --help", file=sys.stderr)
+        print(f"{PROG}: see {PROG} --help", file=sys.stderr)
         return 2
     except ConfigError as exc:
         for line in exc.problems:
@@ -117,35 +99,85 @@ def history_main(args: list[str]) -> int:
 
 
 # -- from a running exporter ---------------------------------------------------------------
-def _from_exporter(url: str, since: float, until: float, fmt: str) -> str:
+def _from_exporter(ours: argparse.Namespace, since: float, until: float) -> str:
     """The exporter's answer as text (JSON for csv too: converted here)."""
+    url: str = ours.url
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Usage(f"--url: expected http://HOST:PORT, got {url!r}")
-    netloc = parts.netloc.rpartition("@")[2]  # credentials go in a header, not the URL
-    query = urllib.parse.urlencode(
-        {"since": repr(since), "until": repr(until), "format": "json" if fmt == "csv" else fmt}
-    )
+        raise Usage(f"--url: expected http(s)://HOST:PORT, got {url!r}")
+    netloc = parts.netloc.rpartition("@")[2]  # credentials go to the auth handler
+    fmt = "json" if ours.format == "csv" else ours.format
+    query = urllib.parse.urlencode({"since": repr(since), "until": repr(until), "format": fmt})
     target = urllib.parse.urlunsplit(
         (parts.scheme, netloc, parts.path.rstrip("/") + "/api/history", query, "")
     )
-    request = urllib.request.Request(target)
-    if parts.username is not None:
-        user = urllib.parse.unquote(parts.username)
-        password = urllib.parse.unquote(parts.password or "")
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
     shown = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    opener = _opener(ours, parts, target)
     try:
-        with urllib.request.urlopen(request, timeout=URL_TIMEOUT) as answer:
+        with opener.open(target, timeout=URL_TIMEOUT) as answer:
             return str(answer.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
         with exc:
             reason = exc.read().decode("utf-8", "replace").strip() or exc.reason
-        raise _Failure(f"{shown} answered {exc.code}: {reason}") from None
+        hint = " (check --user and its password)" if exc.code == 401 else ""
+        raise _Failure(f"{shown} answered {exc.code}: {reason}{hint}") from None
     except (urllib.error.URLError, OSError) as exc:
         why = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         raise _Failure(f"cannot reach {shown}: {why}") from None
+
+
+def _opener(
+    ours: argparse.Namespace, parts: urllib.parse.SplitResult, target: str
+) -> urllib.request.OpenerDirector:
+    """urllib with the CA to trust and the basic-auth credentials, sent with the first
+    request (``is_authenticated``) rather than after a 401."""
+    handlers: list[urllib.request.BaseHandler] = []
+    if ours.cacert is not None:
+        try:
+            context = ssl.create_default_context(cafile=ours.cacert)
+        except (OSError, ssl.SSLError) as exc:
+            raise Usage(f"--cacert {ours.cacert}: {exc}") from None
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    credentials = _credentials(ours, parts)
+    if credentials is not None:
+        passwords = urllib.request.HTTPPasswordMgrWithPriorAuth()
+        passwords.add_password(None, target, *credentials, is_authenticated=True)
+        handlers.append(urllib.request.HTTPBasicAuthHandler(passwords))
+    return urllib.request.build_opener(*handlers)
+
+
+def _credentials(
+    ours: argparse.Namespace, parts: urllib.parse.SplitResult
+) -> tuple[str, str] | None:
+    """(user, password) as curl finds them: ``--user NAME[:PASSWORD]`` or the URL's; the
+    password, when not given with the name, from --password-file, SMARTMETER_WEB_PASSWORD
+    or a prompt on the terminal."""
+    if ours.user is None:
+        if parts.username is None:
+            if ours.password_file is not None:
+                raise Usage("--password-file goes with --user")
+            return None
+        user = urllib.parse.unquote(parts.username)
+        given = None if parts.password is None else urllib.parse.unquote(parts.password)
+    else:
+        user, colon, text = ours.user.partition(":")
+        given = text if colon else None
+    if given is not None:
+        return user, given
+    if ours.password_file is not None:
+        try:
+            lines = Path(ours.password_file).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise Usage(f"--password-file {ours.password_file}: {exc.strerror or exc}") from None
+        return user, lines[0] if lines else ""
+    if (env := os.environ.get(WEB_PASSWORD_ENV)) is not None:
+        return user, env
+    if not sys.stdin.isatty():
+        raise Usage(
+            f"--user {user}: no password; give it with {WEB_PASSWORD_ENV}, --password-file, "
+            "or run on a terminal to be asked"
+        )
+    return user, getpass.getpass(f"password for {user}: ")
 
 
 # -- from the store file -------------------------------------------------------------------
@@ -153,9 +185,9 @@ def _store_path(rest: list[str]) -> Path:
     """The store the exporter with these options writes (``history.sqlite`` beside the
     state file). Credentials are not needed to read it."""
     try:
-        cfg = load_config(rest, os.environ, require_credentials=False)
+        cfg = load_config(rest, os.environ, simulator=simulator, require_credentials=False)
     except (HelpRequested, VersionRequested):
-        raise _Usage("see --help for this command's options") from None
+        raise Usage("see --help for this command's options") from None
     path = history_file(cfg)
     if path is None or not path.is_file():
         raise _Failure(
@@ -174,28 +206,14 @@ def _from_store(path: Path, since: float, until: float, fmt: str) -> str:
 
 
 def read_store(path: Path, since: float, until: float) -> list[HalfHour]:
-    """The slots that end in ``[since, until]``, oldest first, read-only (a store that
-    cannot be read is left as it is: the exporter sets it aside itself)."""
+    """The slots that end in ``[since, until]``, oldest first (``HistoryStore.read_between``)."""
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            rows = db.execute(
-                "SELECT end_unix, forward_raw, reverse_raw, forward_joules, reverse_joules"
-                " FROM half_hours WHERE end_unix >= ? AND end_unix <= ? ORDER BY end_unix",
-                (since, until),
-            ).fetchall()
-        finally:
-            db.close()
+        return HistoryStore.read_between(path, since, until)
     except sqlite3.Error as exc:
         raise _Failure(
             f"cannot read the history store {path}: {exc}; ask a running exporter instead: "
             f"{PROG} --url http://HOST:9102"
         ) from None
-    return [HalfHour(e, fr, rr, _decimal(fj), _decimal(rj)) for e, fr, rr, fj, rj in rows]
-
-
-def _decimal(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
 
 
 # -- csv -----------------------------------------------------------------------------------

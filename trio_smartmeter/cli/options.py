@@ -37,13 +37,14 @@ from trio_smartmeter.core.config import (
     DEFAULT_DEVICE,
     DEFAULT_INTERVAL,
     DEFAULT_PORT,
-    DEMO_DEVICE,
     ID_LENGTH,
     MIN_INTERVAL,
     PASSWORD_LENGTH,
-    SIM_MODELS,
     Config,
+    Device,
+    SimulatedDevice,
     default_state_file,
+    parse_device,
 )
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.skstack import CHANNELS
@@ -51,16 +52,22 @@ from trio_smartmeter.core.skstack import CHANNELS
 __all__ = [
     "ENV_PREFIX",
     "OPTIONS",
+    "WEB_PASSWORD_ENV",
     "ConfigError",
     "HelpRequested",
     "Option",
     "Rejected",
+    "Simulator",
     "VersionRequested",
+    "go_style",
     "help_text",
     "load_config",
 ]
 
 ENV_PREFIX: Final = "SMARTMETER_"
+#: The basic-auth password ``history --url`` sends (a client's, not an exporter option:
+#: accepted in the environment the exporter shares, never read by it).
+WEB_PASSWORD_ENV: Final = ENV_PREFIX + "WEB_PASSWORD"
 
 
 class ConfigError(Exception):
@@ -131,17 +138,11 @@ def _secret(length: int) -> Callable[[str], Secret]:
     return parse
 
 
-def _device(text: str) -> str:
-    value = text.strip()
-    if value.startswith("sim:"):
-        model = value[4:].lower()
-        if model not in SIM_MODELS:
-            models = ", ".join(SIM_MODELS)
-            raise Rejected(f"a serial device path or sim:MODEL with MODEL one of {models}")
-        return "sim:" + model
-    if "\0" in value or not value:
-        raise Rejected("a serial device path such as /dev/ttyUSB0")
-    return value
+def _device(text: str) -> Device:
+    try:
+        return parse_device(text)
+    except ValueError:
+        raise Rejected("a serial device path such as /dev/ttyUSB0") from None
 
 
 def _channel(text: str) -> int:
@@ -195,6 +196,22 @@ def _file_path(text: str) -> Path:
 
 
 @attrs.frozen
+class Simulator:
+    """What the built-in simulator offers a configuration. The CLI reads it from
+    ``trio_smartmeter.sim`` and injects it, only when a ``sim:`` device or ``-demo`` asks
+    for it, so that parsing a configuration for a real stick never imports the simulator."""
+
+    models: tuple[str, ...]
+    demo_model: str
+    rbid: str  # the simulated meter's B-route ID and password: public, not secrets
+    password: str
+
+
+#: Load the simulator's facts (called at most once, only when needed).
+SimulatorLoader = Callable[[], Simulator]
+
+
+@attrs.frozen
 class Option:
     """One option: its :class:`Config` field, help and the parser of its value."""
 
@@ -237,8 +254,8 @@ OPTIONS: Final[tuple[Option, ...]] = (
     ),
     Option(
         "device",
-        DEFAULT_DEVICE,
-        "serial device path; sim:MODEL = built-in simulator (" + ", ".join(SIM_MODELS) + ")",
+        str(DEFAULT_DEVICE),
+        "serial device path; sim:MODEL = built-in simulator ({models})",
         _device,
     ),
     Option(
@@ -270,8 +287,8 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option(
         "verbosity",
         "1",
-        "0 errors only, 1 normal, 2 debug, 3 debug + every serial line (secrets masked)",
-        _whole_number("0, 1, 2 or 3", 0, 3),
+        "0 errors only, 1 normal, 2 debug, 3 or more: debug + every serial line (secrets masked)",
+        _whole_number("a whole number: 0, 1, 2 or more", 0),
     ),
     Option("log_format", "text", "text or json (one JSON object per line)", _log_format),
     Option(
@@ -289,7 +306,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option(
         "demo",
         "false",
-        f"run against the built-in simulator ({DEMO_DEVICE} unless -device is sim:MODEL)",
+        "run against the built-in simulator (sim:{demo_model} unless -device is sim:MODEL)",
         _boolean,
         next_word="none",
     ),
@@ -305,8 +322,12 @@ _BY_ENV: Final = {o.env: o for o in OPTIONS}
 _KNOWN_FLAGS: Final = ", ".join("-" + o.flag for o in OPTIONS)
 
 
-def help_text(prog: str = "trio-smartmeter") -> str:
+def help_text(simulator: Simulator | None = None, prog: str = "trio-smartmeter") -> str:
     """The ``--help`` text: every option with its flag, environment variable and default."""
+    facts = {
+        "models": ", ".join(simulator.models) if simulator else "see simulate --help",
+        "demo_model": simulator.demo_model if simulator else "MODEL",
+    }
     lines = [
         f"usage: {prog} [command] [options]",
         "",
@@ -321,7 +342,7 @@ def help_text(prog: str = "trio-smartmeter") -> str:
         arg = "" if o.next_word == "none" else " VALUE"
         lines.append(f"  -{o.flag}{arg}")
         lines.append(f"      {o.env}   (default: {o.default})")
-        lines.append(f"      {o.help}")
+        lines.append(f"      {o.help.format(**facts)}")
     lines += [
         "  -h, --help        show this help and exit",
         "  --version         show the version and exit",
@@ -336,53 +357,67 @@ def help_text(prog: str = "trio-smartmeter") -> str:
 
 
 class _FlagParser(argparse.ArgumentParser):
-    """Reports instead of exiting, and matches flags only by their full name."""
+    """Reports instead of exiting."""
 
     def error(self, message: str) -> NoReturn:
         raise argparse.ArgumentError(None, message)
-
-    def _get_option_tuples(self, option_string: str) -> list[Any]:
-        # allow_abbrev=False still abbreviates single-dash flags on Python 3.11 (-int for
-        # -interval) and reads -hxyz as -h xyz: neither is a Go flag, both are unknown flags
-        return []
 
 
 _NO_VALUE: Final = object()  # the value of a flag given last on the line without one
 
 
 def _flag_parser() -> argparse.ArgumentParser:
+    """Knows each flag by its one canonical ``--name`` (:func:`go_style` writes them so).
+
+    Only double-dash names, with ``allow_abbrev=False``: Python 3.11's argparse still
+    abbreviates single-dash long flags (-int for -interval) and reads -hxyz as -h xyz,
+    neither of which Go does; a parser without single-dash names does neither.
+    """
     parser = _FlagParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     for o in OPTIONS:
-        parser.add_argument(*o.spellings, dest=o.name, nargs="?", const=_NO_VALUE)
-    parser.add_argument("-h", "--h", "-help", "--help", dest="help", action="store_true")
-    parser.add_argument("-version", "--version", dest="version", action="store_true")
+        parser.add_argument("--" + o.flag, dest=o.name, nargs="?", const=_NO_VALUE)
+    parser.add_argument("--help", dest="help", action="store_true")
+    parser.add_argument("--version", dest="version", action="store_true")
     return parser
 
 
 _PARSER: Final = _flag_parser()
 _BY_SPELLING: Final = {spelling: o for o in OPTIONS for spelling in o.spellings}
+_CANONICAL: Final = {
+    **{spelling: "--" + o.flag for spelling, o in _BY_SPELLING.items()},
+    **dict.fromkeys(("-h", "--h", "-help", "--help"), "--help"),
+    **dict.fromkeys(("-version", "--version"), "--version"),
+}
 
 
-def _with_go_values(args: list[str]) -> list[str]:
-    """``-flag value`` as ``-flag=value`` where Go's flag rules differ from argparse's.
+def go_style(args: Sequence[str], own: Sequence[str] = ()) -> list[str]:
+    """The words with every known flag (an option's, help, version and ``own``) written
+    ``--name[=value]``, the way Go's flag package reads them and argparse then can.
 
     Go gives a value flag the next word whatever it looks like (argparse would read a
     password starting with "-" as an unknown flag and echo it); a bool flag given alone
-    is true, and takes no next word (-demo) or only one it accepts (-dse false).
+    is true, and takes no next word (-demo) or only one it accepts (-dse false). Unknown
+    words are left as they are.
     """
+    canonical = _CANONICAL | {f"{d}{name}": f"--{name}" for name in own for d in ("-", "--")}
     out: list[str] = []
     i = 0
     while i < len(args):
-        word, o = args[i], _BY_SPELLING.get(args[i])
+        word = args[i]
         i += 1
         if word == "--":
-            return out + args[i - 1 :]
-        if o is not None and i < len(args) and _takes(o, args[i]):
-            word = f"{word}={args[i]}"
+            return out + list(args[i - 1 :])
+        head, eq, value = word.partition("=")
+        if head not in canonical:
+            out.append(word)
+            continue
+        o = _BY_SPELLING.get(head)
+        if o is not None and not eq and i < len(args) and _takes(o, args[i]):
+            eq, value = "=", args[i]
             i += 1
-        if o is not None and o.next_word != "any" and "=" not in word:
-            word = f"{word}=true"
-        out.append(word)
+        if o is not None and o.next_word != "any" and not eq:
+            eq, value = "=", "true"
+        out.append(canonical[head] + eq + value)
     return out
 
 
@@ -402,15 +437,17 @@ class _Given:
     from_flag: bool
 
 
-def _from_argv(argv: Sequence[str], problems: list[str]) -> dict[str, _Given]:
+def _from_argv(
+    argv: Sequence[str], problems: list[str], simulator: SimulatorLoader | None
+) -> dict[str, _Given]:
     """The flags' values; raises HelpRequested/VersionRequested, ConfigError if unreadable."""
-    args = _with_go_values(list(argv))
+    args = go_style(argv)
     try:
         parsed, extras = _PARSER.parse_known_args(args)
     except argparse.ArgumentError as exc:  # only "--help=x": a bare flag given a value
         raise ConfigError([f"{exc}; expected the flag alone"]) from None
     if parsed.help:
-        raise HelpRequested(help_text())
+        raise HelpRequested(help_text(simulator() if simulator else None))
     if parsed.version:
         raise VersionRequested()
     given: dict[str, _Given] = {}
@@ -450,7 +487,7 @@ def _leftover_problems(args: list[str], extras: list[str]) -> list[str]:
 def _from_environ(environ: Mapping[str, str], problems: list[str]) -> dict[str, _Given]:
     given: dict[str, _Given] = {}
     for key in sorted(environ):
-        if not key.startswith(ENV_PREFIX):
+        if not key.startswith(ENV_PREFIX) or key == WEB_PASSWORD_ENV:
             continue
         if (o := _BY_ENV.get(key)) is None:
             known = ", ".join(option.env for option in OPTIONS)
@@ -494,60 +531,33 @@ def load_config(
     argv: Sequence[str],
     environ: Mapping[str, str],
     *,
-    defaults: Mapping[str, str] | None = None,
+    simulator: SimulatorLoader | None = None,
     require_credentials: bool = True,
 ) -> Config:
     """Build the :class:`Config` from flags (``argv`` without the program name and
     without a subcommand) and the environment.
 
-    ``defaults`` maps option names (``"id"``, ``"password"``) to values used only when the
-    device is a ``sim:`` simulator and the option is not given: the CLI passes the
-    simulator's demo credentials here, so this module stays free of ``trio_smartmeter.sim``.
-    ``require_credentials=False`` (e.g. for ``simulate``) turns missing ID/password into
+    ``simulator`` gives the built-in simulator's models, demo model and credentials; it is
+    called only for a ``sim:`` device or ``-demo`` (without it those are problems), and a
+    ``sim:`` device uses the demo credentials unless others are given.
+    ``require_credentials=False`` (e.g. for ``history``) turns missing ID/password into
     empty secrets instead of problems.
 
     Raises :class:`ConfigError` (all problems at once), :class:`HelpRequested`, or
     :class:`VersionRequested`.
     """
     problems: list[str] = []
-    flags = _from_argv(argv, problems)
+    flags = _from_argv(argv, problems, simulator)
     given = _from_environ(environ, problems) | flags  # flags win
     values: dict[str, Any] = {}
     for o in OPTIONS:
         if o.name in given:
             _parse(o, given[o.name], values, problems)
-
-    # -demo runs the simulator; a sim: device (also an invalid one) uses demo credentials
-    demo = values.get("demo", False)
-    if "device" not in given:
-        simulated = demo
-        if demo:
-            values["device"] = DEMO_DEVICE
-    else:
-        simulated = given["device"].text.strip().startswith("sim:")
-        if demo and "device" in values and not simulated:
-            problems.append(
-                f"{_where(_BY_NAME['device'], given['device'])}: -demo runs the simulator, "
-                f"but the device is {values['device']!r}; expected no device or sim:MODEL"
-            )
-
-    for name, (what, length) in _CREDENTIALS.items():
-        default = (defaults or {}).get(name) if simulated else None
-        if name in given:
-            pass
-        elif default:
-            _parse(_BY_NAME[name], _Given(default, from_flag=False), values, problems)
-        elif require_credentials:
-            o = _BY_NAME[name]
-            problems.append(
-                f"{o.env} (flag -{o.flag}): required but not set; expected the {what} "
-                f"({length} printable ASCII characters)"
-            )
-        else:
-            values[name] = Secret("")
+    sim = _simulated_device(given, values, problems, simulator)
+    _credentials(given, values, problems, sim, require_credentials=require_credentials)
 
     if "state_file" not in given:
-        values["state_file"] = default_state_file(environ, simulated=simulated)
+        values["state_file"] = default_state_file(environ, simulated=sim is not None)
     elif "state_file" in values:
         values["state_file"] = _expand_home(values["state_file"], environ.get("HOME", ""))
     if "web_config_file" in values:
@@ -558,3 +568,60 @@ def load_config(
     if problems:
         raise ConfigError(problems)
     return Config(**values)
+
+
+def _simulated_device(
+    given: dict[str, _Given],
+    values: dict[str, Any],
+    problems: list[str],
+    simulator: SimulatorLoader | None,
+) -> Simulator | None:
+    """The simulator's facts when the device is (or -demo makes it) a ``sim:`` one, also an
+    invalid one (its credentials still apply); its model checked against the simulator's."""
+    demo = values.get("demo", False)
+    device = values.get("device")
+    simulated = isinstance(device, SimulatedDevice) or (demo and "device" not in given)
+    if not simulated:
+        if demo and device is not None:
+            problems.append(
+                f"{_where(_BY_NAME['device'], given['device'])}: -demo runs the simulator, "
+                f"but the device is {str(device)!r}; expected no device or sim:MODEL"
+            )
+        return None
+    if simulator is None:
+        problems.append("the built-in simulator is not available to this command")
+        return None
+    sim = simulator()
+    if device is None:
+        values["device"] = SimulatedDevice(sim.demo_model)
+    elif isinstance(device, SimulatedDevice) and device.model not in sim.models:
+        where = _where(_BY_NAME["device"], given["device"])
+        problems.append(
+            f"{where}: invalid value {given['device'].text!r}; expected a serial device path "
+            f"or sim:MODEL with MODEL one of {', '.join(sim.models)}"
+        )
+    return sim
+
+
+def _credentials(
+    given: dict[str, _Given],
+    values: dict[str, Any],
+    problems: list[str],
+    sim: Simulator | None,
+    *,
+    require_credentials: bool,
+) -> None:
+    demo = {"id": sim.rbid, "password": sim.password} if sim is not None else {}
+    for name, (what, length) in _CREDENTIALS.items():
+        if name in given:
+            continue
+        o = _BY_NAME[name]
+        if name in demo:
+            _parse(o, _Given(demo[name], from_flag=False), values, problems)
+        elif require_credentials:
+            problems.append(
+                f"{o.env} (flag -{o.flag}): required but not set; expected the {what} "
+                f"({length} printable ASCII characters)"
+            )
+        else:
+            values[name] = Secret("")

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
 
+from trio_smartmeter.cli.simulator import opener_for
 from trio_smartmeter.core import skstack
 from trio_smartmeter.core.config import Config
 from trio_smartmeter.core.echonet import meter as epc
-from trio_smartmeter.core.errors import ExporterError, JoinFailed
-from trio_smartmeter.core.session import ScanStep, pair_id, scan_plan
+from trio_smartmeter.core.errors import ExporterError, JoinFailed, ScanEmpty
+from trio_smartmeter.core.session import pair_id
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.link.meter_client import MeterClient, readable
+from trio_smartmeter.link.meter_client import readable
 from trio_smartmeter.link.serial_port import open_device
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.address_cache import AddressCache
@@ -31,50 +34,50 @@ READ_GROUPS = (
     (0xD3, 0xD7, 0xE0, 0xE1, 0xE3),
     (0xE7, 0xE8, 0xEA, 0xEB),
 )
+#: SKTERM at the end of ``read``: the meter frees its session slot (bounded like the
+#: exporter's own stop).
+END_SESSION_DEADLINE = 2.0
 
 
-def _session(cfg: Config) -> ModuleSession:
+def _session(cfg: Config, *, cached: bool) -> ModuleSession:
+    """``cached``: start from the state file's meter address (``scan`` never does: it
+    is asked to look)."""
     settings = settings_from_config(cfg)
-    return ModuleSession(
-        settings, ExporterState(interval=settings.interval), AddressCache(settings.state_file)
-    )
+    cache = AddressCache(settings.state_file if cached else None)
+    return ModuleSession(settings, ExporterState(interval=settings.interval), cache)
 
 
 @asynccontextmanager
 async def _link(cfg: Config) -> AsyncIterator[SkStackClient]:
     """The device with its reader task running; failures come out as one ExporterError."""
     async with (
-        open_device(cfg.device) as stream,
+        open_device(cfg.device, sim_opener=opener_for(cfg)) as stream,
         SkStackClient(stream, skstack.Decoder()).reading() as client,
     ):
         yield client
 
 
 async def scan_main(cfg: Config) -> int:
-    session = _session(cfg)
-    wanted = pair_id(cfg.id.reveal())
+    """The exporter's own scan (``ModuleSession.locate``), then every PAN it saw."""
+    session = _session(cfg, cached=False)
     try:
         async with _link(cfg) as client:
             await session.initialise(client)
-            assert session.dialect is not None
-            meter = MeterClient(client, session.dialect, session.settings.timing)
-            steps: list[ScanStep] = list(scan_plan(cfg.channel))
-            found: list[skstack.PanDesc] = []
-            for step in steps:
-                print(
-                    f"scanning {f'channel {step.channel:02X}' if step.channel else 'all channels'}"
-                    f" (duration {step.duration}) ...",
-                    file=sys.stderr,
-                )
-                found = await meter.scan(duration=step.duration, channel=step.channel)
-                if found:
-                    break
+            print("scanning ...", file=sys.stderr)
+            try:
+                await session.locate(client, prefer_channel=False)
+            except ScanEmpty as exc:
+                if not session.seen:
+                    print(f"no meter found: {exc}", file=sys.stderr)
+                    return 1
     except ExporterError as exc:
         print(f"scan failed: {exc}", file=sys.stderr)
         return 1
-    if not found:
-        print("no meter found: check SMARTMETER_ID and the distance to the meter", file=sys.stderr)
-        return 1
+    _print_found(session.seen, pair_id(cfg.id.reveal()))
+    return 0
+
+
+def _print_found(found: list[skstack.PanDesc], wanted: str) -> None:
     print(f"{'channel':>7} {'PAN ID':>6} {'address':<39} {'LQI':>3} {'RSSI':>8}  pairing")
     for d in found:
         ip = skstack.mac_to_link_local(d.addr)
@@ -85,12 +88,11 @@ async def scan_main(cfg: Config) -> int:
     print("\nto skip the scan at start, set:")
     print(f"SMARTMETER_CHANNEL={best.channel:02X}")
     print(f"SMARTMETER_IPADDR={skstack.mac_to_link_local(best.addr)}")
-    return 0
 
 
 async def read_main(cfg: Config, json_out: bool) -> int:
-    session = _session(cfg)
-    rows: list[tuple[str, str, str]] = []
+    session = _session(cfg, cached=True)
+    props: dict[int, bytes] = {}
     try:
         async with _link(cfg) as client:
             await session.initialise(client)
@@ -99,31 +101,81 @@ async def read_main(cfg: Config, json_out: bool) -> int:
             try:
                 meter = await session.join(client, terminate_first=False)
             except JoinFailed:
-                if cfg.channel is not None and cfg.ipaddr is not None:
+                if session.address_verified:  # a scan of this run found it: no use looking again
                     raise
-                # a cached address may be stale (the meter moved channel): look again
-                print("join with the cached address failed; scanning ...", file=sys.stderr)
+                # the session's own rule: an address not confirmed in this run may be stale
+                print("join failed; scanning for the meter ...", file=sys.stderr)
+                session.forget_address()
                 await session.locate(client, prefer_channel=False)
                 meter = await session.join(client, terminate_first=False)
             for group in READ_GROUPS:
-                frame = await meter.get(group)
-                props = readable(frame)
-                for code in group:
-                    if code in props:
-                        name, value = epc.describe(code, props[code])
-                        rows.append((f"0x{code:02X}", name, value))
-                    else:
-                        rows.append(
-                            (f"0x{code:02X}", epc.describe(code, b"")[0], "(not available)")
-                        )
-            await client.command(skstack.sk_term(), timeout=2.0, check=False)
+                props |= {c: v for c, v in readable(await meter.get(group)).items() if c in group}
+            await client.command(skstack.sk_term(), timeout=END_SESSION_DEADLINE, check=False)
     except ExporterError as exc:
         print(f"read failed: {exc}", file=sys.stderr)
         return 1
+    codes = [code for group in READ_GROUPS for code in group]
     if json_out:
-        print(json.dumps([{"epc": c, "name": n, "value": v} for c, n, v in rows], indent=2))
-    else:
-        width = max(len(n) for _, n, _ in rows)
-        for c, n, v in rows:
-            print(f"{c}  {n:<{width}}  {v}")
+        print(json.dumps([_as_json(code, props.get(code)) for code in codes], indent=2))
+        return 0
+    rows = [(f"0x{c:02X}", *_described(c, props.get(c))) for c in codes]
+    width = max(len(n) for _, n, _ in rows)
+    for c, n, v in rows:
+        print(f"{c}  {n:<{width}}  {v}")
     return 0
+
+
+def _described(code: int, edt: bytes | None) -> tuple[str, str]:
+    if edt is None:
+        return epc.describe(code, b"")[0], "(not available)"
+    return epc.describe(code, edt)
+
+
+def _as_json(code: int, edt: bytes | None) -> dict[str, Any]:
+    """One property as numbers with their unit in the key (``power_watts``); what is not
+    a quantity (a date, a maker code) as text under ``text``; None = "no data"."""
+    name, text = _described(code, edt)
+    row: dict[str, Any] = {"epc": f"0x{code:02X}", "name": name, "available": edt is not None}
+    if edt is None:
+        return row
+    decode = _QUANTITIES.get(code)
+    return row | (decode(edt) if decode is not None else {"text": text})
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _currents(edt: bytes) -> dict[str, Any]:
+    r, t = epc.decode_currents(edt)
+    return {"current_r_amperes": _number(r), "current_t_amperes": _number(t)}
+
+
+def _fixed_time(edt: bytes) -> dict[str, Any]:
+    fixed = epc.decode_fixed_time(edt)
+    if fixed is None:
+        return {"at": None, "energy_raw": None}
+    return {"at": fixed.at.isoformat(), "energy_raw": fixed.raw}
+
+
+def _property_map(edt: bytes) -> dict[str, Any]:
+    return {"epcs": [f"0x{c:02X}" for c in sorted(epc.decode_property_map(edt))]}
+
+
+#: The quantities ``read --json`` gives as numbers, by EPC.
+_QUANTITIES: dict[int, Callable[[bytes], dict[str, Any]]] = {
+    0x9D: _property_map,
+    0x9E: _property_map,
+    0x9F: _property_map,
+    0xD3: lambda edt: {"coefficient": epc.decode_coefficient(edt)},
+    0xD7: lambda edt: {"digits": epc.decode_digits(edt)},
+    0xE0: lambda edt: {"energy_raw": epc.decode_cumulative(edt)},
+    0xE1: lambda edt: {"unit_kwh": _number(epc.decode_unit(edt))},
+    0xE3: lambda edt: {"energy_raw": epc.decode_cumulative(edt)},
+    0xE7: lambda edt: {"power_watts": epc.decode_power(edt)},
+    0xE8: _currents,
+    0xEA: _fixed_time,
+    0xEB: _fixed_time,
+}

@@ -19,33 +19,63 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_LISTEN_ADDRESS",
     "DEFAULT_PORT",
-    "DEMO_DEVICE",
-    "DEMO_PASSWORD",
-    "DEMO_RBID",
     "ID_LENGTH",
     "MIN_INTERVAL",
     "PASSWORD_LENGTH",
-    "SIM_MODELS",
+    "SIM_PREFIX",
     "Config",
+    "Device",
+    "SerialDevice",
+    "SimulatedDevice",
     "default_state_file",
+    "parse_device",
 ]
 
-DEFAULT_DEVICE: Final = "/dev/ttyACM0"
 DEFAULT_INTERVAL: Final = 60
 MIN_INTERVAL: Final = 10
 DEFAULT_PORT: Final = 9102
 DEFAULT_LISTEN_ADDRESS: Final = "::"  # all interfaces; "[::]" is dual-stack on Linux
-#: ``sim:MODEL`` device names (the built-in simulator).
-SIM_MODELS: Final = ("bp35a1", "rl7023-ips", "bp35c2", "rl7023-dss")
-#: ``--demo`` without a device selects this simulator.
-DEMO_DEVICE: Final = "sim:bp35a1"
-#: The built-in simulator's B-route ID and password (public, not a secret); a ``sim:``
-#: device uses them unless others are given. Kept here, not in ``sim``, so that parsing a
-#: configuration never imports the simulator.
-DEMO_RBID: Final = "00112233445566778899AABBCCDDEEFF"
-DEMO_PASSWORD: Final = "DEMOPASSWORD"
 ID_LENGTH: Final = 32
 PASSWORD_LENGTH: Final = 12
+#: How a device names the built-in simulator: ``sim:MODEL`` (its models are the simulator's).
+SIM_PREFIX: Final = "sim:"
+
+
+@attrs.frozen
+class SerialDevice:
+    """A Wi-SUN module on a serial port (a tty path such as ``/dev/ttyUSB0``)."""
+
+    path: str
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@attrs.frozen
+class SimulatedDevice:
+    """The built-in simulator, emulating ``model`` (lower case, one of ``sim.MODELS``)."""
+
+    model: str
+
+    def __str__(self) -> str:
+        return SIM_PREFIX + self.model
+
+
+#: What ``-device`` names: parsed once, from text, by :func:`parse_device`.
+Device = SerialDevice | SimulatedDevice
+
+DEFAULT_DEVICE: Final = SerialDevice("/dev/ttyACM0")
+
+
+def parse_device(text: str) -> Device:
+    """``sim:MODEL`` or a path. Raises ValueError for an empty path or one with a NUL; the
+    model is checked against the simulator's list by whoever knows it (the CLI)."""
+    value = text.strip()
+    if value.startswith(SIM_PREFIX):
+        return SimulatedDevice(value[len(SIM_PREFIX) :].lower())
+    if "\0" in value or not value:
+        raise ValueError(value)
+    return SerialDevice(value)
 
 
 def default_state_file(environ: Mapping[str, str], *, simulated: bool = False) -> Path:
@@ -71,7 +101,7 @@ class Config:
 
     id: Secret
     password: Secret
-    device: str = DEFAULT_DEVICE
+    device: Device = DEFAULT_DEVICE
     interval: int = DEFAULT_INTERVAL
     port: int = DEFAULT_PORT
     channel: int | None = None

@@ -1,7 +1,7 @@
 """Opening the device: a real tty through trio-serial, or the built-in simulator.
 
-The only module that imports ``trio_serial``; a ``sim:`` device is opened by
-``link.sim_device``, imported only when one is asked for. Every way a device can be absent or go
+The only module that imports ``trio_serial``; a ``sim:`` device is opened by the opener
+the command line injects (the simulator's, ``sim/device.py``). Every way a device can be absent or go
 away (ENOENT, EACCES, EIO, a non-tty path's ``termios.error``, a lock held by another
 process) becomes :class:`~trio_smartmeter.core.errors.LinkLost` with a message that says
 what to do about it.
@@ -19,9 +19,8 @@ from typing import Any
 
 import trio
 
+from trio_smartmeter.core.config import Device, SimulatedDevice
 from trio_smartmeter.core.errors import DeviceBusy, LinkLost
-
-SIM_PREFIX = "sim:"
 
 #: Hook for the built-in simulator: ``device model -> async context manager yielding a stream``.
 SimOpener = Callable[[str], Any]
@@ -70,9 +69,9 @@ def lock_holder(device: str, locks: str = "/proc/locks") -> int | None:
     return None
 
 
-def device_present(device: str) -> bool:
+def device_present(device: Device) -> bool:
     """Whether the device node exists (a ``sim:`` device always does)."""
-    return device.startswith(SIM_PREFIX) or os.path.exists(device)
+    return isinstance(device, SimulatedDevice) or os.path.exists(device.path)
 
 
 class _MappedStream(trio.abc.Stream):
@@ -110,37 +109,36 @@ class _MappedStream(trio.abc.Stream):
 
 @asynccontextmanager
 async def open_device(
-    device: str, *, sim_opener: SimOpener | None = None
+    device: Device, *, sim_opener: SimOpener | None = None
 ) -> AsyncIterator[trio.abc.Stream]:
-    """Open ``device`` (115200 8N1, exclusive) or start the simulator for ``sim:MODEL``.
+    """Open ``device`` (115200 8N1, exclusive) or start the simulator for ``sim:MODEL``
+    with ``sim_opener`` (the caller's: this layer does not know the simulator).
 
     Raises :class:`LinkLost` when the device cannot be opened; the caller retries.
     """
-    if device.startswith(SIM_PREFIX):
+    if isinstance(device, SimulatedDevice):
         if sim_opener is None:
-            from trio_smartmeter.link import sim_device
-
-            sim_opener = sim_device.open_demo_sim
-        async with sim_opener(device[len(SIM_PREFIX) :]) as stream:
-            yield _MappedStream(stream, device)
+            raise ValueError(f"{device}: no simulator given to open it")
+        async with sim_opener(device.model) as stream:
+            yield _MappedStream(stream, str(device))
         return
-
+    path = device.path
     from trio_serial import SerialStream
 
-    port = SerialStream(device, baudrate=115200, exclusive=True)
+    port = SerialStream(path, baudrate=115200, exclusive=True)
     try:
         await port.aopen()
     except (OSError, termios.error) as exc:
         if _is_lock_failure(exc):
-            pid = lock_holder(device)
+            pid = lock_holder(path)
             held = f"pid {pid}" if pid is not None else "another program"
             raise DeviceBusy(
-                f"{device} is in use by {held} (it holds the exclusive lock): "
+                f"{path} is in use by {held} (it holds the exclusive lock): "
                 "stop that program, or point -device at another stick",
                 holder_pid=pid,
             ) from None
-        raise LinkLost(describe_os_error(device, exc)) from None
-    mapped = _MappedStream(port, device)
+        raise LinkLost(describe_os_error(path, exc)) from None
+    mapped = _MappedStream(port, path)
     try:
         yield mapped
     finally:

@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS half_hours (
 """
 
 
+_BETWEEN = "SELECT * FROM half_hours WHERE end_unix >= ? AND end_unix <= ? ORDER BY end_unix"
+
+
 class HistoryStore:
     def __init__(self, path: Path | None) -> None:
         """``path`` None keeps the store in memory (no state directory)."""
@@ -93,11 +96,18 @@ class HistoryStore:
 
     def between(self, since_unix: float, until_unix: float) -> list[HalfHour]:
         """Slots that end in ``[since, until]``, oldest first."""
-        rows = self._query(
-            "SELECT * FROM half_hours WHERE end_unix >= ? AND end_unix <= ? ORDER BY end_unix",
-            (since_unix, until_unix),
-        )
-        return [HalfHour(e, fr, rr, _decimal(fj), _decimal(rj)) for e, fr, rr, fj, rj in rows]
+        return _half_hours(self._query(_BETWEEN, (since_unix, until_unix)))
+
+    @staticmethod
+    def read_between(path: Path, since_unix: float, until_unix: float) -> list[HalfHour]:
+        """:meth:`between` from another process, on the file read-only: a running exporter
+        is never disturbed, and a store that cannot be read is left as it is for the
+        exporter to set aside (raises ``sqlite3.Error``)."""
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return _half_hours(db.execute(_BETWEEN, (since_unix, until_unix)).fetchall())
+        finally:
+            db.close()
 
     def known(self, since_unix: float, until_unix: float) -> set[int]:
         """End times of the slots in ``[since, until]`` that have a forward value."""
@@ -168,6 +178,10 @@ class HistoryStore:
             self.open()
         assert self._db is not None
         return self._db
+
+
+def _half_hours(rows: Iterable[Any]) -> list[HalfHour]:
+    return [HalfHour(e, fr, rr, _decimal(fj), _decimal(rj)) for e, fr, rr, fj, rj in rows]
 
 
 def _text(value: Decimal | None) -> str | None:

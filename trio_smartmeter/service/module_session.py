@@ -106,6 +106,8 @@ class ModuleSession:
         self.credentials_set = False
         #: SKJOIN was sent and neither EVENT 25 nor 24 has come: a stop now must end it.
         self.joining = False
+        #: Every PAN the last scan step saw, ours or not (what ``scan`` shows).
+        self.seen: list[skstack.PanDesc] = []
 
     def forget_address(self) -> None:
         self.address = None
@@ -193,14 +195,11 @@ class ModuleSession:
         def ours(descs: list[skstack.PanDesc]) -> bool:  # a sweep stops at our meter
             return choose_pan(descs, wanted) is not None
 
-        def counted(_channel: int) -> None:  # smartmeter_scans_total counts SKSCANs
-            self.state.bump("scans")
-
         for step in scan_plan(channel):
             sweep = functools.partial(
-                MeterClient.sweep, duration=step.duration, channels=step.channels, done=ours,
-                on_scan=counted,
-            )  # fmt: skip
+                MeterClient.sweep, duration=step.duration, channels=step.channels, done=ours
+            )
+            self.state.bump("scans")  # one scan, however many channels its sweep steps through
             try:
                 descs = await sweep(meter)
             except CommandFailed as exc:
@@ -214,6 +213,7 @@ class ModuleSession:
                 client.configure(other, self.payload)
                 meter = MeterClient(client, self.dialect, self.settings.timing)
                 descs = await sweep(meter)
+            self.seen = descs
             chosen = choose_pan(descs, wanted)
             if chosen is not None:
                 ip = skstack.mac_to_link_local(chosen.addr)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import attrs
 
-from trio_smartmeter.core.config import Config
+from trio_smartmeter.core.config import Config, Device, SimulatedDevice
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.skstack import Dialect
 from trio_smartmeter.link.timing import Timing
@@ -16,7 +16,7 @@ from trio_smartmeter.link.timing import Timing
 class SessionSettings:
     rbid: Secret
     password: Secret
-    device: str
+    device: Device
     interval: float = 60.0
     channel: int | None = None
     ipaddr: str | None = None
@@ -48,5 +48,5 @@ def history_file(cfg: Config) -> Path | None:
     device, so a demo never mixes its meter's half-hours into the real one's)."""
     if not cfg.state_file:
         return None
-    name = "history-sim.sqlite" if cfg.device.startswith("sim:") else "history.sqlite"
+    name = "history-sim.sqlite" if isinstance(cfg.device, SimulatedDevice) else "history.sqlite"
     return Path(cfg.state_file).with_name(name)

@@ -12,17 +12,16 @@ from typing import Any
 
 import trio
 
-from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID
-
 from . import timing
 from .faults import Fault, FaultSpec, Scenario
 from .history import RegisterHistory
 from .meter import Meter, MeterConfig
-from .models import MODELS, link_local
+from .models import DEMO_MODEL, DEMO_PASSWORD, DEMO_RBID, MODELS, link_local
 from .module import SimulatedModule
 from .stats import SimStats
 
 __all__ = [
+    "DEMO_MODEL",
     "DEMO_PASSWORD",
     "DEMO_RBID",
     "MODELS",

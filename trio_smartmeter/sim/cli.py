@@ -19,11 +19,9 @@ from typing import Any
 
 import trio
 
-from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID
-
 from .faults import Scenario
 from .meter import MeterConfig
-from .models import MODELS
+from .models import DEMO_PASSWORD, DEMO_RBID, MODELS
 from .module import SimulatedModule
 from .pty import serve_pty
 

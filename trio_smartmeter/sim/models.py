@@ -7,8 +7,16 @@ stable and distinguishable.
 from __future__ import annotations
 
 import random
+from typing import Final
 
 import attrs
+
+#: The simulated meter's B-route ID and password (public, not a secret): a ``sim:`` device
+#: uses them unless others are given (the CLI injects them into its configuration).
+DEMO_RBID: Final = "00112233445566778899AABBCCDDEEFF"
+DEMO_PASSWORD: Final = "DEMOPASSWORD"
+#: The model ``--demo`` emulates when no ``sim:MODEL`` device is given.
+DEMO_MODEL: Final = "bp35a1"
 
 PANA_START = bytes.fromhex(  # T03 (RL7023): Request+Start, PRF 5, Integrity 12
     "00000028C00000024A1F4DC0C99C3A6A00060000000400000000000500030000000400000000000C"

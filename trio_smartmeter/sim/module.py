@@ -21,14 +21,12 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from trio_smartmeter.core.config import DEMO_PASSWORD, DEMO_RBID
-
 from . import commands, timing
 from .arguments import ER04, HEX, CommandError
 from .clock import ModeledClock
 from .faults import Fault, FaultBoard, FaultSpec, Scenario
 from .meter import Meter, MeterConfig
-from .models import MODELS, ModelSpec, link_local, own_mac
+from .models import DEMO_PASSWORD, DEMO_RBID, MODELS, ModelSpec, link_local, own_mac
 from .radio import Radio
 from .registers import Registers
 from .stats import SimStats

@@ -1,8 +1,9 @@
 """The ``sim:MODEL`` device: the built-in simulator as a stream, in this process.
 
-The only module of the service that imports the simulator (and ``trio.testing``, which
-imports pytest wherever it is installed): ``serial_port.open_device`` imports it only
-for a ``sim:`` device, so a service on a real stick loads neither.
+The command line injects :func:`open_demo_sim` as ``serial_port.open_device``'s opener
+(``cli/simulator.py``) and imports it only for a ``sim:`` device: it imports
+``trio.testing``, which imports pytest wherever it is installed, so a service on a real
+stick loads neither.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import trio
 import trio.testing
 
 from trio_smartmeter.core.jst import jst_now
-from trio_smartmeter.sim import MeterConfig, SimulatedModule
+
+from .meter import MeterConfig
+from .module import SimulatedModule
 
 
 @asynccontextmanager
