@@ -256,5 +256,8 @@ def test_payload_from_ropt() -> None:
 def test_j11_and_rssi() -> None:
     assert is_j11(b"\x00\xd0\xea\x83\xfc\x60\x19")
     assert not is_j11(b"\xd0\xea\x83")
-    assert rssi_from_lqi(0) == pytest.approx(-104.27)
-    assert rssi_from_lqi(0xB2) == pytest.approx(0.275 * 178 - 104.27)
+    assert rssi_from_lqi(0) == -104.3
+    assert rssi_from_lqi(0xB2) == -55.3  # 0.275 * 178 - 104.27 is -55.31999999999999 in floats
+    # to the module's resolution: no float noise, and every LQI step still tells apart
+    assert all(len(repr(rssi_from_lqi(lqi)).partition(".")[2]) == 1 for lqi in range(256))
+    assert len({rssi_from_lqi(lqi) for lqi in range(256)}) == 256

@@ -78,5 +78,6 @@ def is_j11(data: bytes) -> bool:
 
 
 def rssi_from_lqi(lqi: int) -> float:
-    """RSSI in dBm from an LQI byte: ``0.275 * lqi - 104.27`` (protocol.md §2 EPANDESC)."""
-    return 0.275 * lqi - 104.27
+    """RSSI in dBm from an LQI byte: ``0.275 * lqi - 104.27`` (protocol.md §2 EPANDESC),
+    to 0.1 dB: one LQI step is 0.275 dB, so a finer figure (-55.31999999999999) is noise."""
+    return round(0.275 * lqi - 104.27, 1)
