@@ -357,3 +357,36 @@ def test_scrape_latency_tls_and_auth_against_plain_http(
         f" TLS + basic auth median {tm:.2f} ms p99 {t99:.2f} ms"
     )
     assert tm < 50.0  # a bcrypt check per scrape would be ~50 ms at cost 10
+
+
+def test_history_reaches_the_exporter_behind_tls_and_basic_auth(
+    tmp_path: Path, pki: Pki, tls_exporter: Exporter
+) -> None:
+    """The README's TLS + basic-auth set-up, asked as curl users would (issue 19 item 4)."""
+
+    def history(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, "history", "--url", tls_exporter.base, *args],
+            env=cli_env(env), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=30, check=False,
+        )  # fmt: skip
+
+    trusted = ("--cacert", str(pki.ca), "--user", "prometheus")
+    by_env = history(*trusted, env={"SMARTMETER_WEB_PASSWORD": PASSWORD})
+    assert by_env.returncode == 0, by_env.stderr
+    assert isinstance(json.loads(by_env.stdout)["slots"], list)
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\n")
+    go_style = ("-cacert", str(pki.ca), "-user", "prometheus", "-password-file", str(secret))
+    by_file = history(*go_style, "-format", "csv")
+    assert by_file.returncode == 0, by_file.stderr
+    assert by_file.stdout.startswith("end,end_unix,")
+
+    wrong = history(*trusted, env={"SMARTMETER_WEB_PASSWORD": "not it"})
+    assert wrong.returncode == 1 and "401" in wrong.stderr and "--user" in wrong.stderr
+    untrusted = history("--user", "prometheus", env={"SMARTMETER_WEB_PASSWORD": PASSWORD})
+    assert untrusted.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+    nowhere = history(*trusted)  # no password and no terminal to ask on
+    assert nowhere.returncode == 2 and "SMARTMETER_WEB_PASSWORD" in nowhere.stderr
+    for p in (by_env, by_file, wrong, untrusted, nowhere):
+        assert PASSWORD not in p.stdout + p.stderr and "not it" not in p.stderr
