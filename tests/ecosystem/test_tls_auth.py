@@ -275,7 +275,7 @@ def healthcheck(port: int, web_config: Path | None) -> int:
     env = cli_env({"SMARTMETER_PORT": str(port)})
     if web_config is not None:
         env["SMARTMETER_WEB_CONFIG_FILE"] = str(web_config)
-    probe = [sys.executable, "-m", "trio_smartmeter.web.healthcheck"]
+    probe = [sys.executable, "-m", "trio_smartmeter.cli.healthcheck"]
     return subprocess.run(probe, env=env, timeout=15, check=False, capture_output=True).returncode
 
 
@@ -291,11 +291,11 @@ def test_the_container_healthcheck_works_behind_tls_and_auth(
 
 def test_the_containerfile_uses_the_healthcheck() -> None:
     containerfile = (Path(__file__).resolve().parents[2] / "Containerfile").read_text()
-    assert '"-m", "trio_smartmeter.web.healthcheck"' in containerfile
+    assert '"-m", "trio_smartmeter.cli.healthcheck"' in containerfile
     compose = (
         Path(__file__).resolve().parents[2] / "trio_smartmeter/deploy/compose.yaml"
     ).read_text()
-    assert '"-m", "trio_smartmeter.web.healthcheck"' in compose
+    assert '"-m", "trio_smartmeter.cli.healthcheck"' in compose
 
 
 @pytest.mark.parametrize(
