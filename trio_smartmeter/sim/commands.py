@@ -10,7 +10,7 @@ SKLOAD, SKERASE, WUART and RUART are documented but not emulated: they answer
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .arguments import (
     ER05,
@@ -22,13 +22,35 @@ from .arguments import (
     parse_hex,
     parse_ipv6,
 )
+from .meter import Meter
 from .models import ModelSpec, link_local
+from .radio import Radio
 from .registers import S_MAC, S_PAIRING_ID, Registers
+from .stats import SimStats
+from .uart import Uart
 
-if TYPE_CHECKING:
-    from .module import SimulatedModule
 
-Handler = Callable[["SimulatedModule", list[str]], Awaitable[None]]
+class Module(Protocol):
+    """What a command handler uses of the module: its parts, not the whole
+    ``SimulatedModule`` (which builds its table from this module)."""
+
+    spec: ModelSpec
+    ip: str
+    mac: str
+    meter: Meter
+    stats: SimStats
+    uart: Uart
+    registers: Registers
+    radio: Radio
+
+    def notify(self) -> None:
+        """The module's truth changed (the ``on_answer`` observers)."""
+
+    def power_on(self) -> None:
+        """SKRESET: the power-on state."""
+
+
+Handler = Callable[[Module, list[str]], Awaitable[None]]
 
 MAX_DATALEN = 0x04D0
 #: CR-terminated both ways on every model (protocol.md §1), whether answered or not
@@ -36,17 +58,17 @@ CR_TERMINATED = frozenset({"ROPT", "WOPT", "RUART", "WUART"})
 
 
 # ---------------------------------------------------------------------- identity
-async def skver(dev: SimulatedModule, args: list[str]) -> None:
+async def skver(dev: Module, args: list[str]) -> None:
     expect_args(args, 0)
     await dev.uart.lines(f"EVER {dev.spec.ever}", "OK")
 
 
-async def skappver(dev: SimulatedModule, args: list[str]) -> None:
+async def skappver(dev: Module, args: list[str]) -> None:
     expect_args(args, 0)
     await dev.uart.lines(f"EAPPVER {dev.spec.eappver}", "OK")
 
 
-async def skinfo(dev: SimulatedModule, args: list[str]) -> None:
+async def skinfo(dev: Module, args: list[str]) -> None:
     expect_args(args, 0)
     tail = "0" if dev.spec.dse else "FFFE"
     regs = dev.registers
@@ -54,14 +76,14 @@ async def skinfo(dev: SimulatedModule, args: list[str]) -> None:
     await dev.uart.lines(line, "OK")
 
 
-async def skll64(dev: SimulatedModule, args: list[str]) -> None:
+async def skll64(dev: Module, args: list[str]) -> None:
     expect_args(args, 1)
     if len(args[0]) != 16 or not HEX.match(args[0]):
         raise CommandError(ER06)
     await dev.uart.lines(link_local(args[0]))  # the address line and no OK
 
 
-async def sktable(dev: SimulatedModule, args: list[str]) -> None:
+async def sktable(dev: Module, args: list[str]) -> None:
     expect_args(args, 1)
     kind = args[0].upper()
     if kind == "1":
@@ -77,14 +99,14 @@ async def sktable(dev: SimulatedModule, args: list[str]) -> None:
 
 
 # ---------------------------------------------------------------------- settings
-async def skreset(dev: SimulatedModule, args: list[str]) -> None:
+async def skreset(dev: Module, args: list[str]) -> None:
     expect_args(args, 0)
     dev.stats.resets += 1
     dev.power_on()
     await dev.uart.lines("OK")
 
 
-async def sksreg(dev: SimulatedModule, args: list[str]) -> None:
+async def sksreg(dev: Module, args: list[str]) -> None:
     expect_args(args, 1, 2)
     reg = Registers.number(args[0])
     regs = dev.registers
@@ -113,7 +135,7 @@ async def sksreg(dev: SimulatedModule, args: list[str]) -> None:
     await dev.uart.lines("OK")
 
 
-def _read(dev: SimulatedModule, reg: int) -> int:
+def _read(dev: Module, reg: int) -> int:
     if reg == 0xFB:
         return int(dev.radio.airtime.limited)
     if reg == 0xFD:
@@ -121,7 +143,7 @@ def _read(dev: SimulatedModule, reg: int) -> int:
     return dev.registers.values[reg]
 
 
-async def sksetrbid(dev: SimulatedModule, args: list[str]) -> None:
+async def sksetrbid(dev: Module, args: list[str]) -> None:
     expect_args(args, 1)
     if len(args[0]) > 32:
         raise CommandError(ER06)
@@ -130,7 +152,7 @@ async def sksetrbid(dev: SimulatedModule, args: list[str]) -> None:
     await dev.uart.lines("OK")
 
 
-async def sksetpwd(dev: SimulatedModule, args: list[str]) -> None:
+async def sksetpwd(dev: Module, args: list[str]) -> None:
     expect_args(args, 2)
     length = parse_hex(args[0], max_digits=2, lo=1, hi=32)
     if len(args[1]) != length:
@@ -139,13 +161,13 @@ async def sksetpwd(dev: SimulatedModule, args: list[str]) -> None:
     await dev.uart.lines("OK")
 
 
-async def sksave(dev: SimulatedModule, args: list[str]) -> None:
+async def sksave(dev: Module, args: list[str]) -> None:
     expect_args(args, 0)
     await dev.uart.lines("OK")  # accepted; the simulator keeps no register flash
 
 
 # ---------------------------------------------------------------------- radio
-async def skscan(dev: SimulatedModule, args: list[str]) -> None:
+async def skscan(dev: Module, args: list[str]) -> None:
     dse = dev.spec.dse
     expect_args(args, 4 if dse else 3)
     mode = parse_hex(args[0], max_digits=1)
@@ -160,7 +182,7 @@ async def skscan(dev: SimulatedModule, args: list[str]) -> None:
     dev.radio.start_scan(mode, mask, duration)
 
 
-async def skjoin(dev: SimulatedModule, args: list[str]) -> None:
+async def skjoin(dev: Module, args: list[str]) -> None:
     expect_args(args, 1)
     target = parse_ipv6(args[0])
     session = dev.radio.session
@@ -172,7 +194,7 @@ async def skjoin(dev: SimulatedModule, args: list[str]) -> None:
     dev.radio.start_join(target, rejoin=False)
 
 
-async def skrejoin(dev: SimulatedModule, args: list[str]) -> None:
+async def skrejoin(dev: Module, args: list[str]) -> None:
     expect_args(args, 0)
     target = dev.radio.session.last_join
     if target is None:
@@ -181,7 +203,7 @@ async def skrejoin(dev: SimulatedModule, args: list[str]) -> None:
     dev.radio.start_join(target, rejoin=True)
 
 
-async def skterm(dev: SimulatedModule, args: list[str]) -> None:
+async def skterm(dev: Module, args: list[str]) -> None:
     expect_args(args, 0)
     peer = dev.radio.session.peer
     if peer is None:
@@ -192,12 +214,12 @@ async def skterm(dev: SimulatedModule, args: list[str]) -> None:
     dev.radio.announce_termination(peer)
 
 
-async def sksendto(dev: SimulatedModule, args: list[str]) -> None:
+async def sksendto(dev: Module, args: list[str]) -> None:
     # only reached when a line ended before a DATALEN token followed by a space
     raise CommandError(ER05)
 
 
-async def sendto_payload(dev: SimulatedModule, args: list[str], payload: bytes) -> None:
+async def sendto_payload(dev: Module, args: list[str], payload: bytes) -> None:
     """SKSENDTO once its DATALEN bytes have arrived (protocol.md §1.3)."""
     dse = dev.spec.dse
     # the wrong dialect's form is recognised by where the DATALEN token landed
@@ -217,12 +239,12 @@ async def sendto_payload(dev: SimulatedModule, args: list[str], payload: bytes) 
 
 
 # ---------------------------------------------------------------------- product commands
-async def ropt(dev: SimulatedModule, args: list[str]) -> None:
+async def ropt(dev: Module, args: list[str]) -> None:
     expect_args(args, 0)
     await dev.uart.write(b"OK 01\r" if dev.uart.hex_output else b"OK 00\r")
 
 
-async def wopt(dev: SimulatedModule, args: list[str]) -> None:
+async def wopt(dev: Module, args: list[str]) -> None:
     expect_args(args, 1)
     dev.uart.hex_output = parse_hex(args[0], max_digits=2, hi=1) == 1
     await dev.uart.write(b"OK\r")
