@@ -8,13 +8,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import CLI, cli_env, free_port, stop, value
+from tests.support import CLI, cli_env, free_port, stop, value, wait_for
 
 from .helpers import DemoExporter, http_get
 
@@ -53,32 +52,29 @@ def demo_exporter() -> Iterator[DemoExporter]:
             start_new_session=True,
         )
     exporter = DemoExporter(port, proc, log)
+    served: list[bool] = []
+
+    def reading() -> bool | None:
+        if proc.poll() is not None:
+            msg = (
+                f"`trio-smartmeter --demo` cannot run yet (exit {proc.returncode}): "
+                + exporter.log_tail(3).replace("\n", " | ")
+            )
+            print(f"SKIP: {msg}")
+            pytest.skip(msg)
+        status, body = http_get(exporter.base + "/metrics")
+        if status != 200:  # 503 "starting" from the early listener
+            return None
+        served[:] = [True]
+        return True if value(body, "smartmeter_power_watts") is not None else None
+
     try:
-        deadline = time.monotonic() + DEMO_START_DEADLINE
-        served = False
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                msg = (
-                    f"`trio-smartmeter --demo` cannot run yet (exit {proc.returncode}): "
-                    + exporter.log_tail(3).replace("\n", " | ")
-                )
-                print(f"SKIP: {msg}")
-                pytest.skip(msg)
-            try:
-                status, body = http_get(exporter.base + "/metrics")
-            except OSError:
-                status = 0
-            if status != 200:  # not listening yet, or 503 "starting" from the early listener
-                time.sleep(0.2)
-                continue
-            served = True
-            if value(body, "smartmeter_power_watts") is not None:
-                break
-            time.sleep(0.3)
-        else:
+        try:
+            wait_for("the demo's first reading", reading, DEMO_START_DEADLINE, step=0.2)
+        except AssertionError:
             pytest.fail(
                 f"demo exporter gave no smartmeter_power_watts within {DEMO_START_DEADLINE:.0f} s "
-                f"(HTTP served: {served}); log:\n{exporter.log_tail()}"
+                f"(HTTP served: {bool(served)}); log:\n{exporter.log_tail()}"
             )
         yield exporter
     finally:

@@ -1,6 +1,6 @@
 """Helpers of the ecosystem tests: the packaged deploy files, the dashboard's expressions,
-loopback HTTP. Loopback only; every wait has a deadline (ports, expositions and
-subprocess clean-up come from tests.support)."""
+loopback HTTP, the one Prometheus launcher. Loopback only; every wait has a deadline
+(ports, expositions, waits and subprocess clean-up come from tests.support)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ import re
 import shutil
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "trio_smartmeter" / "deploy"
@@ -106,3 +110,75 @@ class DemoExporter:
     def log_tail(self, lines: int = 15) -> str:
         text = self.log.read_text(encoding="utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+#: Prometheus answers /-/ready within a few seconds on a loaded 2-core machine.
+PROMETHEUS_READY_DEADLINE = 30.0
+
+
+class Prometheus:
+    """A running Prometheus (Debian's) on a loopback port, through its HTTP API."""
+
+    def __init__(self, port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc = proc
+        self.log = log
+
+    def api(self, path: str, **params: str) -> Any:
+        """``/api/v1/<path>``'s data; AssertionError on an error answer (e.g. 503 while
+        starting), ValueError on a body that is not JSON."""
+        url = f"{self.base}/api/v1/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        status, body = http_get(url, timeout=5)
+        data = json.loads(body)
+        assert status == 200, f"{path} {params}: HTTP {status}: {body[:300]}"
+        assert data["status"] == "success", data
+        return data["data"]
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        params = {"query": expr} | ({"time": repr(at)} if at is not None else {})
+        result: list[dict[str, Any]] = self.api("query", **params)["result"]
+        return result
+
+    def alive(self) -> None:
+        assert self.proc.poll() is None, f"prometheus exited: {self.log_tail()}"
+
+    def log_tail(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
+
+
+@contextmanager
+def running_prometheus(
+    home: Path, config: dict[str, Any], *, data: Path | None = None, retention: str = "1h"
+) -> Iterator[Prometheus]:
+    """Prometheus with ``config`` (written to ``home``), on ``data`` (default: a fresh
+    directory in ``home``), once it answers /-/ready; stopped with its process group after."""
+    exe = which("prometheus")
+    port = free_port()
+    (home / "prometheus.yml").write_text(json.dumps(config))
+    log = home / "prometheus.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                exe,
+                f"--config.file={home / 'prometheus.yml'}",
+                f"--storage.tsdb.path={data or home / 'data'}",
+                f"--storage.tsdb.retention.time={retention}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=home,
+            start_new_session=True,
+        )  # fmt: skip
+    prom = Prometheus(port, proc, log)
+    try:
+
+        def ready() -> bool | None:
+            prom.alive()
+            status, _ = http_get(f"{prom.base}/-/ready", timeout=2)
+            return True if status == 200 else None
+
+        wait_for("Prometheus ready", ready, PROMETHEUS_READY_DEADLINE, step=0.1)
+        yield prom
+    finally:
+        stop(proc, group=True)

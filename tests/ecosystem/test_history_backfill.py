@@ -10,25 +10,26 @@ least ``HEAD_MARGIN`` ago are backfilled: Prometheus' head block covers the last
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import subprocess
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
 import trio.testing
 
-from tests.support import free_port, stop, wait_for
+from tests.support import free_port
 from trio_smartmeter.cli.entry import parse
+from trio_smartmeter.cli.simulator import opener_for
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.service.app import run_exporter
 
-from .helpers import dashboard_exprs, http_get, which
+from .helpers import Prometheus, dashboard_exprs, http_get, running_prometheus, which
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,6 @@ HEAD_MARGIN = 3.5 * 3600
 WANTED = 4
 #: Real seconds for the store to hold them (today's half-hours come with the 2nd frame).
 FILL_DEADLINE = 40.0
-PROMETHEUS_DEADLINE = 20.0
 SLOT = 1800
 
 
@@ -78,6 +78,7 @@ async def _history(tmp: Path, since: float, until: float) -> tuple[str, str]:
                 run_exporter,
                 cfg,
                 state=ExporterState(interval=60.0),
+                sim_opener=opener_for(cfg),
                 handle_signals=False,
                 on_listening=lambda _binds: listening.set(),
             )
@@ -101,61 +102,29 @@ async def _history(tmp: Path, since: float, until: float) -> tuple[str, str]:
     return answers
 
 
-class Prometheus:
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-
-    def value_at(self, expr: str, at: float) -> float | None:
-        query = urllib.parse.urlencode({"query": expr, "time": repr(at)})
-        data: dict[str, Any] = json.loads(_get(f"{self.base}/api/v1/query?{query}"))
-        assert data["status"] == "success", data
-        result = data["data"]["result"]
-        assert len(result) <= 1, result
-        return float(result[0]["value"][1]) if result else None
-
-
 @pytest.fixture
-def prometheus_on(tmp_path: Path) -> Iterator[Any]:
+def prometheus_on(tmp_path: Path) -> Iterator[Callable[[Path], Prometheus]]:
     """A function that starts the real Prometheus on a data directory (stopped after)."""
-    exe = which("prometheus")
-    procs: list[subprocess.Popen[bytes]] = []
+    with contextlib.ExitStack() as running:
 
-    def start(data: Path) -> Prometheus:
-        port = free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(json.dumps({"global": {"scrape_interval": "1m"}}))
-        log = tmp_path / "prometheus.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    exe,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={data}",
-                    "--storage.tsdb.retention.time=30d",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+        def start(data: Path) -> Prometheus:
+            config = {"global": {"scrape_interval": "1m"}}
+            return running.enter_context(
+                running_prometheus(tmp_path, config, data=data, retention="30d")
             )
-        procs.append(proc)
-        prom = Prometheus(port)
 
-        def ready() -> bool | None:
-            assert proc.poll() is None, f"prometheus exited: {log.read_text()[-2000:]}"
-            status, _ = http_get(f"{prom.base}/-/ready", timeout=2)
-            return True if status == 200 else None
-
-        wait_for("Prometheus ready", ready, PROMETHEUS_DEADLINE, step=0.1)
-        return prom
-
-    yield start
-    for proc in procs:
-        stop(proc, group=True)
+        yield start
 
 
-def test_the_openmetrics_answer_backfills_prometheus(tmp_path: Path, prometheus_on: Any) -> None:
+def value_at(prom: Prometheus, expr: str, at: float) -> float | None:
+    result = prom.query(expr, at=at)
+    assert len(result) <= 1, result
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_the_openmetrics_answer_backfills_prometheus(
+    tmp_path: Path, prometheus_on: Callable[[Path], Prometheus]
+) -> None:
     promtool = which("promtool")
     which("prometheus")
     until = time.time() - HEAD_MARGIN
@@ -183,10 +152,10 @@ def test_the_openmetrics_answer_backfills_prometheus(tmp_path: Path, prometheus_
     checked = slots[-WANTED:]
     for s in checked:
         at = s["end_unix"]
-        got = prom.value_at("smartmeter_history_energy_forward_joules", at)
+        got = value_at(prom, "smartmeter_history_energy_forward_joules", at)
         assert got == s["forward_joules"], (s, got)
         if s["reverse_joules"] is not None:
-            got = prom.value_at("smartmeter_history_energy_reverse_joules", at)
+            got = value_at(prom, "smartmeter_history_energy_reverse_joules", at)
             assert got == s["reverse_joules"], (s, got)
 
     # The dashboard's half-hour panel on the backfilled series (no job/instance labels).
@@ -198,4 +167,4 @@ def test_the_openmetrics_answer_backfills_prometheus(tmp_path: Path, prometheus_
     assert pairs, checked
     for at in pairs:
         kwh = (by_end[at] - by_end[at - SLOT]) / 3.6e6
-        assert prom.value_at(bought, at) == pytest.approx(kwh), at
+        assert value_at(prom, bought, at) == pytest.approx(kwh), at

@@ -7,100 +7,49 @@ expression of the dashboard and of the rules evaluates without error.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import tempfile
-import time
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import free_port, stop, value
+from tests.support import value, wait_for
 
-from .helpers import RULES, DemoExporter, dashboard_exprs, http_get, which
+from .helpers import RULES, DemoExporter, Prometheus, dashboard_exprs, running_prometheus
 
 pytestmark = pytest.mark.slow
 
 DEADLINE = 30.0
-
-
-class Prometheus:
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-
-    def api(self, path: str, **params: str) -> Any:
-        url = f"{self.base}/api/v1/{path}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        status, body = http_get(url, timeout=5)
-        data = json.loads(body)
-        assert status == 200, f"{path} {params}: HTTP {status}: {body[:300]}"
-        assert data["status"] == "success", data
-        return data["data"]
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.api("query", query=expr)["result"]
-        return result
+#: What a query may meet while Prometheus starts or has no sample yet.
+NOT_YET = (OSError, ValueError, AssertionError)
 
 
 @pytest.fixture(scope="module")
 def prometheus(demo_exporter: DemoExporter) -> Iterator[Prometheus]:
-    exe = which("prometheus")
-    port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="smartmeter-prom-"))
     (tmp / "smartmeter.rules.yml").write_text(RULES.read_text())
-    (tmp / "prometheus.yml").write_text(
-        json.dumps(
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": ["smartmeter.rules.yml"],
+        "scrape_configs": [
             {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "rule_files": ["smartmeter.rules.yml"],
-                "scrape_configs": [
-                    {
-                        "job_name": "smartmeter",
-                        "static_configs": [{"targets": [f"127.0.0.1:{demo_exporter.port}"]}],
-                    }
-                ],
+                "job_name": "smartmeter",
+                "static_configs": [{"targets": [f"127.0.0.1:{demo_exporter.port}"]}],
             }
-        )
-    )
-    log = tmp / "prometheus.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                exe,
-                f"--config.file={tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=1h",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-            start_new_session=True,
-        )
+        ],
+    }
     try:
-        prom = Prometheus(port)
-        deadline = time.monotonic() + DEADLINE
-        while True:
-            assert proc.poll() is None, f"prometheus exited: {log.read_text()[-2000:]}"
-            try:
-                if prom.query("smartmeter_power_watts"):
-                    break
-            except (OSError, AssertionError, ValueError):
-                pass
-            assert time.monotonic() < deadline, (
-                f"Prometheus has no smartmeter_power_watts after {DEADLINE:.0f} s; "
-                f"log: {log.read_text()[-1500:]}"
-            )
-            time.sleep(0.25)
-        yield prom
+        with running_prometheus(tmp, config) as prom:
+
+            def scraped() -> bool | None:
+                prom.alive()
+                return True if prom.query("smartmeter_power_watts") else None
+
+            wait_for("smartmeter_power_watts in Prometheus", scraped, DEADLINE, retry=NOT_YET)
+            yield prom
     finally:
-        stop(proc, group=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -115,21 +64,19 @@ def test_prometheus_stores_the_exporters_power(
 ) -> None:
     # The reading changes once per poll interval (10 s); compare when Prometheus and the
     # exporter are at the same reading (same last-scrape timestamp).
-    deadline = time.monotonic() + DEADLINE
-    while True:
+    def same_reading() -> tuple[str, dict[str, Any], float, float | None] | None:
         body = demo_exporter.metrics()
         status = demo_exporter.status()
         prom_power = _one(prometheus, 'smartmeter_power_watts{job="smartmeter"}')
         prom_stamp = _one(prometheus, "smartmeter_last_scrape_timestamp_seconds")
         stamp = value(body, "smartmeter_last_scrape_timestamp_seconds")
         again = demo_exporter.metrics()
-        if (
-            stamp == prom_stamp
-            and value(again, "smartmeter_last_scrape_timestamp_seconds") == stamp
-        ):
-            break
-        assert time.monotonic() < deadline, "Prometheus never caught up with the exporter"
-        time.sleep(0.2)
+        steady = value(again, "smartmeter_last_scrape_timestamp_seconds") == stamp
+        return (body, status, prom_power, stamp) if stamp == prom_stamp and steady else None
+
+    body, status, prom_power, stamp = wait_for(
+        "Prometheus at the exporter's reading", same_reading, DEADLINE, step=0.2
+    )
     power = value(body, "smartmeter_power_watts")
     assert power is not None
     assert prom_power == power
@@ -152,10 +99,12 @@ def test_prometheus_stores_the_exporters_power(
 
 def test_every_dashboard_and_rule_expression_evaluates(prometheus: Prometheus) -> None:
     # increase()/rate() need two samples in their window: wait for a few scrapes.
-    deadline = time.monotonic() + DEADLINE
-    while not prometheus.query("count_over_time(smartmeter_polls_total[1m]) >= 3"):
-        assert time.monotonic() < deadline, "Prometheus stored fewer than 3 scrapes"
-        time.sleep(0.25)
+    wait_for(
+        "3 scrapes stored",
+        lambda: prometheus.query("count_over_time(smartmeter_polls_total[1m]) >= 3") or None,
+        DEADLINE,
+        step=0.25,
+    )
     rule_exprs = [
         (f"rule {r['name']}", r["query"])
         for g in prometheus.api("rules")["groups"]
@@ -185,19 +134,24 @@ def test_every_dashboard_and_rule_expression_evaluates(prometheus: Prometheus) -
 
 
 def test_alert_rules_load_and_stay_quiet_on_a_healthy_demo(prometheus: Prometheus) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while True:
+    seen: list[object] = []
+
+    def quiet() -> bool | None:
         rules = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
         bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] == "err"]
         assert not bad, bad
         alerts = prometheus.api("alerts")["alerts"]
+        seen[:] = alerts
         evaluated = all(r["health"] == "ok" for r in rules)
         # absent(up{job="smartmeter"}) may be pending from before the first scrape; it
         # resolves at the next evaluation.
-        if evaluated and not alerts:
-            break
-        assert time.monotonic() < deadline, f"alerts on a healthy demo: {alerts}"
-        time.sleep(0.25)
+        return True if evaluated and not alerts else None
+
+    try:
+        wait_for("no alert on a healthy demo", quiet, DEADLINE, step=0.25)
+    except AssertionError as exc:
+        raise AssertionError(f"alerts on a healthy demo: {seen}") from exc
+    rules = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
     assert {r["name"] for r in rules} >= {
         "SmartmeterExporterDown",
         "SmartmeterExporterAbsent",

@@ -258,9 +258,9 @@ def test_grafana_provisioning_files() -> None:
 def test_deploy_files_lists_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
     from trio_smartmeter.cli.deploy_files import deploy_files_main
 
-    assert deploy_files_main([]) == 0
+    assert deploy_files_main(None) == 0
     listed = capsys.readouterr().out.split()
     for name in ("alloy.river", "prometheus-remote-write.yml", "web-config.example.yml"):
         assert name in listed
-        assert deploy_files_main([name]) == 0
+        assert deploy_files_main(name) == 0
         assert capsys.readouterr().out == (DEPLOY / name).read_text()

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,10 @@ import bcrypt
 import httpx
 import pytest
 
-from tests.support import CLI, cli_env, free_port, stop, value
+from tests.support import CLI, cli_env, free_port, stop, value, wait_for
 from tests.web.tls_certs import Pki, make_pki
 
-from .helpers import DemoExporter, which
+from .helpers import DemoExporter, running_prometheus, which
 
 pytestmark = pytest.mark.slow
 
@@ -99,17 +98,19 @@ def start_exporter(workdir: Path, name: str, web_config: str, client: httpx.Clie
             cwd=home, start_new_session=True,
         )  # fmt: skip
     exporter = Exporter(port, proc, log, config)
-    deadline = time.monotonic() + DEADLINE
-    while True:
+
+    def reading() -> Exporter | None:
         assert proc.poll() is None, f"exporter exited {proc.returncode}: {exporter.log_text()}"
-        try:
-            resp = client.get(exporter.base + "/metrics")
-            if resp.status_code == 200 and value(resp.text, "smartmeter_power_watts") is not None:
-                return exporter
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"no reading over TLS: {exporter.log_text()[-2000:]}"
-        time.sleep(0.3)
+        resp = client.get(exporter.base + "/metrics")
+        if resp.status_code == 200 and value(resp.text, "smartmeter_power_watts") is not None:
+            return exporter
+        return None
+
+    try:
+        return wait_for("a reading over TLS", reading, DEADLINE, step=0.3, retry=(httpx.HTTPError,))
+    except AssertionError:
+        stop(proc, group=True)
+        raise AssertionError(f"no reading over TLS: {exporter.log_text()[-2000:]}") from None
 
 
 @pytest.fixture(scope="module")
@@ -149,19 +150,9 @@ def mtls_exporter(workdir: Path, pki: Pki) -> Iterator[Exporter]:
         stop(exporter.proc, group=True)
 
 
-def prometheus_api(base: str, path: str, **params: str) -> Any:
-    url = f"{base}/api/v1/{path}?" + urllib.parse.urlencode(params)
-    resp = httpx.get(url, timeout=5)
-    if resp.status_code != 200:  # 503 while Prometheus is still starting
-        raise ValueError(f"{url}: {resp.status_code} {resp.text}")
-    return resp.json()["data"]
-
-
 def test_prometheus_scrapes_over_tls_with_basic_auth(
     workdir: Path, pki: Pki, tls_exporter: Exporter
 ) -> None:
-    exe = which("prometheus")
-    port = free_port()
     home = workdir / "prometheus"
     home.mkdir()
     target = {"targets": [f"127.0.0.1:{tls_exporter.port}"]}
@@ -174,50 +165,29 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(
             {"job_name": "nobody", **job, "basic_auth": {"username": "mallory", "password": PASSWORD}},
         ],
     }  # fmt: skip
-    (home / "prometheus.yml").write_text(json.dumps(config))
-    promtool = which("promtool")
+    (home / "check.yml").write_text(json.dumps(config))
     check = subprocess.run(
-        [promtool, "check", "config", str(home / "prometheus.yml")],
+        [which("promtool"), "check", "config", str(home / "check.yml")],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
-    log = home / "prometheus.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                exe,
-                f"--config.file={home / 'prometheus.yml'}",
-                f"--storage.tsdb.path={home / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=home,
-            start_new_session=True,
+    with running_prometheus(home, config) as prom:
+
+        def scraped() -> tuple[dict[str, str], list[dict[str, Any]]] | None:
+            prom.alive()
+            ups = {r["metric"]["job"]: r["value"][1] for r in prom.query("up")}
+            power = prom.query('smartmeter_power_watts{job="right"}')
+            return (ups, power) if len(ups) == 3 and power else None
+
+        ups, power = wait_for(
+            "three jobs scraped", scraped, DEADLINE, step=0.3, retry=(OSError, ValueError, AssertionError, KeyError)
         )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + DEADLINE
-        while True:
-            assert proc.poll() is None, log.read_text()[-2000:]
-            try:
-                ups = {
-                    r["metric"]["job"]: r["value"][1]
-                    for r in prometheus_api(base, "query", query="up")["result"]
-                }
-                power = prometheus_api(base, "query", query='smartmeter_power_watts{job="right"}')
-            except (httpx.HTTPError, ValueError, KeyError):
-                ups, power = {}, {"result": []}
-            if len(ups) == 3 and power["result"]:
-                break
-            assert time.monotonic() < deadline, f"up: {ups}; log: {log.read_text()[-1500:]}"
-            time.sleep(0.3)
         assert ups == {"right": "1", "wrong": "0", "nobody": "0"}
-        assert float(power["result"][0]["value"][1]) > 0
-        targets = prometheus_api(base, "targets")["activeTargets"]
+        assert float(power[0]["value"][1]) > 0
+        targets = prom.api("targets")["activeTargets"]
         errors = {t["labels"]["job"]: t["lastError"] for t in targets}
         assert errors["right"] == ""
         assert "401" in errors["wrong"] and "401" in errors["nobody"], errors
-    finally:
-        stop(proc, group=True)
     text = tls_exporter.log_text()
     assert PASSWORD not in text and HASH not in text and HASH[7:29] not in text
 

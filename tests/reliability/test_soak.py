@@ -18,6 +18,7 @@ import tracemalloc
 from pathlib import Path
 
 import attrs
+import pytest
 import trio
 import trio.testing
 from loguru import logger
@@ -25,6 +26,10 @@ from loguru import logger
 from tests.support.rig import INTERVAL, start_rig
 
 from .faults import CASES, Case
+
+#: 10 000 polls under the mock clock: tens of seconds of CPU, so out of a quick run
+#: (``-m "not slow"``) like the suites of real processes.
+pytestmark = pytest.mark.slow
 
 POLLS = 10_000
 #: faults that can be injected mid-session (the start-up ones are in the matrix)
