@@ -1,7 +1,8 @@
-"""A simulated module on a pty, driven over stdin (one command per line), for the bench.
+"""``trio-smartmeter simulate`` driven over stdin (one command per line), for the bench.
 
-``trio-smartmeter simulate`` cannot place the meter on a chosen channel or report its
-floors, so the bench runs the same ``SimulatedModule`` and ``serve_pty`` here.
+The module is the one ``simulate`` builds from the same options (``sim.cli.parser`` and
+``module_from``; default ``--model bp35a1``); this adds only what the bench measures: the
+first byte's time, each SKSENDTO's time and the modelled floors, on request.
 
 stdin: ``stats`` -> one JSON line; ``inject KIND [DURATION]`` -> ``ok``; ``quit``.
 stdout: ``ready`` once the pty link exists, then one JSON line per ``stats``.
@@ -17,7 +18,8 @@ import time
 
 import trio
 
-from trio_smartmeter.sim import Fault, MeterConfig, SimulatedModule, timing
+from trio_smartmeter.sim import Fault, SimulatedModule, timing
+from trio_smartmeter.sim.cli import module_from, parser
 from trio_smartmeter.sim.pty import serve_pty
 
 
@@ -41,12 +43,7 @@ def stats_of(module: SimulatedModule, first_byte: float | None) -> dict[str, obj
 
 
 async def main(args: argparse.Namespace) -> None:
-    module = SimulatedModule(
-        args.model,
-        time_scale=1.0,
-        meter=MeterConfig(channel=args.channel),
-        session_lifetime=args.session_lifetime,
-    )
+    module = module_from(args)
     first: list[float] = []
     original = module._process
 
@@ -95,9 +92,4 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("--model", default="bp35a1")
-    p.add_argument("--link", required=True)
-    p.add_argument("--channel", type=lambda s: int(s, 16), default=0x33)
-    p.add_argument("--session-lifetime", type=float, default=86400.0)
-    trio.run(main, p.parse_args())
+    trio.run(main, parser().parse_args(["--model", "bp35a1", *sys.argv[1:]]))

@@ -57,9 +57,15 @@ def write_state(path: Path, module: SimulatedModule) -> None:
     os.replace(tmp, path)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """``simulate``'s options; ``scripts/bench_lib/simserver.py`` takes the same."""
     p = argparse.ArgumentParser(prog="trio-smartmeter simulate", description=__doc__)
     p.add_argument("--model", required=True, choices=sorted(MODELS))
+    p.add_argument(
+        "--channel",
+        type=lambda text: int(text, 16),
+        help="the meter's Wi-SUN channel, hex 21-3C (default: 33)",
+    )
     p.add_argument("--link", help="symlink to create for the pty (stable across unplug)")
     p.add_argument("--time-scale", type=float, default=1.0)
     p.add_argument("--scenario", type=Path, help="JSON or TOML fault scenario")
@@ -83,28 +89,36 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def simulate_main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+def module_from(args: argparse.Namespace) -> SimulatedModule:
+    """The module :func:`parser`'s options describe; raises OSError, ValueError or
+    TypeError for a scenario file or a value it cannot use."""
+    placed = {"channel": args.channel} if args.channel is not None else {}
     meter = MeterConfig(
         solar_peak_watts=args.solar_peak,
         coefficient=None if args.no_coefficient else 1,
         two_wire=args.two_wire,
         history_days=args.history_days,
+        **placed,
     )
     if args.meter_start is not None:
         meter.start = args.meter_start
+    scenario = Scenario.load(args.scenario) if args.scenario else None
+    return SimulatedModule(
+        args.model,
+        rbid=args.rbid,
+        password=args.password,
+        seed=args.seed,
+        time_scale=args.time_scale,
+        meter=meter,
+        scenario=scenario,
+        session_lifetime=args.session_lifetime,
+    )
+
+
+def simulate_main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     try:
-        scenario = Scenario.load(args.scenario) if args.scenario else None
-        module = SimulatedModule(
-            args.model,
-            rbid=args.rbid,
-            password=args.password,
-            seed=args.seed,
-            time_scale=args.time_scale,
-            meter=meter,
-            scenario=scenario,
-            session_lifetime=args.session_lifetime,
-        )
+        module = module_from(args)
     except (OSError, ValueError, TypeError) as err:
         print(f"simulate: {err}", file=sys.stderr)
         return 2
