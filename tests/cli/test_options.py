@@ -443,3 +443,10 @@ def test_help_lists_the_simulators_models() -> None:
     with pytest.raises(HelpRequested) as info:
         load_config(["-h"], {}, simulator=sim_facts)
     assert ", ".join(MODELS) in info.value.text
+
+
+def test_the_history_clients_password_variable_is_not_an_unknown_one() -> None:
+    """``history --url`` reads SMARTMETER_WEB_PASSWORD; an exporter sharing its .env file
+    must not refuse it as a typo (nor take it as an option)."""
+    cfg = load_config([], {**ENV, "SMARTMETER_WEB_PASSWORD": "hunter2"})
+    assert "hunter2" not in repr(cfg)
