@@ -67,3 +67,19 @@ def test_any_other_failure_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
     stopping_with(monkeypatch, RuntimeError("boom"))
     with pytest.raises(RuntimeError, match="boom"):
         entry.run(CFG)
+
+
+def test_the_configuration_is_read_before_trio_loads() -> None:
+    """The early listener answers /-/healthy while trio loads: parsing must not load it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from trio_smartmeter.cli import entry\n"
+        "entry.parse(['-device', '/dev/ttyACM0'], {'SMARTMETER_ID': '0' * 32,"
+        " 'SMARTMETER_PASSWORD': 'x' * 12})\n"
+        "print(','.join(m for m in ('trio', 'trio_smartmeter.link.serial_port') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -7,9 +7,13 @@ only when called: a configuration for a real stick never loads the simulator (no
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from trio_smartmeter.cli.options import Simulator
 from trio_smartmeter.core.config import Config, SimulatedDevice
-from trio_smartmeter.link.serial_port import SimOpener
+
+if TYPE_CHECKING:  # not at run time: the CLI's entry must load before trio does
+    from trio_smartmeter.link.serial_port import SimOpener
 
 
 def simulator() -> Simulator:
