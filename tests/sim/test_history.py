@@ -13,7 +13,7 @@ from trio_smartmeter.core.echonet import meter as m
 from trio_smartmeter.sim import Meter, MeterConfig
 from trio_smartmeter.sim import _frame as f
 from trio_smartmeter.sim._frame import SimSetGet
-from trio_smartmeter.sim.cli import _parser
+from trio_smartmeter.sim.cli import parser
 
 START = dt.datetime(2026, 11, 30, 20, 0)  # meter clock
 HOUR = 3600.0
@@ -232,7 +232,7 @@ def test_another_hems_changes_e5_between_set_and_get() -> None:
 
 
 def test_cli_history_days() -> None:
-    assert _parser().parse_args(["--model", "bp35a1", "--history-days", "7"]).history_days == 7
-    assert _parser().parse_args(["--model", "bp35a1"]).history_days == 0
+    assert parser().parse_args(["--model", "bp35a1", "--history-days", "7"]).history_days == 7
+    assert parser().parse_args(["--model", "bp35a1"]).history_days == 0
     with pytest.raises(SystemExit):
-        _parser().parse_args(["--model", "bp35a1", "--history-days", "100"])
+        parser().parse_args(["--model", "bp35a1", "--history-days", "100"])
