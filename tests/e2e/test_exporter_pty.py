@@ -100,9 +100,11 @@ def test_second_start_skips_the_scan_with_the_state_file(tmp_path: Path) -> None
                 assert proc.wait(5) == 0
             if run == 0:
                 scans_first = m[key("smartmeter_scans_total")]
-        assert scans_first >= 1
+                skscans_first = sim_truth(truth_file)["commands"]["SKSCAN"]
+        # one scan (however many channels its sweep steps through) on the first run
+        assert scans_first == 1 and skscans_first >= 1
         assert m[key("smartmeter_scans_total")] == 0  # second run: cached address, no SKSCAN
-        assert sim_truth(truth_file)["commands"]["SKSCAN"] == scans_first
+        assert sim_truth(truth_file)["commands"]["SKSCAN"] == skscans_first
 
 
 def test_metrics_answer_without_a_device_and_serial_errors_count(tmp_path: Path) -> None:
