@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
+from trio_smartmeter.cli.simulator import simulator
 from trio_smartmeter.core.bill import (
     PROJECTION_METHOD,
     Bill,
@@ -155,7 +156,7 @@ def _store_path(rest: list[str]) -> Path:
     # until the exporter's option table knows the tariff file, its variable is ours alone
     environ = {k: v for k, v in os.environ.items() if k != TARIFF_ENV}
     try:
-        cfg = load_config(rest, environ, require_credentials=False)
+        cfg = load_config(rest, environ, simulator=simulator, require_credentials=False)
     except (HelpRequested, VersionRequested):
         raise _Usage("see --help for this command's options") from None
     path = history_file(cfg)

@@ -34,9 +34,6 @@ READ_GROUPS = (
     (0xD3, 0xD7, 0xE0, 0xE1, 0xE3),
     (0xE7, 0xE8, 0xEA, 0xEB),
 )
-#: SKTERM at the end of ``read``: the meter frees its session slot (bounded like the
-#: exporter's own stop).
-END_SESSION_DEADLINE = 2.0
 
 
 def _session(cfg: Config, *, cached: bool) -> ModuleSession:
@@ -110,7 +107,8 @@ async def read_main(cfg: Config, json_out: bool) -> int:
                 meter = await session.join(client, terminate_first=False)
             for group in READ_GROUPS:
                 props |= {c: v for c, v in readable(await meter.get(group)).items() if c in group}
-            await client.command(skstack.sk_term(), timeout=END_SESSION_DEADLINE, check=False)
+            timeout = session.settings.timing.tool_term
+            await client.command(skstack.sk_term(), timeout=timeout, check=False)
     except ExporterError as exc:
         print(f"read failed: {exc}", file=sys.stderr)
         return 1
