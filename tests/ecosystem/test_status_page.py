@@ -14,12 +14,11 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support import stop, value
+from tests.support import stop, value, wait_for
 
 from .helpers import ROOT, DemoExporter, which
 
@@ -86,15 +85,18 @@ def shown_current_r(dom: str) -> str | None:
 
 def test_status_page_shows_the_metrics_power(demo_exporter: DemoExporter) -> None:
     url = demo_exporter.base + "/"
-    deadline = time.monotonic() + 40
-    while True:
+
+    def rendered_from_one_reading() -> tuple[str, str] | None:
         before = demo_exporter.metrics()
         dom = chromium("--dump-dom", url)
         after = demo_exporter.metrics()
         stamp = value(before, "smartmeter_last_scrape_timestamp_seconds")
-        if stamp is not None and stamp == value(after, "smartmeter_last_scrape_timestamp_seconds"):
-            break  # the page was rendered from this very reading
-        assert time.monotonic() < deadline, "the reading kept changing under the page"
+        same = stamp is not None and stamp == value(
+            after, "smartmeter_last_scrape_timestamp_seconds"
+        )
+        return (before, dom) if same else None  # the page was rendered from this very reading
+
+    before, dom = wait_for("a page rendered from one reading", rendered_from_one_reading, 40)
     power = value(before, "smartmeter_power_watts")
     assert power is not None
     assert shown_power(dom) == power
