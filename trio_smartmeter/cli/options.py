@@ -306,7 +306,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option(
         "demo",
         "false",
-        "run against the built-in simulator (sim:{demo_model} unless -device is sim:MODEL)",
+        "run against the built-in simulator ({device} unless -device is sim:MODEL)",
         _boolean,
         next_word="none",
     ),
@@ -326,7 +326,7 @@ def help_text(simulator: Simulator | None = None, prog: str = "trio-smartmeter")
     """The ``--help`` text: every option with its flag, environment variable and default."""
     facts = {
         "models": ", ".join(simulator.models) if simulator else "see simulate --help",
-        "demo_model": simulator.demo_model if simulator else "MODEL",
+        "device": f"sim:{simulator.demo_model}" if simulator else "sim:MODEL",
     }
     lines = [
         f"usage: {prog} [command] [options]",
