@@ -69,5 +69,5 @@ def test_a_word_missing_from_the_table_stops_the_generation() -> None:
 
 
 def test_deploy_files_ships_it(capsys: pytest.CaptureFixture[str]) -> None:
-    assert deploy_files_main([]) == 0
+    assert deploy_files_main(None) == 0
     assert "grafana-dashboard.ja.json" in capsys.readouterr().out.split()
