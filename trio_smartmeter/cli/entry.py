@@ -99,7 +99,9 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
             for line in exc.problems:
                 print(f"trio-smartmeter: {cfg.web_config_file}: {line}", file=sys.stderr)
             return 2
-    setup_logging(cfg.verbosity, cfg.log_format, secrets=(cfg.id, cfg.password))
+    mqtt_password = cfg.mqtt_url.password if cfg.mqtt_url is not None else None
+    secrets = (cfg.id, cfg.password) + ((mqtt_password,) if mqtt_password else ())
+    setup_logging(cfg.verbosity, cfg.log_format, secrets=secrets)
     try:
         trio.run(partial(run_exporter, web=web, early=early, sim_opener=opener_for(cfg)), cfg)
     except BaseException as exc:  # a Ctrl-C inside a nursery is a BaseExceptionGroup

@@ -46,6 +46,7 @@ from trio_smartmeter.core.config import (
     default_state_file,
     parse_device,
 )
+from trio_smartmeter.core.mqtt_broker import BrokerUrlError, MqttBroker, parse_broker_url
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.skstack import CHANNELS
 
@@ -192,6 +193,20 @@ def _file_path(text: str) -> Path:
     return Path(value)
 
 
+def _mqtt_url(text: str) -> MqttBroker:
+    try:
+        return parse_broker_url(text)
+    except BrokerUrlError as exc:
+        raise Rejected(str(exc)) from None
+
+
+def _topic_prefix(text: str) -> str:
+    value = text.strip()
+    if not value or value.startswith("/") or any(c in value for c in "#+\0"):
+        raise Rejected("an MQTT topic prefix without # or + (Home Assistant's is homeassistant)")
+    return value
+
+
 # -- the table --------------------------------------------------------------------------
 
 
@@ -315,6 +330,27 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "none",
         "TLS and basic auth: a web configuration file as node_exporter's --web.config.file",
         _file_path,
+    ),
+    # MQTT for Home Assistant (issue 23): the lead re-applies these four rows after merging.
+    Option(
+        "mqtt_url",
+        "none (MQTT off)",
+        "publish to Home Assistant: mqtt://[user[:password]@]host[:port] or mqtts://",
+        _mqtt_url,
+        secret=True,
+    ),
+    Option("mqtt_ca_file", "system CAs", "CA bundle (PEM) for an mqtts:// broker", _file_path),
+    Option(
+        "mqtt_password_file",
+        "none",
+        "the MQTT password from this file (systemd credentials, container secrets)",
+        _file_path,
+    ),
+    Option(
+        "mqtt_discovery_prefix",
+        "homeassistant",
+        "Home Assistant's MQTT discovery prefix",
+        _topic_prefix,
     ),
 )
 _BY_NAME: Final = {o.name: o for o in OPTIONS}
@@ -527,6 +563,33 @@ def _web_config_problems(given: _Given, path: Path) -> list[str]:
     return []
 
 
+def _mqtt_problems(given: dict[str, _Given], values: dict[str, Any], home: str) -> list[str]:
+    """The password file read into the broker URL; options that need the URL without it."""
+    problems: list[str] = []
+    url = "mqtt_url"
+    for name in ("mqtt_ca_file", "mqtt_password_file", "mqtt_discovery_prefix"):
+        if name in given and url not in given:
+            o, u = _BY_NAME[name], _BY_NAME[url]
+            problems.append(f"{_where(o, given[name])}: needs {u.env} (flag -{u.flag}) too")
+    for name in ("mqtt_ca_file", "mqtt_password_file"):
+        if name in values:
+            values[name] = _expand_home(values[name], home)
+    broker = values.get(url)
+    path = values.get("mqtt_password_file")
+    if broker is None or path is None:
+        return problems
+    where = _where(_BY_NAME["mqtt_password_file"], given["mqtt_password_file"])
+    if broker.username is None:
+        return [*problems, f"{where}: the URL needs a user (mqtt://user@host) for a password"]
+    try:
+        password = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        return [*problems, f"{where} {path}: cannot be read ({reason})"]
+    values[url] = broker.with_password(Secret(password))
+    return problems
+
+
 def load_config(
     argv: Sequence[str],
     environ: Mapping[str, str],
@@ -564,6 +627,7 @@ def load_config(
         path = _expand_home(values["web_config_file"], environ.get("HOME", ""))
         values["web_config_file"] = path
         problems += _web_config_problems(given["web_config_file"], path)
+    problems += _mqtt_problems(given, values, environ.get("HOME", ""))
 
     if problems:
         raise ConfigError(problems)

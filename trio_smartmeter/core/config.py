@@ -12,6 +12,7 @@ from typing import Final, Literal
 
 import attrs
 
+from trio_smartmeter.core.mqtt_broker import MqttBroker
 from trio_smartmeter.core.secret import Secret
 
 __all__ = [
@@ -116,3 +117,8 @@ class Config:
     demo: bool = False
     #: exporter-toolkit's web configuration file (TLS, basic auth), read by the CLI.
     web_config_file: Path | None = None
+    #: MQTT for Home Assistant (issue 23): off while None; the password file is merged in.
+    mqtt_url: MqttBroker | None = None
+    mqtt_ca_file: Path | None = None
+    mqtt_password_file: Path | None = None
+    mqtt_discovery_prefix: str = "homeassistant"

@@ -99,6 +99,7 @@ from trio_smartmeter.core.errors import (
 )
 
 __all__ = [
+    "MQTT_RECONNECT",
     "Backoff",
     "Decision",
     "Fault",
@@ -444,3 +445,9 @@ class Ladder:
             self._resends = 0
         delay = self.backoff.delay(self._faults - 1, self.rng)
         return Decision(rung, delay, reason=reason)
+
+
+#: The MQTT broker's row (service/mqtt.py): a broker that is down or refuses is tried
+#: again after 1, 2, 4 … 60 s (the cap, ±10 %), counted from the last connection that
+#: worked. It has nothing to do with the meter's session, so it is a row of its own.
+MQTT_RECONNECT = Backoff(initial=1.0, factor=2.0, cap=60.0, jitter=0.1)

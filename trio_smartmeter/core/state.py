@@ -8,6 +8,7 @@ staleness rule can be tested with exact virtual times.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
@@ -116,6 +117,9 @@ class ExporterState:
     #: First forward-energy reading of the current JST day: (ISO date, joules, unix time).
     #: Feeds "energy today" on the status page; restarts mid-day give "since HH:MM".
     day_start: tuple[str, Decimal, float] | None = None
+    #: Told of every reading right after it is recorded (the MQTT publisher, issue 23);
+    #: each must return at once (it only keeps the newest).
+    reading_sinks: list[Callable[[Reading], None]] = attrs.field(factory=list, repr=False)
 
     # -- reading side ------------------------------------------------------------------
     @property
@@ -164,6 +168,8 @@ class ExporterState:
             if ds is None or ds[0] != day or forward < ds[1]:  # new day, or meter reset
                 self.day_start = (day, forward, reading.received_unix)
         self._changed()
+        for sink in self.reading_sinks:
+            sink(reading)
 
     def energy_today(self, now_unix: float) -> tuple[Decimal, float] | None:
         """(forward joules since ``day_start``, its unix time) if both are from today (JST)."""

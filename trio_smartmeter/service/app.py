@@ -103,6 +103,9 @@ async def run_exporter(
                 link_done.set()
 
         nursery.start_soon(run_link)
+        mqtt_scope = trio.CancelScope()  # MQTT for Home Assistant (issue 23): off unless set
+        if cfg.mqtt_url is not None:
+            nursery.start_soon(_run_mqtt, cfg, state, mqtt_scope)
         await trio.lowlevel.checkpoint()  # let the link task open the device and start
         server, metrics = await trio.to_thread.run_sync(_import_the_http_stack)
         from trio_smartmeter.web.router import make_app  # loaded by now
@@ -132,6 +135,7 @@ async def run_exporter(
         if on_listening is not None:
             on_listening(binds)
         await link_done.wait()
+        mqtt_scope.cancel()  # "offline" to the broker (bounded), before HTTP stops
         logger.info("stopped: closing the HTTP server")
         http_stop.set()
         signal_scope.cancel()
@@ -139,6 +143,18 @@ async def run_exporter(
         nursery.cancel_scope.deadline = min(
             nursery.cancel_scope.deadline, trio.current_time() + 2.0
         )
+
+
+async def _run_mqtt(cfg: Config, state: ExporterState, scope: trio.CancelScope) -> None:
+    """The MQTT publisher, fed by every reading; paho is imported only here."""
+    from trio_smartmeter.service.mqtt import MqttPublisher, settings_from_config
+
+    settings = settings_from_config(cfg, __version__)
+    assert settings is not None
+    publisher = MqttPublisher(settings, state)
+    state.reading_sinks.append(publisher.reading_taken)
+    with scope:
+        await publisher.run()
 
 
 def _import_the_http_stack() -> tuple[ModuleType, ModuleType]:
