@@ -9,6 +9,8 @@ install them.
 from __future__ import annotations
 
 import contextlib
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -47,8 +49,10 @@ class Broker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def _config(self) -> Path:
+        # as root, mosquitto would switch to its own user, who cannot write the test's directory
         lines = [f"listener {self.port} 127.0.0.1", "persistence true",
-                 f"persistence_location {self.directory}/", "log_dest stderr"]  # fmt: skip
+                 f"persistence_location {self.directory}/", "log_dest stderr",
+                 f"user {pwd.getpwuid(os.getuid()).pw_name}"]  # fmt: skip
         if self.users:
             passwd = self.directory / "passwd"
             passwd.write_text("")
@@ -78,7 +82,9 @@ class Broker:
     def _listening(self) -> bool | None:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise AssertionError(f"mosquitto exited: {self.proc.stderr and self.proc.stderr.read()}")
+            raise AssertionError(
+                f"mosquitto exited: {self.proc.stderr and self.proc.stderr.read()}"
+            )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
             return True
         return None
@@ -114,7 +120,12 @@ class Subscriber:
     def __init__(self, broker: Broker, user: tuple[str, str] | None = None) -> None:
         self.messages: list[Message] = []
         self._lock = threading.Lock()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{free_port()}")
+        # a persistent session: what is published while a broker restart separates us is
+        # queued for us (QoS 1), so an outage test sees every message the exporter sent
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"test-{free_port()}", clean_session=False
+        )
+        self.client.reconnect_delay_set(1, 1)
         if user is not None:
             self.client.username_pw_set(*user)
         self.client.on_connect = lambda c, *_: c.subscribe("#", qos=1)

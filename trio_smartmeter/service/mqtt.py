@@ -229,8 +229,8 @@ class MqttPublisher:
             problem = "the connection closed"
             try:
                 await self._connection()
-            except BrokerProblem as exc:
-                problem = str(exc)
+            except* BrokerProblem as group:  # raised in the connection's nursery
+                problem = str(_first(group))
             if self.connected:  # it had worked: start the backoff again
                 self.connected, self.failures = False, 0
             delay = self._backoff.delay(self.failures, self._rng)
@@ -330,6 +330,12 @@ class MqttPublisher:
         if fresh and self._sample is not None and self._seq != self._sent_seq:
             client.publish(topics.state, state_payload(self._sample), qos=1, retain=False)
             self._sent_seq = self._seq
+
+
+def _first(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 def _new_client(settings: MqttSettings) -> paho.Client:
