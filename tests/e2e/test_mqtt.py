@@ -16,6 +16,7 @@ reading comes about a second after the start.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import signal
@@ -161,7 +162,8 @@ READING = re.compile(r"^(\S+) DEBUG .*poller.*reading: ")
 def reading_times(log: StderrLines) -> list[float]:
     with log._lock:
         lines = list(log.lines)
-    return [datetime.fromisoformat(m.group(1)).timestamp() for l in lines if (m := READING.match(l))]
+    found = (READING.match(line) for line in lines)
+    return [datetime.fromisoformat(m.group(1)).timestamp() for m in found if m]
 
 
 def test_a_broker_outage_delays_no_poll_and_everything_is_published_again(
@@ -191,8 +193,8 @@ def test_a_broker_outage_delays_no_poll_and_everything_is_published_again(
         assert [m.payload for m in after_restart(STATUS)][-1:] == ["online"]
         times = reading_times(log)
         assert len(times) >= 3, times  # polls before and during the outage
-        steps = [b - a for a, b in zip(times, times[1:], strict=False)]
-        print(f"poll steps {['%.3f' % s for s in steps]}; reconnected "
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        print(f"poll steps {[round(s, 3) for s in steps]}; reconnected "
               f"{after_restart(STATE)[0].at - restarted:.1f} s after the restart")  # fmt: skip
         assert all(abs(s - INTERVAL) <= 0.1 for s in steps), steps
 
@@ -202,9 +204,8 @@ def test_wrong_credentials_then_right_ones_never_show_the_password(tmp_path: Pat
     wrong.write_text("Not-the-one-42\n")
     with mosquitto(tmp_path, users={"ha": MQTT_PASSWORD}) as broker:
         url = f"mqtt://ha@127.0.0.1:{broker.port}"
-        with exporter_on(
-            tmp_path, url, "-mqtt-password-file", str(wrong), verbosity="3"
-        ) as (base, proc, log):
+        wrong_file = ("-mqtt-password-file", str(wrong))
+        with exporter_on(tmp_path, url, *wrong_file, verbosity="3") as (base, proc, log):
             first_reading(base)  # Prometheus is served meanwhile
             wait_for("three refusals", lambda: len(refusals(log)) >= 3 or None, 15)
             proc.send_signal(signal.SIGTERM)

@@ -107,7 +107,7 @@ def check_against_home_assistant(config: dict[str, Any]) -> None:
     if cls in UNITS:
         assert unit in UNITS[cls], (cls, unit)
     if cls == "monetary":
-        assert re.fullmatch(r"[A-Z]{3}", unit)
+        assert re.fullmatch(r"[A-Z]{3}", str(unit))  # an ISO 4217 currency
     if state_class is not None and cls is not None:
         assert state_class in STATE_CLASSES[cls], (cls, state_class)
     if "options" in config:  # sensor.py's validator
