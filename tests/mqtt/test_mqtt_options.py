@@ -83,3 +83,19 @@ def test_file_and_prefix_problems(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(["-mqtt-ca-file", "/x.pem"], CREDS)
     assert "needs SMARTMETER_MQTT_URL" in str(info.value)
+
+
+def test_nothing_of_mqtt_is_imported_when_it_is_off() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from trio_smartmeter.cli import entry; from trio_smartmeter.service import app, settings\n"
+        "cfg = entry.parse(['-device', '/dev/ttyACM0'], {'SMARTMETER_ID': '0' * 32,"
+        " 'SMARTMETER_PASSWORD': 'x' * 12})\n"
+        "settings.settings_from_config(cfg)\n"
+        "print(','.join(sorted(m for m in sys.modules if 'paho' in m or m.endswith('.mqtt'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
