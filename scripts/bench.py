@@ -453,13 +453,20 @@ def main() -> int:
     )
     p.add_argument("--wrk-seconds", type=int, default=5)
     p.add_argument("--skip", action="append", default=[],
-                   help="startup, recovery, airtime, http, pi, footprint")  # fmt: skip
+                   help="startup, recovery, airtime, http, pi, footprint, mqtt")  # fmt: skip
     args = p.parse_args()
     started = time.monotonic()
     healthy: list[float] = [float("nan")]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         fp = None if "footprint" in args.skip else Footprint(tmp / "footprint")
+        # MQTT on and off side by side (bench_lib/mqtt.py), in the footprint's window
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        mqtt_rows = None
+        if "mqtt" not in args.skip:
+            from bench_lib.mqtt import mqtt_footprint
+
+            mqtt_rows = pool.submit(mqtt_footprint, 600.0 if args.full else 300.0, EXPORTER)
         try:
             if "startup" not in args.skip:
                 healthy = startup()
@@ -473,7 +480,10 @@ def main() -> int:
                 pi_class(tmp)
             if fp is not None:
                 fp.finish(600.0 if args.full else 300.0, healthy)
+            for r in mqtt_rows.result() if mqtt_rows is not None else ():
+                row(*r)
         finally:
+            pool.shutdown()
             if fp is not None:
                 fp.close()
     print("| measurement | value | floor / peer | ratio | goal |")

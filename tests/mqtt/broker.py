@@ -42,6 +42,9 @@ class Broker:
     directory: Path
     port: int = attrs.field(factory=free_port)
     users: dict[str, str] = attrs.field(factory=dict)
+    #: (certificate, key): a second listener on ``tls_port`` speaks TLS with them
+    tls: tuple[Path, Path] | None = None
+    tls_port: int = attrs.field(factory=free_port)
     proc: subprocess.Popen[str] | None = None
 
     @property
@@ -65,6 +68,9 @@ class Broker:
             lines += ["allow_anonymous false", f"password_file {passwd}"]
         else:
             lines.append("allow_anonymous true")
+        if self.tls is not None:
+            lines += [f"listener {self.tls_port} 127.0.0.1", f"certfile {self.tls[0]}",
+                      f"keyfile {self.tls[1]}"]  # fmt: skip
         path = self.directory / "mosquitto.conf"
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -97,8 +103,10 @@ class Broker:
 
 
 @contextlib.contextmanager
-def mosquitto(directory: Path, users: dict[str, str] | None = None) -> Iterator[Broker]:
-    broker = Broker(directory, users=users or {})
+def mosquitto(
+    directory: Path, users: dict[str, str] | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[Broker]:
+    broker = Broker(directory, users=users or {}, tls=tls)
     broker.start()
     try:
         yield broker

@@ -6,8 +6,10 @@ few seconds. Waits poll with deadlines.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+import warnings
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +19,7 @@ import trio
 from loguru import logger
 
 from tests.mqtt.broker import Subscriber, mosquitto, needs_mosquitto, subscriber
+from tests.web.tls_certs import make_pki
 from trio_smartmeter.core.ha_discovery import Topics
 from trio_smartmeter.core.model import Reading
 from trio_smartmeter.core.mqtt_broker import parse_broker_url
@@ -48,11 +51,14 @@ def reading(watts: int) -> Reading:
     )
 
 
-def publisher(url: str, state: ExporterState, password: str | None = None) -> MqttPublisher:
+def publisher(
+    url: str, state: ExporterState, password: str | None = None, ca_file: Path | None = None
+) -> MqttPublisher:
     broker = parse_broker_url(url)
     if password is not None:
         broker = broker.with_password(Secret(password))
-    p = MqttPublisher(MqttSettings(broker, TOPICS, "test"), state, backoff=FAST)
+    settings = MqttSettings(broker, TOPICS, "test", ca_file=ca_file)
+    p = MqttPublisher(settings, state, backoff=FAST)
     state.reading_sinks.append(p.reading_taken)
     return p
 
@@ -150,3 +156,35 @@ async def test_wrong_credentials_are_one_line_and_retried_with_backoff(tmp_path:
     assert "retrying in" in warnings[0]
     assert not any("wrong-one" in line for line in lines)
     assert sum("refused" in line for line in lines) >= 3  # the repeats, as debug lines
+
+
+async def test_mqtts_with_a_private_ca_and_without_it(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="WARNING", format="{message}")
+    state = ExporterState(interval=10)
+    try:
+        with mosquitto(tmp_path, tls=(pki.server_cert, pki.server_key)) as broker:
+            url = f"mqtts://localhost:{broker.tls_port}"
+            with subscriber(broker) as sub:
+                p = publisher(url, state, ca_file=pki.ca)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(p.run)
+                    state.record_reading(reading(7), 0.1)
+                    await until("a state over TLS", lambda: states(sub) == [7])
+                    nursery.cancel_scope.cancel()
+            gc.collect()  # our own sockets are closed: no ResourceWarning (an error here)
+            untrusted = publisher(url, ExporterState(interval=10))  # the system CAs only
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(untrusted.run)
+                await until("a refusal", lambda: untrusted.failures >= 1)
+                nursery.cancel_scope.cancel()
+            # paho leaves the socket of a failed TLS handshake to the garbage collector
+            # (_ssl_wrap_socket does not close it): collect it here, its ResourceWarning
+            # is paho's, not ours
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                gc.collect()
+    finally:
+        logger.remove(sink)
+    assert any("TLS failed" in line and "SMARTMETER_MQTT_CA_FILE" in line for line in lines), lines
