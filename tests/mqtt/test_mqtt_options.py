@@ -99,3 +99,14 @@ def test_nothing_of_mqtt_is_imported_when_it_is_off() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_brokers_backoff_row() -> None:
+    import random
+
+    from trio_smartmeter.core.recovery import MQTT_RECONNECT
+
+    rng = random.Random(1)
+    for attempt, base in enumerate([1, 2, 4, 8, 16, 32, 60, 60]):
+        assert MQTT_RECONNECT.delay(attempt, rng) == pytest.approx(base, rel=0.1)
+    assert MQTT_RECONNECT.worst(100) == 60.0
