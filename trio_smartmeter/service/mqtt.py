@@ -253,9 +253,10 @@ class MqttPublisher:
                 nursery.start_soon(conn.misc)
                 with trio.move_on_after(CONNECT_DEADLINE):
                     await conn.connack.wait()
-                if conn.refusal is not None or not conn.connack.is_set():
-                    why = conn.refusal or f"no CONNACK within {CONNECT_DEADLINE:g} s"
-                    raise BrokerProblem(f"the broker refused the connection: {why}")
+                if conn.refusal is not None:
+                    raise BrokerProblem(f"the broker refused the connection: {conn.refusal}")
+                if not conn.connack.is_set():
+                    raise BrokerProblem(f"no answer to CONNECT within {CONNECT_DEADLINE:g} s")
                 self.connected = True
                 logger.info("MQTT connected to {}", self.settings.broker)
                 await self._publish(client)
