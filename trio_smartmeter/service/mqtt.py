@@ -52,8 +52,9 @@ __all__ = ["MqttPublisher", "MqttSettings", "ReadingSink", "settings_from_config
 #: DNS, TCP, TLS handshake and CONNACK together.
 CONNECT_DEADLINE = 10.0
 KEEPALIVE = 60
-#: paho's keep-alive bookkeeping (PINGREQ, a missing PINGRESP) is looked at this often.
-MISC_EVERY = 5.0
+#: paho's keep-alive bookkeeping (PINGREQ, a missing PINGRESP) is looked at this often:
+#: a quarter of the keep-alive, so an idle hour costs 240 wake-ups, not 720.
+MISC_EVERY = 15.0
 #: At a stop: "offline" and DISCONNECT written within this, else the last will says it.
 GOODBYE_DEADLINE = 0.5
 
