@@ -30,8 +30,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.core.test_ha_discovery import check_against_home_assistant
 from tests.mqtt.broker import Broker, Subscriber, mosquitto, needs_mosquitto, subscriber
-from tests.mqtt.test_ha_discovery import check_against_home_assistant
 from tests.support import Key, key
 
 from .harness import exporter, first_reading, metrics, simulator, wait_for

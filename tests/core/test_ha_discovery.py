@@ -225,3 +225,11 @@ def test_the_state_payload_has_every_templated_key_and_null_for_absent() -> None
 def test_kwh_is_joules_over_3_6e6_exactly() -> None:
     assert kwh(Decimal("3600000")) == 1
     assert kwh(Decimal("44444160000")) == Decimal("12345.6")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("prefix", ""), ("prefix", "/ha"), ("base", "a+b"), ("node", "a b")]
+)
+def test_topics_refuse_what_mqtt_or_home_assistant_would_not_take(field: str, value: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        Topics(**{field: value})
