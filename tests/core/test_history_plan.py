@@ -8,6 +8,7 @@ from trio_smartmeter.core.echonet.history import HistoryTime, Slot
 from trio_smartmeter.core.history_plan import (
     Capabilities,
     GetDay,
+    GetLatest,
     GetWindow,
     SetDay,
     SetWindow,
@@ -68,3 +69,21 @@ def test_the_span_for_the_log_line() -> None:
     assert slot_span(slots) == "2026-11-30 21:00 … 2026-12-01 03:30"
     assert slot_span(slots[:1]) == "2026-11-30 21:00"
     assert slot_span([]) == ""
+
+
+def test_a_day_is_asked_only_for_the_direction_it_lacks() -> None:
+    both = Capabilities(history2=False, reverse=True)
+    day = missing_slots(NOW, set(), oldest_known_end=None)[:6]  # today's, 01:00-03:30
+    ends = {int(s.unix_end) for s in day}
+    assert plan(day, both, NOW.date(), have_forward=ends) == (SetDay(0), GetDay(0, reverse=True))
+    assert plan(day, both, NOW.date(), have_reverse=ends) == (SetDay(0), GetDay(0, reverse=False))
+
+
+def test_the_newest_slot_alone_is_one_get_of_ea_or_eb() -> None:
+    both = Capabilities(history2=True, reverse=True)
+    newest = Slot.ending_at(NOW)
+    have = {int(newest.unix_end)}
+    steps = plan([newest], both, NOW.date(), have_forward=have, newest=newest)
+    assert steps == (GetLatest(forward=False, reverse=True),)
+    steps = plan([newest], both, NOW.date(), newest=newest)
+    assert steps == (GetLatest(forward=True, reverse=True),)

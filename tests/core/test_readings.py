@@ -103,3 +103,10 @@ def test_the_energy_counter_watch_tells_rollover_from_reset() -> None:
     assert watch.observe(0, digits=6) == "reset"
     assert watch.last_forward == 0
     assert watch.observe(0, digits=6) is None
+
+
+def test_the_first_frame_reads_both_fixed_time_values() -> None:
+    """EB with EA: the reverse value is not left to a push real meters may not send."""
+    first = poll_epcs(None)
+    assert epc.EPC_FIXED_FORWARD in first and epc.EPC_FIXED_REVERSE in first
+    assert epc.EPC_FIXED_REVERSE not in poll_epcs(SCALING)

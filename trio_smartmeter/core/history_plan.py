@@ -71,7 +71,16 @@ class GetWindow:
     window: HistoryTime
 
 
-Step = SetDay | GetDay | SetWindow | GetWindow
+@attrs.frozen
+class GetLatest:
+    """Get EA and/or EB: the newest slot's registers, one frame and no Set (a live push
+    of EA alone leaves the reverse value of that slot to read)."""
+
+    forward: bool
+    reverse: bool
+
+
+Step = SetDay | GetDay | SetWindow | GetWindow | GetLatest
 
 
 def missing_slots(
@@ -81,7 +90,11 @@ def missing_slots(
     oldest_known_end: int | None,
     unavailable: Set[int] = frozenset(),
 ) -> list[Slot]:
-    """The slots up to ``newest_boundary`` (meter time) that are not stored, newest first.
+    """The slots up to ``newest_boundary`` (meter time) that are not complete, newest first.
+
+    ``known_ends`` are the slots complete in the store: every direction the meter
+    measures is known (a slot with its forward value alone, from a live EA push, is
+    missing while the meter measures reverse energy too).
 
     The window covers at least the last :data:`FIRST_FILL` and reaches back to the
     oldest stored slot, never past what the meter keeps; ``unavailable`` are slots the
@@ -108,30 +121,59 @@ def _from_unix(end_unix: int, like: Slot) -> _dt.datetime:
 
 
 def plan(
-    missing: Iterable[Slot], capabilities: Capabilities, meter_today: _dt.date
+    missing: Iterable[Slot],
+    capabilities: Capabilities,
+    meter_today: _dt.date,
+    *,
+    have_forward: Set[int] = frozenset(),
+    have_reverse: Set[int] = frozenset(),
+    newest: Slot | None = None,
 ) -> tuple[Step, ...]:
-    """The frames that read ``missing`` back, newest first, fewest frames."""
+    """The frames that read ``missing`` back, newest first, fewest frames.
+
+    A missing slot lacks at least one direction the meter measures; ``have_forward`` and
+    ``have_reverse`` are the slot ends whose forward / reverse value is already stored,
+    so history 1 asks E2 or E4 only for the days that lack it (a slot pushed live by EA
+    alone needs E4, not E2 again). When only ``newest`` (the slot of the meter's latest
+    boundary) is missing, EA/EB give it in one frame.
+    """
     slots = sorted(set(missing), reverse=True)
     if not slots:
         return ()
-    days = history1_days(slots, meter_today)
-    per_day = 2 + capabilities.reverse
-    by_day: tuple[Step, ...] = tuple(
-        step
-        for day in days
-        for step in (
-            SetDay(day),
-            GetDay(day, reverse=False),
-            *((GetDay(day, reverse=True),) if capabilities.reverse else ()),
+    if newest is not None and slots == [newest]:
+        end = int(newest.unix_end)
+        reverse = capabilities.reverse and end not in have_reverse
+        return (GetLatest(forward=end not in have_forward, reverse=reverse),)
+    by_day: list[Step] = []
+    for day in history1_days(slots, meter_today):
+        of_day = [int(s.unix_end) for s in slots if (meter_today - s.end.date()).days == day]
+        forward = any(end not in have_forward for end in of_day)
+        reverse = capabilities.reverse and any(end not in have_reverse for end in of_day)
+        if not forward and not reverse:
+            continue
+        by_day.append(SetDay(day))
+        by_day.extend(
+            GetDay(day, reverse=r) for r, need in ((False, forward), (True, reverse)) if need
         )
-    )
     if not capabilities.history2:
-        return by_day
+        return tuple(by_day)
     windows = history2_windows(slots)
     by_window: tuple[Step, ...] = tuple(
         step for w in windows for step in (SetWindow(w), GetWindow(w))
     )
-    return by_window if len(by_window) <= len(days) * per_day else by_day
+    return by_window if len(by_window) <= len(by_day) else tuple(by_day)
+
+
+def missing_directions(
+    missing: Iterable[Slot], *, have_forward: Set[int], have_reverse: Set[int], reverse: bool
+) -> tuple[set[Slot], set[Slot]]:
+    """The slots of ``missing`` that lack their forward value, and those that lack their
+    reverse one (none when the meter measures no reverse energy)."""
+    slots = set(missing)
+    return (
+        {s for s in slots if int(s.unix_end) not in have_forward},
+        {s for s in slots if reverse and int(s.unix_end) not in have_reverse},
+    )
 
 
 def slot_span(slots: Iterable[Slot]) -> str:
@@ -147,10 +189,12 @@ __all__ = [
     "FIRST_FILL",
     "Capabilities",
     "GetDay",
+    "GetLatest",
     "GetWindow",
     "SetDay",
     "SetWindow",
     "Step",
+    "missing_directions",
     "missing_slots",
     "plan",
     "slot_span",

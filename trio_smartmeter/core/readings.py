@@ -3,7 +3,8 @@ properties of the answer become SI values. Pure.
 
 Every poll is ONE Get frame. A session's first frame also carries the static properties
 (standard version, manufacturer, D3, D7, E1, the Get and Set maps and the last
-fixed-time value),
+fixed-time values of both directions, EA and EB: the reverse one is not left to the next
+half-hour's push, which real meters may not send),
 so the scaling comes from the same frame as the first reading: one round trip, not two.
 Later frames ask for E7, E8, E0, and E3 only if the meter has it, and D0 (the one-minute
 values of a Release R meter) when its Get map lists it.
@@ -29,6 +30,8 @@ from trio_smartmeter.core.model import (
     Reading,
 )
 
+#: The last fixed-time (half-hour) values, EA forward and EB reverse: the first frame's.
+FIXED_EPCS = (epc.EPC_FIXED_FORWARD, epc.EPC_FIXED_REVERSE)
 #: Read once per session, in the session's first poll frame (Get_SNA for some is fine).
 STATIC_EPCS = (
     epc.EPC_STANDARD_VERSION,
@@ -38,7 +41,7 @@ STATIC_EPCS = (
     epc.EPC_UNIT,
     epc.EPC_GET_MAP,
     epc.EPC_SET_MAP,
-    epc.EPC_FIXED_FORWARD,
+    *FIXED_EPCS,
 )
 #: Every poll carries these (E3 too while the meter has it).
 POLL_EPCS = (epc.EPC_POWER, epc.EPC_CURRENTS, epc.EPC_FORWARD)

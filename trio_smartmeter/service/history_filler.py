@@ -3,10 +3,13 @@
 The poller hands over the time left until its next tick; a history frame goes out only
 with a deadline that ends before that tick (so a poll is never delayed: at the default
 60 s the frame gets its full 30 s, at 10 s it gets 9 s), never while the transmit-time
-limit is active, and at most one per interval. Which frames is the pure planner's choice
+limit is active; as many as fit before the next poll, so a long interval fills as fast
+as a short one (a day of history 1 is three frames). Which frames is the pure planner's choice
 (``core.history_plan``); this module carries the steps out, checks that the day or time
 the meter answered for is the one it was set to (another HEMS may have changed it), and
-stores what came back. Live fixed-time values (EA/EB) go into the same store.
+stores what came back. Live fixed-time values (EA/EB) go into the same store; a slot is
+complete only when every direction the meter measures is known, so a slot pushed live by
+EA alone is read back for its reverse value (EB, one frame).
 """
 
 from __future__ import annotations
@@ -27,16 +30,19 @@ from trio_smartmeter.core.errors import MalformedResponse, RequestTimeout, SendF
 from trio_smartmeter.core.history_plan import (
     Capabilities,
     GetDay,
+    GetLatest,
     GetWindow,
     SetDay,
     SetWindow,
     Step,
+    missing_directions,
     missing_slots,
     plan,
     slot_span,
 )
 from trio_smartmeter.core.jst import unix_to_meter_time
 from trio_smartmeter.core.model import HalfHour, MeterScaling
+from trio_smartmeter.core.readings import fixed_time_from, half_hour_from_fixed
 from trio_smartmeter.core.recovery import StepRetry
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.meter_client import MeterClient
@@ -46,6 +52,8 @@ from trio_smartmeter.service.history_store import HistoryStore
 T = TypeVar("T")
 #: How the store's blocking calls are made (a worker thread; inline under a test clock).
 Offload = Callable[..., Awaitable[Any]]
+#: A history frame's usual round trip on a real meter (for the log's estimate only).
+TYPICAL_FRAME_SECONDS = 3.0
 
 
 async def in_thread(fn: Callable[..., T], *args: object) -> T:
@@ -68,8 +76,11 @@ class HistoryFiller:
         self._offload = offload
         self._steps: collections.deque[Step] = collections.deque()
         self._gap: set[h.Slot] = set()
+        self._gap_forward: set[h.Slot] = set()  # the gap's slots that lack forward
+        self._gap_reverse: set[h.Slot] = set()  # ... and reverse (a meter that measures it)
         self._filled: set[h.Slot] = set()
         self._unavailable: set[int] = set()
+        self._no_reverse: set[int] = set()  # slot ends the meter has no reverse value for
         self._planned_for: _dt.datetime | None = None
         self._retry = StepRetry()
         self._live: list[HalfHour] = []
@@ -92,13 +103,17 @@ class HistoryFiller:
         self._live.append(row)
 
     async def flush(self) -> None:
+        """Store the live values; rows the disk could not take yet are tried again."""
         if self._live:
             rows, self._live = self._live, []
             await self._store(rows)
+        elif self.store.holding:
+            await self._offload(self.store.retry)
 
     # -- between two polls ---------------------------------------------------------------
     async def between_polls(self, meter: MeterClient, *, time_left: float) -> None:
-        """At most one history frame, if it fits in ``time_left`` and may be sent."""
+        """History frames while they fit in ``time_left`` and may be sent."""
+        ends_at = trio.current_time() + time_left
         await self.flush()
         scaling = self.state.scaling
         fixed = self.state.fixed_forward
@@ -107,9 +122,15 @@ class HistoryFiller:
         boundary = unix_to_meter_time(fixed.meter_timestamp_unix)
         if not self._steps and boundary != self._planned_for:
             await self._replan(boundary, scaling)
-        deadline = self.deadline_for(time_left)
-        if not self._steps or self.state.rate_limited or deadline is None:
-            return
+        while self._steps and not self.state.rate_limited:
+            deadline = self.deadline_for(ends_at - trio.current_time())
+            if deadline is None or not await self._step(meter, deadline, boundary, scaling):
+                return
+
+    async def _step(
+        self, meter: MeterClient, deadline: float, boundary: _dt.datetime, scaling: MeterScaling
+    ) -> bool:
+        """The next step within ``deadline``; False when it failed."""
         step = self._steps[0]
         try:
             with trio.fail_after(deadline):
@@ -119,24 +140,57 @@ class HistoryFiller:
             logger.debug("history read {} failed ({}): {}", step, self._retry.failures, exc)
             if dropped:
                 self._drop_plan(f"failed {self._retry.limit} times in a row")
-            return
+            return False
         self._retry.succeeded()
         await self._progress()
+        return True
 
     async def _replan(self, boundary: _dt.datetime, scaling: MeterScaling) -> None:
         self._planned_for = boundary
-        known, oldest = await self._offload(self._known_and_oldest)
+        forward, reverse, oldest = await self._offload(self._stored)
+        reverse |= self._no_reverse
+        complete = forward & reverse if scaling.has_reverse else forward
         missing = missing_slots(
-            boundary, known, oldest_known_end=oldest, unavailable=self._unavailable
+            boundary, complete, oldest_known_end=oldest, unavailable=self._unavailable
         )
         capabilities = Capabilities(history2=scaling.history2, reverse=scaling.has_reverse)
-        self._steps = collections.deque(plan(missing, capabilities, boundary.date()))
+        steps = plan(
+            missing,
+            capabilities,
+            boundary.date(),
+            have_forward=forward,
+            have_reverse=reverse,
+            newest=h.Slot.ending_at(boundary),
+        )
+        self._steps = collections.deque(steps)
         self._gap, self._filled = set(missing), set()
+        self._gap_forward, self._gap_reverse = missing_directions(
+            missing, have_forward=forward, have_reverse=reverse, reverse=scaling.has_reverse
+        )
+        if len(missing) > 1:
+            logger.info(
+                "reading {} missing half-hours {} back from the meter: {} frames, about {}",
+                len(missing),
+                slot_span(missing),
+                len(steps),
+                _duration(self._estimate(len(steps))),
+            )
         await self._progress()
 
-    def _known_and_oldest(self) -> tuple[set[int], int | None]:
-        rows = self.store.known(0, 2**62)
-        return rows, min(rows, default=None)
+    def _estimate(self, frames: int) -> float:
+        """Roughly how long ``frames`` take: as many as fit between two polls, the first
+        ones right now."""
+        interval = self.state.interval
+        per_interval = max(1, int((interval - 2.0) // TYPICAL_FRAME_SECONDS))
+        later = (frames - 1) // per_interval  # intervals waited for
+        return later * interval + (frames - later * per_interval) * TYPICAL_FRAME_SECONDS
+
+    def _stored(self) -> tuple[set[int], set[int], int | None]:
+        """The slot ends with a forward value, those with a reverse one, the oldest."""
+        rows = self.store.between(0, 2**62)
+        forward = {r.end_unix for r in rows if r.forward_raw is not None}
+        reverse = {r.end_unix for r in rows if r.reverse_raw is not None}
+        return forward, reverse, min((r.end_unix for r in rows), default=None)
 
     def _drop_plan(self, why: str) -> None:
         logger.info("history read paused: {} (planned again at the next half-hour)", why)
@@ -144,11 +198,14 @@ class HistoryFiller:
 
     async def _progress(self) -> None:
         count = await self._offload(self.store.count)
-        left = len(self._gap - self._filled) if self._steps else 0
+        left = len(self._gap_forward | self._gap_reverse) if self._steps else 0
         self.state.set_history(slots=count, missing=left)
         if not self._steps and self._filled:
-            logger.info(
-                "filled {} half-hours {} from the meter", len(self._filled), slot_span(self._filled)
+            logger.log(
+                "INFO" if len(self._filled) > 1 else "DEBUG",
+                "filled {} half-hours {} from the meter",
+                len(self._filled),
+                slot_span(self._filled),
             )
             self._filled = set()
 
@@ -168,6 +225,9 @@ class HistoryFiller:
                 self._drop_plan(f"the meter refused to set {prop.epc:02X}")
                 return
             self._steps.popleft()
+            return
+        if isinstance(step, GetLatest):
+            await self._latest(meter, step, boundary, scaling)
             return
         code = (
             epc.EPC_HISTORY2
@@ -213,25 +273,85 @@ class HistoryFiller:
             if slot not in self._gap:
                 continue
             end = int(slot.unix_end)
+            if forward is None and slot in self._gap_forward and not _reverse_only(step):
+                self._unavailable.add(end)  # "not collected": do not ask again
+            if reverse is None and slot in self._gap_reverse and not _forward_only(step):
+                self._no_reverse.add(end)
+                self._gap_reverse.discard(slot)
             if forward is None and reverse is None:
-                if not (isinstance(step, GetDay) and step.reverse):
-                    self._unavailable.add(end)  # "not collected": do not ask again
                 continue
-            rows.append(
-                HalfHour(
-                    end,
-                    forward_raw=forward,
-                    reverse_raw=reverse,
-                    forward_joules=_joules(forward, scaling),
-                    reverse_joules=_joules(reverse, scaling),
-                )
-            )
-            if forward is not None:
-                self._filled.add(slot)
+            rows.append(self._row(slot, forward, reverse, scaling))
         return rows
+
+    def _row(
+        self, slot: h.Slot, forward: int | None, reverse: int | None, scaling: MeterScaling
+    ) -> HalfHour:
+        """The store's row for ``slot``; the gap's bookkeeping of what it still lacks."""
+        if forward is not None:
+            self._gap_forward.discard(slot)
+        if reverse is not None:
+            self._gap_reverse.discard(slot)
+        if slot in self._gap and slot not in self._gap_forward | self._gap_reverse:
+            self._filled.add(slot)
+        return HalfHour(
+            int(slot.unix_end),
+            forward_raw=forward,
+            reverse_raw=reverse,
+            forward_joules=_joules(forward, scaling),
+            reverse_joules=_joules(reverse, scaling),
+        )
+
+    async def _latest(
+        self, meter: MeterClient, step: GetLatest, boundary: _dt.datetime, scaling: MeterScaling
+    ) -> None:
+        """EA/EB for the newest slot (also the fixed-time metrics: they are fresh)."""
+        codes = [epc.EPC_FIXED_FORWARD] * step.forward + [epc.EPC_FIXED_REVERSE] * step.reverse
+        answered = readable_properties(await meter.get(codes))
+        self._steps.popleft()
+        newest = h.Slot.ending_at(boundary)
+        rows = []
+        for code in codes:
+            reverse = code == epc.EPC_FIXED_REVERSE
+            edt = answered.get(code)
+            row = None if edt is None else half_hour_from_fixed(edt, scaling, reverse=reverse)
+            if edt is None or row is None:
+                if reverse:
+                    self._no_reverse.add(int(newest.unix_end))
+                    self._gap_reverse.discard(newest)
+                continue
+            energy = fixed_time_from(edt, scaling, trio.current_time())
+            if reverse:
+                self.state.set_fixed(reverse=energy)
+            else:
+                self.state.set_fixed(forward=energy)
+            if row.end_unix == int(newest.unix_end):
+                raw = row.reverse_raw if reverse else row.forward_raw
+                rows.append(
+                    self._row(newest, None if reverse else raw, raw if reverse else None, scaling)
+                )
+            else:
+                rows.append(row)  # the meter moved on meanwhile: a later slot's value
+        await self._store(rows)
 
     async def _store(self, rows: list[HalfHour]) -> None:
         await self._offload(self.store.put, rows)
+
+
+def _reverse_only(step: GetDay | GetWindow) -> bool:
+    return isinstance(step, GetDay) and step.reverse
+
+
+def _forward_only(step: GetDay | GetWindow) -> bool:
+    return isinstance(step, GetDay) and not step.reverse
+
+
+def _duration(seconds: float) -> str:
+    """ "40 s", "3 min", "2.5 h" for a log line."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _joules(raw: int | None, scaling: MeterScaling) -> Decimal | None:

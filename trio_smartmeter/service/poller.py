@@ -20,6 +20,7 @@ from trio_smartmeter.core.echonet import meter as epc
 from trio_smartmeter.core.errors import MalformedResponse, SessionLost
 from trio_smartmeter.core.model import MeterScaling, SessionState
 from trio_smartmeter.core.readings import (
+    FIXED_EPCS,
     EnergyCounterWatch,
     UnreadableAnswer,
     meter_info_from,
@@ -140,8 +141,7 @@ class Poller:
         info = meter_info_from(props)
         if info is not None:
             self.state.set_meter_info(info)
-        if epc.EPC_FIXED_FORWARD in props:
-            record_fixed(
-                self.state, self.history, epc.EPC_FIXED_FORWARD, props[epc.EPC_FIXED_FORWARD]
-            )
+        for which in FIXED_EPCS:
+            if which in props:
+                record_fixed(self.state, self.history, which, props[which])
         return scaling

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -37,6 +38,9 @@ class BadParameter(ValueError):
     """A query parameter that is not a time; the message names it."""
 
 
+_OFFSET = re.compile(r"\d{2}(:?\d{2})?")
+
+
 def parse_time(name: str, text: str) -> float:
     """RFC 3339 (``2026-12-01T03:30:00+09:00``, ``...Z``) or a Unix time, as Unix time."""
     try:
@@ -48,7 +52,7 @@ def parse_time(name: str, text: str) -> float:
             return value
         raise BadParameter(f"{name}: not a finite time")
     try:
-        at = _dt.datetime.fromisoformat(text)
+        at = _dt.datetime.fromisoformat(_plus_restored(text))
     except ValueError:
         raise BadParameter(
             f"{name}: expected RFC 3339 (2026-12-01T03:30:00+09:00) or a Unix time"
@@ -56,6 +60,15 @@ def parse_time(name: str, text: str) -> float:
     if at.tzinfo is None:
         raise BadParameter(f"{name}: give a UTC offset (e.g. +09:00 or Z)")
     return at.timestamp()
+
+
+def _plus_restored(text: str) -> str:
+    """``2026-12-07T00:00:00 09:00`` -> ``...+09:00``: a ``+`` typed in a URL arrives as
+    a space (form encoding); a space before a UTC offset can mean nothing else."""
+    head, space, offset = text.rpartition(" ")
+    if space and ":" in head and _OFFSET.fullmatch(offset):
+        return f"{head}+{offset}"
+    return text
 
 
 def window(query: dict[str, list[str]], now_unix: float) -> tuple[float, float]:
