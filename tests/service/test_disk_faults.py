@@ -9,6 +9,7 @@ root, skipped otherwise) or SQLite's own page limit (``max_page_count``: the sam
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import stat
@@ -16,6 +17,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.recovery import STORE_WRITE_BACKOFF
 from trio_smartmeter.service.address_cache import AddressCache
 from trio_smartmeter.service.history_store import SLOT_SECONDS, HistoryStore
+from trio_smartmeter.sim import MeterConfig, SimulatedModule
 
 T0 = 1_796_050_800  # 2026-12-01 00:00 JST
 #: Opening a path must return within this (a FIFO would block for good).
@@ -307,3 +310,103 @@ async def test_the_exporter_reads_the_meter_with_special_state_and_store_paths(
             nursery.cancel_scope.cancel()
     warnings = [m for level, m in logs.records if "not a regular file" in m]
     assert len(warnings) == 2, warnings  # one line for each path
+
+
+# -- the running exporter (virtual clock, a real small filesystem) ------------------------
+INTERVAL = 60.0
+#: A freed disk is written again at the first poll after the ladder's delay has passed.
+RECOVERY_BOUND = INTERVAL + STORE_WRITE_BACKOFF.cap * (1 + STORE_WRITE_BACKOFF.jitter)
+
+
+def record(case: str, **numbers: float) -> None:
+    """For the reliability table: ``DISK_FAULTS_JSONL=file`` collects the measurements."""
+    out = os.environ.get("DISK_FAULTS_JSONL")
+    if out:
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"case": case, **numbers}) + "\n")
+
+
+async def wait_for(predicate: Callable[[], bool], limit: float = 4 * 3600) -> float:
+    with trio.fail_after(limit):
+        while not predicate():
+            await trio.sleep(1.0)
+    return trio.current_time()
+
+
+def meter_with_history(seed: int) -> SimulatedModule:
+    meter = MeterConfig(start=datetime(2026, 12, 1, 9, 0), history_days=2)
+    return SimulatedModule("bp35a1", seed=seed, meter=meter)
+
+
+async def test_full_while_running_recovers_within_a_poll_of_freeing(
+    tmp_path: Path, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    with small_tmpfs(tmp_path / "state") as state:
+        path = state / "history.sqlite"
+        store = HistoryStore(path, clock=trio.current_time)
+        store.open()
+        rig = await start_rig(nursery, module=meter_with_history(21), history=store, watch=False)
+        await wait_for(lambda: rig.state.history_missing == 0)
+        before = on_disk(path)
+        ballast = fill_up(state)
+        await trio.sleep(3 * 1800)  # half-hour pushes while the disk is full
+        during = on_disk(path)
+        held = store.holding
+        assert held >= 2 and store.count() == before + held
+        ballast.unlink()
+        freed = trio.current_time()
+        written = await wait_for(lambda: store.holding == 0)
+        after = on_disk(path)
+        no_aside(state)
+        record("full while running", before=before, during=during, after=after, s=written - freed)
+        assert during == before and after >= before + held  # later pushes were held too
+        assert store.count() == after
+        assert written - freed <= RECOVERY_BOUND
+        rig.supervisor.request_stop()
+
+
+async def test_full_at_start_recovers_within_a_poll_of_freeing(
+    tmp_path: Path, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    with small_tmpfs(tmp_path / "state") as state:
+        path = state / "history.sqlite"
+        first = HistoryStore(path)
+        first.open()
+        first.put(day(-2000, 48))  # good rows of an earlier run (older than the meter's)
+        first.close()
+        ballast = fill_up(state)
+        store = HistoryStore(path, clock=trio.current_time)
+        store.open()
+        rig = await start_rig(nursery, module=meter_with_history(22), history=store, watch=False)
+        await wait_for(lambda: rig.state.history_missing == 0 and store.holding > 0)
+        await trio.sleep(600)
+        before = on_disk(path)
+        held = store.holding
+        ballast.unlink()
+        freed = trio.current_time()
+        written = await wait_for(lambda: store.holding == 0)
+        after = on_disk(path)
+        no_aside(state)
+        record("full at start", before=before, during=before, after=after, s=written - freed)
+        assert (before, after) == (48, 48 + held)
+        assert written - freed <= RECOVERY_BOUND
+        rig.supervisor.request_stop()
+
+
+async def test_a_removed_directory_is_back_within_a_poll(
+    tmp_path: Path, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    path = tmp_path / "state" / "history.sqlite"
+    store = HistoryStore(path, clock=trio.current_time)
+    store.open()
+    rig = await start_rig(nursery, module=meter_with_history(23), history=store, watch=False)
+    await wait_for(lambda: rig.state.history_missing == 0)
+    before = on_disk(path)
+    shutil.rmtree(path.parent)
+    removed = trio.current_time()
+    back = await wait_for(lambda: path.exists() and store.holding == 0)
+    after = on_disk(path)
+    record("directory removed", before=before, during=0, after=after, s=back - removed)
+    assert after >= before
+    assert back - removed <= INTERVAL + 1
+    rig.supervisor.request_stop()

@@ -103,11 +103,12 @@ class HistoryFiller:
         self._live.append(row)
 
     async def flush(self) -> None:
-        """Store the live values; rows the disk could not take yet are tried again."""
+        """Store the live values; rows the disk could not take yet are tried again, a
+        removed store is recreated."""
         if self._live:
             rows, self._live = self._live, []
             await self._store(rows)
-        elif self.store.holding:
+        else:  # held rows, a removed store: a stat and no write when all is well
             await self._offload(self.store.retry)
 
     # -- between two polls ---------------------------------------------------------------

@@ -145,8 +145,12 @@ class HistoryStore:
         return len(new)
 
     def retry(self) -> None:
-        """Write the rows held in memory, if any and the backoff has run out."""
+        """Write the rows held in memory, if any and the backoff has run out; a store
+        removed since it was opened is recreated now (a stat: cheap at every poll)."""
         with self._lock:
+            if self._db is not None and self.path is not None and not self._still_there():
+                self._rescue()
+                self._retry_at = 0.0
             if not self._held or self._clock() < self._retry_at:
                 return
             try:
@@ -220,20 +224,25 @@ class HistoryStore:
         """The open store, reopened (and recreated with its directory) when its file was
         removed or replaced since it was opened."""
         if self._db is not None and self.path is not None and not self._still_there():
-            rescued = self._all_rows()
-            self.close()
-            for row in rescued:
-                held = self._held.get(row[0])
-                self._held[row[0]] = row if held is None else _merge(row, held)
-            logger.warning(
-                "history store {} was removed while running: recreating it (and its"
-                " directory) with the {} half-hours known",
-                self.path,
-                len(self._held),
-            )
+            self._rescue()
         if self._db is None:
             self._db = self._connect()
         return self._db
+
+    def _rescue(self) -> None:
+        """The store's file was removed (or replaced): its rows, still readable through
+        the open connection, are held for the new file, and the deleted one is let go."""
+        rescued = self._all_rows()
+        self.close()
+        for row in rescued:
+            held = self._held.get(row[0])
+            self._held[row[0]] = row if held is None else _merge(row, held)
+        logger.warning(
+            "history store {} was removed while running: recreating it (and its directory)"
+            " with the {} half-hours known",
+            self.path,
+            len(self._held),
+        )
 
     def _still_there(self) -> bool:
         assert self.path is not None
@@ -254,7 +263,7 @@ class HistoryStore:
             logger.warning(
                 "{}: holding {} half-hours in memory until the history store {} can be written",
                 "disk full" if full else f"cannot write the history store ({exc})",
-                len(self._held),
+                len(self._held) or "the",
                 self.path,
             )
         else:
