@@ -73,3 +73,18 @@ def test_an_unusable_directory_keeps_the_store_in_memory(tmp_path: Path) -> None
     store.put([slot(0)])
     assert store.count() == 1
     assert store.path is None
+
+
+def test_one_frame_of_48_half_hours_is_one_commit(tmp_path: Path) -> None:
+    """One transaction per meter frame: the WAL grows by one commit's pages (one
+    fdatasync), not by a page and a sync per half-hour (48 on the SD card)."""
+    path = tmp_path / "history.sqlite"
+    store = HistoryStore(path)
+    store.open()
+    store.put([slot(0)])
+    wal = Path(f"{path}-wal")
+    before = wal.stat().st_size
+    store.put([slot(i, 100 + i) for i in range(1, 49)])
+    frame = 24 + 4096  # a WAL frame: its header and one page
+    assert wal.stat().st_size - before <= 2 * frame
+    assert store.count() == 49
