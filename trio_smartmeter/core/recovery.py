@@ -456,5 +456,5 @@ MQTT_RECONNECT = Backoff(initial=1.0, factor=2.0, cap=60.0, jitter=0.1)
 #: A durable write that failed (a full disk, a removed directory; the history store):
 #: the rows are held in memory and the write is tried again after this backoff — 1, 2,
 #: 4 … 30 s ±10 %, counted from the last write that succeeded — so a freed disk is
-#: written again within half a minute (plus at most one poll interval, which carries it).
+#: written again within about half a minute, at any poll interval.
 STORE_WRITE_BACKOFF = Backoff(initial=1.0, factor=2.0, cap=30.0)

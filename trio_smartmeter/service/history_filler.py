@@ -113,9 +113,17 @@ class HistoryFiller:
 
     # -- between two polls ---------------------------------------------------------------
     async def between_polls(self, meter: MeterClient, *, time_left: float) -> None:
-        """History frames while they fit in ``time_left`` and may be sent."""
+        """History frames while they fit in ``time_left`` and may be sent; then, while
+        the disk refuses rows, their writes on the ladder's backoff until the next poll
+        (so a freed card is written within the backoff at any interval)."""
         ends_at = trio.current_time() + time_left
         await self.flush()
+        await self._fill(meter, ends_at)
+        while self.store.holding and trio.current_time() < ends_at:
+            await trio.sleep(min(self.store.retry_in(), ends_at - trio.current_time()))
+            await self._offload(self.store.retry)
+
+    async def _fill(self, meter: MeterClient, ends_at: float) -> None:
         scaling = self.state.scaling
         fixed = self.state.fixed_forward
         if scaling is None or fixed is None:

@@ -144,6 +144,10 @@ class HistoryStore:
             self.retry()
         return len(new)
 
+    def retry_in(self) -> float:
+        """Seconds until the next write of held rows may be tried (the ladder's backoff)."""
+        return max(0.0, self._retry_at - self._clock())
+
     def retry(self) -> None:
         """Write the rows held in memory, if any and the backoff has run out; a store
         removed since it was opened is recreated now (a stat: cheap at every poll)."""
