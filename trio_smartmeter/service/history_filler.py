@@ -285,12 +285,18 @@ class HistoryFiller:
             if forward is None and slot in self._gap_forward and not _reverse_only(step):
                 self._unavailable.add(end)  # "not collected": do not ask again
             if reverse is None and slot in self._gap_reverse and not _forward_only(step):
-                self._no_reverse.add(end)
+                self._no_reverse.add(end)  # "not collected": as complete as it gets
                 self._gap_reverse.discard(slot)
+                self._settle(slot)
             if forward is None and reverse is None:
                 continue
             rows.append(self._row(slot, forward, reverse, scaling))
         return rows
+
+    def _settle(self, slot: h.Slot) -> None:
+        """Count ``slot`` as filled once it lacks nothing that can still be read."""
+        if slot in self._gap and slot not in self._gap_forward | self._gap_reverse:
+            self._filled.add(slot)
 
     def _row(
         self, slot: h.Slot, forward: int | None, reverse: int | None, scaling: MeterScaling
@@ -300,8 +306,7 @@ class HistoryFiller:
             self._gap_forward.discard(slot)
         if reverse is not None:
             self._gap_reverse.discard(slot)
-        if slot in self._gap and slot not in self._gap_forward | self._gap_reverse:
-            self._filled.add(slot)
+        self._settle(slot)
         return HalfHour(
             int(slot.unix_end),
             forward_raw=forward,
@@ -327,6 +332,7 @@ class HistoryFiller:
                 if reverse:
                     self._no_reverse.add(int(newest.unix_end))
                     self._gap_reverse.discard(newest)
+                    self._settle(newest)
                 continue
             energy = fixed_time_from(edt, scaling, trio.current_time())
             if reverse:
