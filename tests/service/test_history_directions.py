@@ -153,4 +153,5 @@ async def test_the_backfill_progresses_and_says_so_at_every_interval(
     )
     assert match is not None, started
     assert int(match[1]) >= 47 and int(match[2]) >= 2
-    assert any(m.startswith("filled ") for _, m in logs.records)
+    filled = [m for _, m in logs.records if m.startswith("filled ")]
+    assert len(filled) == 1 and filled[0].startswith(f"filled {match[1]} half-hours"), filled
