@@ -55,7 +55,14 @@ def update(path: Path, template: Catalog) -> Catalog:
         if message.id not in catalog:
             catalog[message.id] = message
     catalog.obsolete.clear()
-    catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+    # the header keeps its POT-Creation-Date: a run that changes no message changes no byte
+    # (tests/test_i18n.py checks that the committed catalogs are what this writes)
+    catalog.update(
+        template,
+        no_fuzzy_matching=True,
+        update_header_comment=False,
+        update_creation_date=False,
+    )
     with path.open("wb") as f:
         write_po(f, catalog, width=WIDTH, sort_by_file=True, include_previous=False)
     return catalog

@@ -152,8 +152,10 @@ def test_the_update_keeps_prepared_translations(tmp_path: Path, template: Catalo
 
     po = tmp_path / "trio_smartmeter.po"
     shutil.copy(JA_PO, po)
-    prepared = "show this help and exit"
-    assert prepared not in template, "marked now: pick another prepared message"
+    prepared = "a message prepared before any code marks it"
+    assert prepared not in template
+    with po.open("a", encoding="utf-8") as f:
+        f.write(f'\n#~ msgid "{prepared}"\n#~ msgstr "前もって訳したメッセージ"\n')
     update(po, template)
     assert prepared in read_catalog(po).obsolete
     marked = Catalog()
@@ -164,4 +166,36 @@ def test_the_update_keeps_prepared_translations(tmp_path: Path, template: Catalo
     update(po, marked)
     entry = read_catalog(po)[prepared]
     assert entry is not None and not entry.fuzzy
-    assert entry.string == "このヘルプを表示して終了します"
+    assert entry.string == "前もって訳したメッセージ"
+
+
+@pytest.mark.parametrize("po", catalogs(), ids=lambda p: p.parts[-3])
+def test_the_catalogs_are_current_with_the_code(
+    po: Path, tmp_path: Path, template: Catalog
+) -> None:
+    """What scripts/i18n would write is what is committed: no marked message is missing,
+    no entry is stale, and a run that changes no message changes no byte."""
+    from scripts.i18n import update
+
+    copy = tmp_path / po.name
+    shutil.copy(po, copy)
+    update(copy, template)
+    assert copy.read_bytes() == po.read_bytes(), f"run scripts/i18n and commit {po.name}"
+
+
+#: What a message tells the user to set or type: a variable, a flag, a group, a device form.
+_FIX = re.compile(r"SMARTMETER_[A-Z_]+\*?|(?<![\w/.-])--?[a-z][a-z-]*[a-z]|dialout|sim:MODEL")
+
+
+@pytest.mark.parametrize("po", catalogs(), ids=lambda p: p.parts[-3])
+def test_a_message_that_names_a_fix_names_it_in_every_language(po: Path, template: Catalog) -> None:
+    """SMARTMETER_ID, -port, --help... are what the user types: a translation keeps them."""
+    catalog = read_catalog(po)
+    differ = {
+        str(m.id): sorted(set(_FIX.findall(str(m.id))) ^ set(_FIX.findall(str(entry.string))))
+        for m in template
+        if m.id and (entry := catalog.get(m.id)) is not None
+        if set(_FIX.findall(str(m.id))) != set(_FIX.findall(str(entry.string)))
+    }
+    assert not differ, f"{po.relative_to(ROOT)}: the fix differs: {differ}"
+    assert any("SMARTMETER_ID" in str(m.id) for m in template)  # the check has something to see

@@ -42,6 +42,7 @@ from trio_smartmeter.core.bill import (
 from trio_smartmeter.core.jst import unix_to_meter_time
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.tariff import Tariff, TariffError, load_tariff
+from trio_smartmeter.i18n import _
 from trio_smartmeter.service.settings import history_file
 
 PROG = "trio-smartmeter bill"
@@ -71,16 +72,23 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         add_help=False,
         allow_abbrev=False,
-        description="The electricity bill of a billing period, from the stored half-hours.",
-        epilog="Without --store the store beside the state file is read; the exporter's "
-        "options that choose it (-state-file, -device sim:MODEL, -demo; SMARTMETER_*) apply.",
+        description=_("The electricity bill of a billing period, from the stored half-hours."),
+        epilog=_(
+            "Without --store the store beside the state file is read; the exporter's "
+            "options that choose it (-state-file, -device sim:MODEL, -demo; SMARTMETER_*) apply."
+        ),
     )
-    p.add_argument("--check", "-check", metavar="FILE", help="check a tariff file and exit")
+    p.add_argument("--check", "-check", metavar="FILE", help=_("check a tariff file and exit"))
     p.add_argument("--period", "-period", choices=("current", "previous"), default="current")
-    p.add_argument("--tariff", "-tariff", metavar="FILE", help=f"the tariff file (${TARIFF_ENV})")
-    p.add_argument("--store", "-store", metavar="FILE", help="the history store file to read")
-    p.add_argument("--json", "-json", action="store_true", help="the bill as JSON (/api/bill's)")
-    p.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    p.add_argument(
+        "--tariff",
+        "-tariff",
+        metavar="FILE",
+        help=_("the tariff file (${env})").format(env=TARIFF_ENV),
+    )
+    p.add_argument("--store", "-store", metavar="FILE", help=_("the history store file to read"))
+    p.add_argument("--json", "-json", action="store_true", help=_("the bill as JSON (/api/bill's)"))
+    p.add_argument("-h", "--help", action="store_true", help=_("show this help and exit"))
     return p
 
 
@@ -93,21 +101,33 @@ def bill_main(args: list[str]) -> int:
             return 0
         if ours.check is not None:
             if rest:
-                raise _Usage(f"--check takes one file; unexpected {' '.join(rest)}")
+                raise _Usage(
+                    _("--check takes one file; unexpected {arguments}").format(
+                        arguments=" ".join(rest)
+                    )
+                )
             tariff = read_tariff(Path(ours.check))
-            print(f"{ours.check}: valid; {describe(tariff)}")
+            print(
+                _("{path}: valid; {description}").format(
+                    path=ours.check, description=describe(tariff)
+                )
+            )
             return 0
         tariff_path = ours.tariff or os.environ.get(TARIFF_ENV)
         if not tariff_path:
-            raise _Usage(f"no tariff: give --tariff FILE or set {TARIFF_ENV}")
+            raise _Usage(_("no tariff: give --tariff FILE or set {env}").format(env=TARIFF_ENV))
         tariff = read_tariff(Path(tariff_path))
         store = Path(ours.store) if ours.store is not None else _store_path(rest)
         if ours.store is not None and rest:
-            raise _Usage(f"--store names the store; unexpected {' '.join(rest)}")
+            raise _Usage(
+                _("--store names the store; unexpected {arguments}").format(
+                    arguments=" ".join(rest)
+                )
+            )
         bill = _bill(tariff, store, ours.period)
     except _Usage as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
-        print(f"{PROG}: see --help", file=sys.stderr)
+        print(_("{prog}: see --help").format(prog=PROG), file=sys.stderr)
         return 2
     except TariffError as exc:
         for line in exc.problems:
@@ -133,7 +153,9 @@ def read_tariff(path: Path) -> Tariff:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise TariffError([f"{path}: cannot read the file: {reason}"]) from None
+        raise TariffError(
+            [_("{path}: cannot read the file: {reason}").format(path=path, reason=reason)]
+        ) from None
     try:
         return load_tariff(text)
     except TariffError as exc:
@@ -143,13 +165,21 @@ def read_tariff(path: Path) -> Tariff:
 def describe(tariff: Tariff) -> str:
     """One line: what the tariff charges."""
     energy = (
-        f"{len(tariff.bands[0].tiers)} tiers"
+        _("{count} tiers").format(count=len(tariff.bands[0].tiers))
         if tariff.tiered
-        else f"{len(tariff.bands)} bands ({', '.join(b.name for b in tariff.bands)})"
+        else _("{count} bands ({names})").format(
+            count=len(tariff.bands), names=", ".join(b.name for b in tariff.bands)
+        )
     )
-    sell = "" if tariff.sell_price is None else f", sells at {tariff.sell_price} yen/kWh"
+    sell = (
+        ""
+        if tariff.sell_price is None
+        else _(", sells at {price} yen/kWh").format(price=tariff.sell_price)
+    )
     name = f"{tariff.name!r}, " if tariff.name else ""
-    return f"{name}billing day {tariff.billing_day}, {energy}{sell}"
+    return (
+        name + _("billing day {day}, {energy}").format(day=tariff.billing_day, energy=energy) + sell
+    )
 
 
 def _store_path(rest: list[str]) -> Path:
@@ -158,12 +188,14 @@ def _store_path(rest: list[str]) -> Path:
     try:
         cfg = load_config(rest, environ, simulator=simulator, require_credentials=False)
     except (HelpRequested, VersionRequested):
-        raise _Usage("see --help for this command's options") from None
+        raise _Usage(_("see --help for this command's options")) from None
     path = history_file(cfg)
     if path is None or not path.is_file():
         raise _Failure(
-            f"no history store at {path} (the exporter keeps it beside its state file, "
-            "-state-file); name one with --store FILE"
+            _(
+                "no history store at {path} (the exporter keeps it beside its state file,"
+                " -state-file); name one with --store FILE"
+            ).format(path=path)
         )
     return path
 
@@ -171,7 +203,7 @@ def _store_path(rest: list[str]) -> Path:
 def _bill(tariff: Tariff, store: Path, which: PeriodChoice) -> Bill:
     rows = read_store(store)
     if not rows:
-        raise _Failure(f"the history store {store} has no half-hours yet")
+        raise _Failure(_("the history store {path} has no half-hours yet").format(path=store))
     now = unix_to_meter_time(max(r.end_unix for r in rows))
     return compute_bill(tariff, rows, now, which)
 
@@ -188,7 +220,9 @@ def read_store(path: Path) -> list[HalfHour]:
         finally:
             db.close()
     except sqlite3.Error as exc:
-        raise _Failure(f"cannot read the history store {path}: {exc}") from None
+        raise _Failure(
+            _("cannot read the history store {path}: {error}").format(path=path, error=exc)
+        ) from None
     return [
         HalfHour(
             e, fr, rr, None if fj is None else Decimal(fj), None if rj is None else Decimal(rj)

@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from typing import Final, NoReturn
 
 from trio_smartmeter.cli.options import go_style
+from trio_smartmeter.i18n import N_, _
 
 PROG: Final = "trio-smartmeter"
 HISTORY_FORMATS: Final = ("json", "csv", "openmetrics")
 
 #: The exporter's options a device-using subcommand accepts, for its help's epilog.
-_DEVICE_EPILOG: Final = (
+_DEVICE_EPILOG: Final = N_(
     "The exporter's options choose the stick and the meter (flag or SMARTMETER_* variable): "
     "-id, -password, -device (sim:MODEL = the built-in simulator), -demo, -channel, -ipaddr, "
     "-dse, -verbosity, -log-format, -state-file. See trio-smartmeter --help for each."
@@ -38,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_help(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--help", action="store_true", help="show this help and exit")
+    parser.add_argument("--help", action="store_true", help=_("show this help and exit"))
 
 
 def command_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -50,64 +51,72 @@ def command_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argume
         "scan",
         add_help=False,
         allow_abbrev=False,
-        help="find meters",
-        description="Scan for smart meters; print each one's channel, PAN ID, address, "
-        "LQI/RSSI and whether it answers our B-route ID, then the settings that skip the scan.",
-        epilog=_DEVICE_EPILOG,
+        help=_("find meters"),
+        description=_(
+            "Scan for smart meters; print each one's channel, PAN ID, address, "
+            "LQI/RSSI and whether it answers our B-route ID, then the settings that skip the scan."
+        ),
+        epilog=_(_DEVICE_EPILOG),
     )
     _add_help(scan)
     read = commands.add_parser(
         "read",
         add_help=False,
         allow_abbrev=False,
-        help="join once and print every readable property",
-        description="Join the meter once and print every property it answers.",
-        epilog=_DEVICE_EPILOG,
+        help=_("join once and print every readable property"),
+        description=_("Join the meter once and print every property it answers."),
+        epilog=_(_DEVICE_EPILOG),
     )
     read.add_argument(
         "--json",
         action="store_true",
-        help="one JSON object per property: numbers, with the unit in the key (power_watts)",
+        help=_("one JSON object per property: numbers, with the unit in the key (power_watts)"),
     )
     _add_help(read)
     history = commands.add_parser(
         "history",
         add_help=False,
         allow_abbrev=False,
-        help="the stored half-hours (json, csv, openmetrics)",
-        description="Print the stored half-hour registers (forward/reverse, raw and joules).",
-        epilog="Without --url the store beside the state file is read; the exporter's options "
-        "that choose it (-state-file, -device sim:MODEL, -demo; SMARTMETER_*) apply. With "
-        "--url over TLS with basic auth, as curl: --cacert for a private CA, --user NAME "
-        "(the password from SMARTMETER_WEB_PASSWORD, --password-file, or a prompt).",
+        help=_("the stored half-hours (json, csv, openmetrics)"),
+        description=_("Print the stored half-hour registers (forward/reverse, raw and joules)."),
+        epilog=_(
+            "Without --url the store beside the state file is read; the exporter's options "
+            "that choose it (-state-file, -device sim:MODEL, -demo; SMARTMETER_*) apply. With "
+            "--url over TLS with basic auth, as curl: --cacert for a private CA, --user NAME "
+            "(the password from SMARTMETER_WEB_PASSWORD, --password-file, or a prompt)."
+        ),
     )
     _history_arguments(history)
     deploy = commands.add_parser(
         "deploy-files",
         add_help=False,
         allow_abbrev=False,
-        help="list or print the packaged deployment files",
-        description="Without NAME, list the packaged deployment files (systemd unit, "
-        "Prometheus and Grafana configuration, ...); with NAME, print that file.",
+        help=_("list or print the packaged deployment files"),
+        description=_(
+            "Without NAME, list the packaged deployment files (systemd unit, "
+            "Prometheus and Grafana configuration, ...); with NAME, print that file."
+        ),
     )
-    deploy.add_argument("name", nargs="?", metavar="NAME", help="the file to print")
+    deploy.add_argument("name", nargs="?", metavar="NAME", help=_("the file to print"))
     _add_help(deploy)
     return top, {"scan": scan, "read": read, "history": history, "deploy-files": deploy}
 
 
 def _history_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--since", metavar="T", help="RFC 3339 or Unix time (default: until - 1 day)")
-    p.add_argument("--until", metavar="T", help="RFC 3339 or Unix time (default: now)")
+    p.add_argument("--since", metavar="T", help=_("RFC 3339 or Unix time (default: until - 1 day)"))
+    p.add_argument("--until", metavar="T", help=_("RFC 3339 or Unix time (default: now)"))
     p.add_argument("--format", choices=HISTORY_FORMATS, default="json")
-    p.add_argument("--url", metavar="URL", help="a running exporter, http(s)://HOST:9102")
+    p.add_argument("--url", metavar="URL", help=_("a running exporter, http(s)://HOST:9102"))
     p.add_argument(
-        "--cacert", metavar="FILE", help="with --url: trust the server certificate this CA signed"
+        "--cacert",
+        metavar="FILE",
+        help=_("with --url: trust the server certificate this CA signed"),
     )
-    p.add_argument("--user", metavar="NAME", help="with --url: basic auth user")
+    p.add_argument("--user", metavar="NAME", help=_("with --url: basic auth user"))
     p.add_argument(
         "--password-file",
         metavar="FILE",
-        help="with --user: read the password from FILE (its first line)",
+        help=_("with --user: read the password from FILE (its first line)"),
     )
     _add_help(p)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from importlib import resources
 
+from trio_smartmeter.i18n import _
+
 
 def _files() -> dict[str, str]:
     root = resources.files("trio_smartmeter") / "deploy"
@@ -26,12 +28,13 @@ def deploy_files_main(name: str | None) -> int:
     """Without ``name``, the list; else that file on stdout (exit 2 if there is none)."""
     files = _files()
     if name is None:
-        print("packaged deployment files (print one with: trio-smartmeter deploy-files NAME):")
+        print(_("packaged deployment files (print one with: trio-smartmeter deploy-files NAME):"))
         for known in files:
             print(f"  {known}")
         return 0
     if name not in files:
-        print(f"no deployment file {name!r}; known: {', '.join(files)}", file=sys.stderr)
+        message = _("no deployment file {name}; known: {known}")
+        print(message.format(name=repr(name), known=", ".join(files)), file=sys.stderr)
         return 2
     sys.stdout.write(files[name])
     return 0

@@ -26,9 +26,11 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from trio_smartmeter import __version__
+from trio_smartmeter.cli.argparse_i18n import localize_argparse
 from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
 from trio_smartmeter.cli.simulator import opener_for, simulator
 from trio_smartmeter.core.config import Config
+from trio_smartmeter.i18n import _
 
 if TYPE_CHECKING:
     from trio_smartmeter.web.web_config import WebConfig
@@ -43,6 +45,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    localize_argparse()
     if args and args[0] in SUBCOMMANDS:
         return _subcommand(args[0], args[1:])
     cfg = _config_or_exit_status(args, "trio-smartmeter")
@@ -62,7 +65,7 @@ def _config_or_exit_status(args: list[str], prog: str) -> Config | int:
     except ConfigError as exc:
         for line in exc.problems:
             print(f"{prog}: {line}", file=sys.stderr)
-        print(f"{prog}: see --help for every option", file=sys.stderr)
+        print(_("{prog}: see --help for every option").format(prog=prog), file=sys.stderr)
         return 2
 
 
@@ -77,8 +80,8 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
     if web is None and cfg.web_config_file is None:
         try:
             early = EarlyListener(cfg.listen_address, cfg.port)
-        except PortInUseError as exc:
-            print(f"trio-smartmeter: {exc}; choose another with -port", file=sys.stderr)
+        except PortInUseError:
+            print(f"trio-smartmeter: {_port_in_use(cfg.port)}", file=sys.stderr)
             return 1
         except BindError as exc:
             print(f"trio-smartmeter: {exc}", file=sys.stderr)
@@ -107,12 +110,8 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
     except BaseException as exc:  # a Ctrl-C inside a nursery is a BaseExceptionGroup
         # searched at any depth of the nurseries' groups; the port first: it is the message
         group = BaseExceptionGroup("exporter stopped", [exc])
-        if (in_use := group.subgroup(PortInUseError)) is not None:
-            print(
-                f"trio-smartmeter: port {cfg.port} is already in use ({first_failure(in_use)}); "
-                "choose another with -port",
-                file=sys.stderr,
-            )
+        if group.subgroup(PortInUseError) is not None:
+            print(f"trio-smartmeter: {_port_in_use(cfg.port)}", file=sys.stderr)
             return 1
         if (busy := group.subgroup(DeviceBusy)) is not None:
             print(f"trio-smartmeter: {first_failure(busy)}", file=sys.stderr)
@@ -124,6 +123,12 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
         if early is not None:
             early.close()
     return 0
+
+
+def _port_in_use(port: int) -> str:
+    return _(
+        "port {port} is already in use (another exporter running?); choose another with -port"
+    ).format(port=port)
 
 
 def _subcommand(name: str, args: list[str]) -> int:
@@ -141,10 +146,12 @@ def _subcommand(name: str, args: list[str]) -> int:
     try:
         ours, rest, help_text = parse_command([name, *args])
         if not ours.help and name == "deploy-files" and rest:
-            raise Usage(f"unexpected {' '.join(rest)}: one NAME at most")
+            raise Usage(
+                _("unexpected {arguments}: one NAME at most").format(arguments=" ".join(rest))
+            )
     except Usage as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
-        print(f"{prog}: see {prog} --help", file=sys.stderr)
+        print(_("{prog}: see {prog} --help").format(prog=prog), file=sys.stderr)
         return 2
     if ours.help:
         print(help_text, end="")

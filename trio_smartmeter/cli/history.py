@@ -49,6 +49,7 @@ from trio_smartmeter.cli.options import (
 )
 from trio_smartmeter.cli.simulator import simulator
 from trio_smartmeter.core.model import HalfHour
+from trio_smartmeter.i18n import _
 from trio_smartmeter.service.history_store import HistoryStore
 from trio_smartmeter.service.settings import history_file
 from trio_smartmeter.web import history as history_view
@@ -77,15 +78,19 @@ def history_main(ours: argparse.Namespace, rest: list[str]) -> int:
         since, until = history_view.window(query, time.time())
         if ours.url is not None:
             if rest:
-                raise Usage(f"--url reads from the exporter; unexpected {' '.join(rest)}")
+                raise Usage(
+                    _("--url reads from the exporter; unexpected {arguments}").format(
+                        arguments=" ".join(rest)
+                    )
+                )
             body = _from_exporter(ours, since, until)
         else:
             if ours.cacert or ours.user or ours.password_file:
-                raise Usage("--cacert, --user and --password-file go with --url")
+                raise Usage(_("--cacert, --user and --password-file go with --url"))
             body = _from_store(_store_path(rest), since, until, ours.format)
     except (Usage, history_view.BadParameter) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
-        print(f"{PROG}: see {PROG} --help", file=sys.stderr)
+        print(_("{prog}: see {prog} --help").format(prog=PROG), file=sys.stderr)
         return 2
     except ConfigError as exc:
         for line in exc.problems:
@@ -104,7 +109,7 @@ def _from_exporter(ours: argparse.Namespace, since: float, until: float) -> str:
     url: str = ours.url
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Usage(f"--url: expected http(s)://HOST:PORT, got {url!r}")
+        raise Usage(_("--url: expected http(s)://HOST:PORT, got {url}").format(url=repr(url)))
     netloc = parts.netloc.rpartition("@")[2]  # credentials go to the auth handler
     fmt = "json" if ours.format == "csv" else ours.format
     query = urllib.parse.urlencode({"since": repr(since), "until": repr(until), "format": fmt})
@@ -119,11 +124,14 @@ def _from_exporter(ours: argparse.Namespace, since: float, until: float) -> str:
     except urllib.error.HTTPError as exc:
         with exc:
             reason = exc.read().decode("utf-8", "replace").strip() or exc.reason
-        hint = " (check --user and its password)" if exc.code == 401 else ""
-        raise _Failure(f"{shown} answered {exc.code}: {reason}{hint}") from None
+        hint = _(" (check --user and its password)") if exc.code == 401 else ""
+        raise _Failure(
+            _("{url} answered {code}: {reason}").format(url=shown, code=exc.code, reason=reason)
+            + hint
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         why = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        raise _Failure(f"cannot reach {shown}: {why}") from None
+        raise _Failure(_("cannot reach {url}: {reason}").format(url=shown, reason=why)) from None
 
 
 def _opener(
@@ -155,7 +163,7 @@ def _credentials(
     if ours.user is None:
         if parts.username is None:
             if ours.password_file is not None:
-                raise Usage("--password-file goes with --user")
+                raise Usage(_("--password-file goes with --user"))
             return None
         user = urllib.parse.unquote(parts.username)
         given = None if parts.password is None else urllib.parse.unquote(parts.password)
@@ -174,10 +182,12 @@ def _credentials(
         return user, env
     if not sys.stdin.isatty():
         raise Usage(
-            f"--user {user}: no password; give it with {WEB_PASSWORD_ENV}, --password-file, "
-            "or run on a terminal to be asked"
+            _(
+                "--user {user}: no password; give it with {env}, --password-file,"
+                " or run on a terminal to be asked"
+            ).format(user=user, env=WEB_PASSWORD_ENV)
         )
-    return user, getpass.getpass(f"password for {user}: ")
+    return user, getpass.getpass(_("password for {user}: ").format(user=user))
 
 
 # -- from the store file -------------------------------------------------------------------
@@ -187,13 +197,14 @@ def _store_path(rest: list[str]) -> Path:
     try:
         cfg = load_config(rest, os.environ, simulator=simulator, require_credentials=False)
     except (HelpRequested, VersionRequested):
-        raise Usage("see --help for this command's options") from None
+        raise Usage(_("see --help for this command's options")) from None
     path = history_file(cfg)
     if path is None or not path.is_file():
         raise _Failure(
-            f"no history store at {path} (the exporter keeps it beside its state file, "
-            "-state-file); ask a running exporter instead: "
-            f"{PROG} --url http://HOST:9102"
+            _(
+                "no history store at {path} (the exporter keeps it beside its state file,"
+                " -state-file); ask a running exporter instead: {command}"
+            ).format(path=path, command=f"{PROG} --url http://HOST:9102")
         )
     return path
 
@@ -211,8 +222,10 @@ def read_store(path: Path, since: float, until: float) -> list[HalfHour]:
         return HistoryStore.read_between(path, since, until)
     except sqlite3.Error as exc:
         raise _Failure(
-            f"cannot read the history store {path}: {exc}; ask a running exporter instead: "
-            f"{PROG} --url http://HOST:9102"
+            _(
+                "cannot read the history store {path}: {error}; ask a running exporter instead:"
+                " {command}"
+            ).format(path=path, error=exc, command=f"{PROG} --url http://HOST:9102")
         ) from None
 
 

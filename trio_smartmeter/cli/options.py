@@ -49,6 +49,7 @@ from trio_smartmeter.core.config import (
 from trio_smartmeter.core.mqtt_broker import BrokerUrlError, MqttBroker, parse_broker_url
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.skstack import CHANNELS
+from trio_smartmeter.i18n import N_, _
 
 __all__ = [
     "ENV_PREFIX",
@@ -63,6 +64,7 @@ __all__ = [
     "go_style",
     "help_text",
     "load_config",
+    "option_help",
 ]
 
 ENV_PREFIX: Final = "SMARTMETER_"
@@ -108,7 +110,7 @@ def _boolean(text: str) -> bool:
     word = text.strip().lower()
     if word in _TRUE | _FALSE:
         return word in _TRUE
-    raise Rejected("true/false/1/0/yes/no")
+    raise Rejected(_("true/false/1/0/yes/no"))
 
 
 def _dse(text: str) -> bool | Literal["auto"]:
@@ -117,15 +119,17 @@ def _dse(text: str) -> bool | Literal["auto"]:
         return "auto"
     if word in _TRUE | _FALSE:
         return word in _TRUE
-    raise Rejected("auto, true/false/1/0/yes/no")
+    raise Rejected(_("auto, true/false/1/0/yes/no"))
 
 
 def _whole_number(expected: str, low: int, high: float = float("inf")) -> Callable[[str], int]:
+    """``expected``: a message marked with N_, translated when a value is rejected."""
+
     def parse(text: str) -> int:
         digits = text.strip()
         if _INT_RE.fullmatch(digits) and low <= int(digits) <= high:
             return int(digits)
-        raise Rejected(expected)
+        raise Rejected(_(expected).format(minimum=low))
 
     return parse
 
@@ -133,7 +137,11 @@ def _whole_number(expected: str, low: int, high: float = float("inf")) -> Callab
 def _secret(length: int) -> Callable[[str], Secret]:
     def parse(text: str) -> Secret:
         if len(text) != length or not all("!" <= ch <= "~" for ch in text):
-            raise Rejected(f"exactly {length} printable ASCII characters without spaces")
+            raise Rejected(
+                _("exactly {length} printable ASCII characters without spaces").format(
+                    length=length
+                )
+            )
         return Secret(text)
 
     return parse
@@ -143,14 +151,18 @@ def _device(text: str) -> Device:
     try:
         return parse_device(text)
     except ValueError:
-        raise Rejected("a serial device path such as /dev/ttyUSB0") from None
+        raise Rejected(_("a serial device path such as /dev/ttyUSB0")) from None
 
 
 def _channel(text: str) -> int:
     digits = text.strip()
     if _HEX_RE.fullmatch(digits) and int(digits, 16) in CHANNELS:
         return int(digits, 16)
-    raise Rejected(f"a hex channel number {CHANNELS[0]:02X}-{CHANNELS[-1]:02X} (e.g. 3B or 0x3B)")
+    raise Rejected(
+        _("a hex channel number {first}-{last} (e.g. 3B or 0x3B)").format(
+            first=f"{CHANNELS[0]:02X}", last=f"{CHANNELS[-1]:02X}"
+        )
+    )
 
 
 def _ipaddr(text: str) -> str:
@@ -160,14 +172,14 @@ def _ipaddr(text: str) -> str:
     except ValueError:
         addr = None
     if addr is None or not addr.is_link_local:
-        raise Rejected("the meter's IPv6 link-local address (FE80::..., no %zone)")
+        raise Rejected(_("the meter's IPv6 link-local address (FE80::..., no %zone)"))
     return addr.exploded.upper()
 
 
 def _log_format(text: str) -> str:
     value = text.strip().lower()
     if value not in ("text", "json"):
-        raise Rejected("text or json")
+        raise Rejected(_("text or json"))
     return value
 
 
@@ -182,14 +194,14 @@ def _listen_address(text: str) -> str:
         labels = host.rstrip(".").split(".")
         ok = 0 < len(host) <= 253 and all(_HOST_LABEL_RE.fullmatch(x) for x in labels)
     if not ok:
-        raise Rejected("an IPv4 or IPv6 address (:: = all) or a host name")
+        raise Rejected(_("an IPv4 or IPv6 address (:: = all) or a host name"))
     return host
 
 
 def _file_path(text: str) -> Path:
     value = text.strip()
     if "\0" in value or value.endswith("/"):
-        raise Rejected("a file path")
+        raise Rejected(_("a file path"))
     return Path(value)
 
 
@@ -231,8 +243,8 @@ class Option:
     """One option: its :class:`Config` field, help and the parser of its value."""
 
     name: str  # the Config field, key of ``defaults``, SMARTMETER_<NAME>, flag -<na-me>
-    default: str  # as the help shows it
-    help: str
+    default: str  # as the help shows it (a word is marked with N_, translated when shown)
+    help: str  # marked with N_; its {fields} are filled when shown (:func:`option_help`)
     parse: Callable[[str], Any]
     #: Which next word the flag takes as its value: ``any`` (Go's rule for a value flag,
     #: even a word starting with "-"); a Go bool flag is true alone and takes ``none``
@@ -257,78 +269,88 @@ class Option:
 
 #: ``(what it is, length)`` of the B-route credentials, for the "required" problem.
 _CREDENTIALS: Final = {
-    "id": ("B-route ID", ID_LENGTH),
-    "password": ("B-route password", PASSWORD_LENGTH),
+    "id": (N_("B-route ID"), ID_LENGTH),
+    "password": (N_("B-route password"), PASSWORD_LENGTH),
 }
 
 #: Every option, in help order.
 OPTIONS: Final[tuple[Option, ...]] = (
     *(
-        Option(name, "required", f"{what} ({n} characters)", _secret(n), secret=True)
+        Option(name, N_("required"), N_("{what} ({length} characters)"), _secret(n), secret=True)
         for name, (what, n) in _CREDENTIALS.items()
     ),
     Option(
         "device",
         str(DEFAULT_DEVICE),
-        "serial device path; sim:MODEL = built-in simulator ({models})",
+        N_("serial device path; sim:MODEL = built-in simulator ({models})"),
         _device,
     ),
     Option(
         "interval",
         str(DEFAULT_INTERVAL),
-        f"seconds between meter reads, minimum {MIN_INTERVAL}",
-        _whole_number(f"a whole number of seconds >= {MIN_INTERVAL}", MIN_INTERVAL),
+        N_("seconds between meter reads, minimum {minimum}"),
+        _whole_number(N_("a whole number of seconds >= {minimum}"), MIN_INTERVAL),
     ),
     Option(
         "port",
         str(DEFAULT_PORT),
-        "HTTP port (1-65535)",
-        _whole_number("a TCP port number 1-65535", 1, 65535),
+        N_("HTTP port (1-65535)"),
+        _whole_number(N_("a TCP port number 1-65535"), 1, 65535),
     ),
-    Option("channel", "empty", "Wi-SUN channel, hex 21-3C; with -ipaddr, skips the scan", _channel),
+    Option(
+        "channel",
+        N_("empty"),
+        N_("Wi-SUN channel, hex 21-3C; with -ipaddr, skips the scan"),
+        _channel,
+    ),
     Option(
         "ipaddr",
-        "empty",
-        "meter IPv6 link-local address (FE80::...); with -channel, skips the scan",
+        N_("empty"),
+        N_("meter IPv6 link-local address (FE80::...); with -channel, skips the scan"),
         _ipaddr,
     ),
     Option(
         "dse",
         "auto",
-        "true/false force the dual-stack / single-hop dialect; auto detects it",
+        N_("true/false force the dual-stack / single-hop dialect; auto detects it"),
         _dse,
         next_word="valid",
     ),
     Option(
         "verbosity",
         "1",
-        "0 errors only, 1 normal, 2 debug, 3 or more: debug + every serial line (secrets masked)",
-        _whole_number("a whole number: 0, 1, 2 or more", 0),
+        N_(
+            "0 errors only, 1 normal, 2 debug, 3 or more: debug + every serial line (secrets masked)"
+        ),
+        _whole_number(N_("a whole number: 0, 1, 2 or more"), 0),
     ),
-    Option("log_format", "text", "text or json (one JSON object per line)", _log_format),
+    Option("log_format", "text", N_("text or json (one JSON object per line)"), _log_format),
     Option(
         "listen_address",
-        "all interfaces",
-        "address to bind: IPv4 or IPv6 literal or host name",
+        N_("all interfaces"),
+        N_("address to bind: IPv4 or IPv6 literal or host name"),
         _listen_address,
     ),
     Option(
         "state_file",
         "$XDG_STATE_HOME/trio-smartmeter/state.json",
-        "cache of the discovered channel / PAN ID / meter address (sim: devices use state-sim.json)",
+        N_(
+            "cache of the discovered channel / PAN ID / meter address"
+            " (sim: devices use state-sim.json)"
+        ),
         _file_path,
     ),
     Option(
         "demo",
         "false",
-        "run against the built-in simulator ({device} unless -device is sim:MODEL)",
+        N_("run against the built-in simulator ({device} unless -device is sim:MODEL)"),
         _boolean,
         next_word="none",
     ),
     Option(
         "web_config_file",
-        "none",
-        "TLS and basic auth: a web configuration file as node_exporter's --web.config.file",
+        N_("none"),
+        N_("TLS and basic auth: a web configuration file as node_exporter's --web.config.file"),
         _file_path,
     ),
     # MQTT for Home Assistant (issue 23): the lead re-applies these four rows after merging.
@@ -358,33 +380,45 @@ _BY_ENV: Final = {o.env: o for o in OPTIONS}
 _KNOWN_FLAGS: Final = ", ".join("-" + o.flag for o in OPTIONS)
 
 
+def option_help(o: Option, simulator: Simulator | None = None) -> str:
+    """``o``'s help line in the user's language, its fields filled in."""
+    facts = {
+        "models": ", ".join(simulator.models) if simulator else _("see simulate --help"),
+        "device": f"sim:{simulator.demo_model}" if simulator else "sim:MODEL",
+        "minimum": MIN_INTERVAL,
+        "what": _(_CREDENTIALS[o.name][0]) if o.name in _CREDENTIALS else "",
+        "length": _CREDENTIALS[o.name][1] if o.name in _CREDENTIALS else "",
+    }
+    return _(o.help).format(**facts)
+
+
 def help_text(simulator: Simulator | None = None, prog: str = "trio-smartmeter") -> str:
     """The ``--help`` text: every option with its flag, environment variable and default."""
-    facts = {
-        "models": ", ".join(simulator.models) if simulator else "see simulate --help",
-        "device": f"sim:{simulator.demo_model}" if simulator else "sim:MODEL",
-    }
     lines = [
-        f"usage: {prog} [command] [options]",
+        _("usage: {prog} [command] [options]").format(prog=prog),
         "",
-        "Prometheus exporter for Japanese smart electricity meters (Wi-SUN B-route).",
+        _("Prometheus exporter for Japanese smart electricity meters (Wi-SUN B-route)."),
         "",
-        "commands: (none) run the exporter; scan; read; history; simulate; deploy-files",
+        _("commands: (none) run the exporter; scan; read; history; bill; simulate; deploy-files"),
         "",
-        "options (flag / environment variable, default; a flag wins over the variable;",
-        "         -flag value, -flag=value, --flag value and --flag=value are all accepted):",
+        _(
+            "options (flag / environment variable, default; a flag wins over the variable;\n"
+            "         -flag value, -flag=value, --flag value and --flag=value are all accepted):"
+        ),
     ]
     for o in OPTIONS:
         arg = "" if o.next_word == "none" else " VALUE"
         lines.append(f"  -{o.flag}{arg}")
-        lines.append(f"      {o.env}   (default: {o.default})")
-        lines.append(f"      {o.help.format(**facts)}")
+        lines.append(f"      {o.env}   " + _("(default: {default})").format(default=_(o.default)))
+        lines.append(f"      {option_help(o, simulator)}")
     lines += [
-        "  -h, --help        show this help and exit",
-        "  --version         show the version and exit",
+        "  -h, --help        " + _("show this help and exit"),
+        "  --version         " + _("show the version and exit"),
         "",
-        f"Booleans accept true/false/1/0/yes/no in any case. Unknown {ENV_PREFIX}* variables are",
-        "errors. Invalid values stop the program with exit status 2.",
+        _(
+            "Booleans accept true/false/1/0/yes/no in any case. Unknown {prefix}* variables are\n"
+            "errors. Invalid values stop the program with exit status 2."
+        ).format(prefix=ENV_PREFIX),
     ]
     return "\n".join(lines) + "\n"
 
@@ -481,7 +515,7 @@ def _from_argv(
     try:
         parsed, extras = _PARSER.parse_known_args(args)
     except argparse.ArgumentError as exc:  # only "--help=x": a bare flag given a value
-        raise ConfigError([f"{exc}; expected the flag alone"]) from None
+        raise ConfigError([_("{error}; expected the flag alone").format(error=exc)]) from None
     if parsed.help:
         raise HelpRequested(help_text(simulator() if simulator else None))
     if parsed.version:
@@ -490,7 +524,9 @@ def _from_argv(
     for o in OPTIONS:
         value = getattr(parsed, o.name)
         if value is _NO_VALUE:
-            problems.append(f"flag -{o.flag}: needs a value ({o.help})")
+            problems.append(
+                _("flag -{flag}: needs a value ({help})").format(flag=o.flag, help=option_help(o))
+            )
         elif value is not None:
             given[o.name] = _Given(value, from_flag=True)
     problems += _leftover_problems(args, extras)
@@ -510,11 +546,17 @@ def _leftover_problems(args: list[str], extras: list[str]) -> list[str]:
             options_ended = True
         elif options_ended or extra == "-" or not extra.startswith("-"):
             if options_ended or index != value_of_unknown or extra == "-":
-                problems.append(f"unexpected argument {extra!r}: options only (see --help)")
+                problems.append(
+                    _("unexpected argument {argument}: options only (see --help)").format(
+                        argument=repr(extra)
+                    )
+                )
         else:
-            name, eq, _ = (extra[2:] if extra.startswith("--") else extra[1:]).partition("=")
+            name, eq, _value = (extra[2:] if extra.startswith("--") else extra[1:]).partition("=")
             problems.append(
-                f"unknown flag -{name}: known flags are {_KNOWN_FLAGS}, -h/--help, --version"
+                _("unknown flag -{name}: known flags are {known}, -h/--help, --version").format(
+                    name=name, known=_KNOWN_FLAGS
+                )
             )
             value_of_unknown = -1 if eq else index + 1
     return problems
@@ -527,7 +569,11 @@ def _from_environ(environ: Mapping[str, str], problems: list[str]) -> dict[str, 
             continue
         if (o := _BY_ENV.get(key)) is None:
             known = ", ".join(option.env for option in OPTIONS)
-            problems.append(f"unknown variable {key}: known variables are {known}")
+            problems.append(
+                _("unknown variable {key}: known variables are {known}").format(
+                    key=key, known=known
+                )
+            )
         elif environ[key] != "":  # an empty variable counts as unset (seed .env files do this)
             given[o.name] = _Given(environ[key], from_flag=False)
     return given
@@ -535,16 +581,23 @@ def _from_environ(environ: Mapping[str, str], problems: list[str]) -> dict[str, 
 
 def _where(o: Option, given: _Given) -> str:
     if given.from_flag:
-        return f"flag -{o.flag} ({o.env})"
-    return f"{o.env} (flag -{o.flag})"
+        return _("flag -{flag} ({env})").format(flag=o.flag, env=o.env)
+    return _("{env} (flag -{flag})").format(env=o.env, flag=o.flag)
 
 
 def _parse(o: Option, given: _Given, values: dict[str, Any], problems: list[str]) -> None:
     try:
         values[o.name] = o.parse(given.text)
     except Rejected as exc:
-        shown = f"(hidden, {len(given.text)} characters)" if o.secret else repr(given.text)
-        problems.append(f"{_where(o, given)}: invalid value {shown}; expected {exc}")
+        hidden = _("(hidden, {length} characters)").format(length=len(given.text))
+        shown = hidden if o.secret else repr(given.text)
+        problems.append(_invalid(_where(o, given), shown, str(exc)))
+
+
+def _invalid(where: str, shown: str, expected: str) -> str:
+    return _("{where}: invalid value {shown}; expected {expected}").format(
+        where=where, shown=shown, expected=expected
+    )
 
 
 def _expand_home(path: Path, home: str) -> Path:
@@ -648,21 +701,27 @@ def _simulated_device(
     if not simulated:
         if demo and device is not None:
             problems.append(
-                f"{_where(_BY_NAME['device'], given['device'])}: -demo runs the simulator, "
-                f"but the device is {str(device)!r}; expected no device or sim:MODEL"
+                _(
+                    "{where}: -demo runs the simulator, but the device is {device};"
+                    " expected no device or sim:MODEL"
+                ).format(
+                    where=_where(_BY_NAME["device"], given["device"]), device=repr(str(device))
+                )
             )
         return None
     if simulator is None:
-        problems.append("the built-in simulator is not available to this command")
+        problems.append(_("the built-in simulator is not available to this command"))
         return None
     sim = simulator()
     if device is None:
         values["device"] = SimulatedDevice(sim.demo_model)
     elif isinstance(device, SimulatedDevice) and device.model not in sim.models:
         where = _where(_BY_NAME["device"], given["device"])
+        expected = _("a serial device path or sim:MODEL with MODEL one of {models}")
         problems.append(
-            f"{where}: invalid value {given['device'].text!r}; expected a serial device path "
-            f"or sim:MODEL with MODEL one of {', '.join(sim.models)}"
+            _invalid(
+                where, repr(given["device"].text), expected.format(models=", ".join(sim.models))
+            )
         )
     return sim
 
@@ -684,8 +743,10 @@ def _credentials(
             _parse(o, _Given(demo[name], from_flag=False), values, problems)
         elif require_credentials:
             problems.append(
-                f"{o.env} (flag -{o.flag}): required but not set; expected the {what} "
-                f"({length} printable ASCII characters)"
+                _(
+                    "{where}: required but not set;"
+                    " expected the {what} ({length} printable ASCII characters)"
+                ).format(where=_where(o, _Given("", from_flag=False)), what=_(what), length=length)
             )
         else:
             values[name] = Secret("")

@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
+from loguru import logger
+
 from trio_smartmeter.cli.simulator import opener_for
 from trio_smartmeter.core import skstack
 from trio_smartmeter.core.config import Config
@@ -20,12 +22,19 @@ from trio_smartmeter.core.echonet import meter as epc
 from trio_smartmeter.core.errors import ExporterError, JoinFailed, ScanEmpty
 from trio_smartmeter.core.session import pair_id
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.i18n import N_, _
 from trio_smartmeter.link.meter_client import readable
 from trio_smartmeter.link.serial_port import open_device
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.address_cache import AddressCache
 from trio_smartmeter.service.module_session import ModuleSession
 from trio_smartmeter.service.settings import settings_from_config
+
+#: ``scan`` found nothing: what to check (ScanEmpty's own text is the log's, in English).
+NO_METER = N_(
+    "no meter found: check SMARTMETER_ID, the distance to the meter,"
+    " or that the B-route service is active"
+)
 
 #: What ``read`` asks for, a few EPCs per Get (protocol.md §9.19).
 READ_GROUPS = (
@@ -60,29 +69,31 @@ async def scan_main(cfg: Config) -> int:
     try:
         async with _link(cfg) as client:
             await session.initialise(client)
-            print("scanning ...", file=sys.stderr)
+            print(_("scanning ..."), file=sys.stderr)
             try:
                 await session.locate(client, prefer_channel=False)
             except ScanEmpty as exc:
                 if not session.seen:
-                    print(f"no meter found: {exc}", file=sys.stderr)
+                    logger.debug("scan: {}", exc)
+                    print(_(NO_METER), file=sys.stderr)
                     return 1
     except ExporterError as exc:
-        print(f"scan failed: {exc}", file=sys.stderr)
+        print(_("scan failed: {error}").format(error=exc), file=sys.stderr)
         return 1
     _print_found(session.seen, pair_id(cfg.id.reveal()))
     return 0
 
 
 def _print_found(found: list[skstack.PanDesc], wanted: str) -> None:
-    print(f"{'channel':>7} {'PAN ID':>6} {'address':<39} {'LQI':>3} {'RSSI':>8}  pairing")
+    channel, address, pairing = _("channel"), _("address"), _("pairing")
+    print(f"{channel:>7} {'PAN ID':>6} {address:<39} {'LQI':>3} {'RSSI':>8}  {pairing}")
     for d in found:
         ip = skstack.mac_to_link_local(d.addr)
-        mine = "ours" if (d.pair_id or "").upper() == wanted else "other"
+        mine = _("ours") if (d.pair_id or "").upper() == wanted else _("other")
         rssi = skstack.rssi_from_lqi(d.lqi)
         print(f"{d.channel:>7X} {d.pan_id:>6X} {ip:<39} {d.lqi:>3} {rssi:>5.1f} dBm  {mine}")
     best = max(found, key=lambda d: ((d.pair_id or "").upper() == wanted, d.lqi))
-    print("\nto skip the scan at start, set:")
+    print("\n" + _("to skip the scan at start, set:"))
     print(f"SMARTMETER_CHANNEL={best.channel:02X}")
     print(f"SMARTMETER_IPADDR={skstack.mac_to_link_local(best.addr)}")
 
@@ -101,7 +112,7 @@ async def read_main(cfg: Config, json_out: bool) -> int:
                 if session.address_verified:  # a scan of this run found it: no use looking again
                     raise
                 # the session's own rule: an address not confirmed in this run may be stale
-                print("join failed; scanning for the meter ...", file=sys.stderr)
+                print(_("join failed; scanning for the meter ..."), file=sys.stderr)
                 session.forget_address()
                 await session.locate(client, prefer_channel=False)
                 meter = await session.join(client, terminate_first=False)
@@ -110,7 +121,7 @@ async def read_main(cfg: Config, json_out: bool) -> int:
             timeout = session.settings.timing.tool_term
             await client.command(skstack.sk_term(), timeout=timeout, check=False)
     except ExporterError as exc:
-        print(f"read failed: {exc}", file=sys.stderr)
+        print(_("read failed: {error}").format(error=exc), file=sys.stderr)
         return 1
     codes = [code for group in READ_GROUPS for code in group]
     if json_out:
@@ -125,7 +136,7 @@ async def read_main(cfg: Config, json_out: bool) -> int:
 
 def _described(code: int, edt: bytes | None) -> tuple[str, str]:
     if edt is None:
-        return epc.describe(code, b"")[0], "(not available)"
+        return epc.describe(code, b"")[0], _("(not available)")
     return epc.describe(code, edt)
 
 

@@ -26,6 +26,7 @@ import attrs
 from trio_smartmeter.core.errors import SessionLost
 from trio_smartmeter.core.skstack import CHANNELS as skstack_channels
 from trio_smartmeter.core.skstack import ModuleEvent, PanDesc
+from trio_smartmeter.core.translatable import N_
 
 #: Scan durations, rising: D=4 ≈ 4.6 s … D=8 ≈ 69 s over 28 channels. A single known
 #: channel costs 1/28 of that and starts as low (a miss at D=4 costs 0.16 s before D=5),
@@ -94,7 +95,8 @@ def signal_for(event: ModuleEvent, meter_ip: str | None) -> SessionSignal | None
 
 #: What an EVENT 24 to our join most likely means, and what to check: said at the first
 #: rejection (the latch comes only after the third, about 85 s later).
-CREDENTIALS_HINT = (
+#: Marked for the catalogs; the edge that shows it translates it (``i18n._``).
+CREDENTIALS_HINT = N_(
     "likely a wrong B-route ID or password (the ID has 32 characters, the password 12,"
     " both from the power company): check SMARTMETER_ID and SMARTMETER_PASSWORD"
 )

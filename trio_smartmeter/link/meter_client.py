@@ -35,6 +35,7 @@ from trio_smartmeter.core.session import (
     ended_by,
 )
 from trio_smartmeter.core.skstack import Dialect, Message
+from trio_smartmeter.i18n import _
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.link.timing import Timing
 
@@ -158,7 +159,7 @@ class MeterClient:
                         self.meter_ip = ip
                         return
                     raise JoinFailed(
-                        f"the meter rejected PANA authentication (EVENT 24): {CREDENTIALS_HINT}",
+                        f"the meter rejected PANA authentication (EVENT 24): {_(CREDENTIALS_HINT)}",
                         rejected=True,
                     )
         raise JoinFailed(f"no EVENT 25/24 within {self.timing.join:g} s of SKJOIN", rejected=False)

@@ -21,26 +21,37 @@ import trio
 
 from trio_smartmeter.core.config import Device, SimulatedDevice
 from trio_smartmeter.core.errors import DeviceBusy, LinkLost
+from trio_smartmeter.i18n import _
 
 #: Hook for the built-in simulator: ``device model -> async context manager yielding a stream``.
 SimOpener = Callable[[str], Any]
 
 
 def describe_os_error(device: str, exc: BaseException) -> str:
-    """A one-line reason with a way forward, for the log and the ``serial`` error count."""
+    """A one-line reason with a way forward, for the log and the ``serial`` error count,
+    in the user's language: a missing, denied or held device is for the user to fix."""
     if isinstance(exc, termios.error):
-        return f"{device} is not a serial device (termios: {exc.args[-1] if exc.args else exc})"
+        detail = exc.args[-1] if exc.args else exc
+        return _("{device} is not a serial device (termios: {detail})").format(
+            device=device, detail=detail
+        )
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOENT:
-            return f"{device} does not exist: is the Wi-SUN stick plugged in? (try /dev/serial/by-id/...)"
+            return _(
+                "{device} does not exist: is the Wi-SUN stick plugged in?"
+                " (try /dev/serial/by-id/...)"
+            ).format(device=device)
         if exc.errno in (errno.EACCES, errno.EPERM):
-            return f"permission denied on {device}: add the user to the 'dialout' group"
-        if exc.errno is None and "lock" in str(exc).lower():
-            return f"{device} is in use by another program (exclusive lock held)"
-        if exc.errno in (errno.EIO, errno.ENXIO, errno.ENODEV):
-            return (
-                f"{device} went away (I/O error {errno.errorcode.get(exc.errno or 0, exc.errno)})"
+            return _("permission denied on {device}: add the user to the 'dialout' group").format(
+                device=device
             )
+        if exc.errno is None and "lock" in str(exc).lower():
+            return _("{device} is in use by another program (exclusive lock held)").format(
+                device=device
+            )
+        if exc.errno in (errno.EIO, errno.ENXIO, errno.ENODEV):
+            code = errno.errorcode.get(exc.errno or 0, exc.errno)
+            return _("{device} went away (I/O error {code})").format(device=device, code=code)
         return f"{device}: {exc.strerror or exc}"
     return f"{device}: {type(exc).__name__}"
 
@@ -96,7 +107,11 @@ class _MappedStream(trio.abc.Stream):
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise LinkLost(describe_os_error(self._device, exc)) from None
         if not data:
-            raise LinkLost(f"{self._device} closed (end of file: unplugged or the module reset)")
+            raise LinkLost(
+                _("{device} closed (end of file: unplugged or the module reset)").format(
+                    device=self._device
+                )
+            )
         return bytes(data)
 
     async def aclose(self) -> None:
@@ -131,10 +146,12 @@ async def open_device(
     except (OSError, termios.error) as exc:
         if _is_lock_failure(exc):
             pid = lock_holder(path)
-            held = f"pid {pid}" if pid is not None else "another program"
+            held = f"pid {pid}" if pid is not None else _("another program")
             raise DeviceBusy(
-                f"{path} is in use by {held} (it holds the exclusive lock): "
-                "stop that program, or point -device at another stick",
+                _(
+                    "{device} is in use by {holder} (it holds the exclusive lock):"
+                    " stop that program, or point -device at another stick"
+                ).format(device=path, holder=held),
                 holder_pid=pid,
             ) from None
         raise LinkLost(describe_os_error(path, exc)) from None

@@ -19,6 +19,7 @@ from trio_smartmeter.core.readings import fixed_time_from, half_hour_from_fixed
 from trio_smartmeter.core.session import SessionSignal, signal_for
 from trio_smartmeter.core.skstack import Message
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.i18n import _
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.history_filler import HistoryFiller
 from trio_smartmeter.service.module_session import ModuleSession
@@ -85,7 +86,9 @@ class EventRouter:
             session.watch.reauthed.set()
         elif signal is SessionSignal.RATE_LIMITED:
             if not self.state.rate_limited:
-                logger.warning("transmit-time limit reached (EVENT 32): polls pause until EVENT 33")
+                logger.warning(
+                    "{}", _("transmit-time limit reached (EVENT 32): polls pause until EVENT 33")
+                )
             self.state.set_rate_limited(True)
         elif signal is SessionSignal.RATE_RELEASED:
             if self.state.rate_limited:

@@ -34,6 +34,7 @@ from trio_smartmeter.core.errors import (
 from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.core.recovery import Fault, Ladder, classify
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.i18n import _
 from trio_smartmeter.link import serial_port
 from trio_smartmeter.link.serial_port import SimOpener, open_device
 from trio_smartmeter.link.skstack_client import SkStackClient
@@ -148,16 +149,16 @@ class LinkSupervisor:
                 self.state.set_session_state(SessionState.NO_DEVICE)
                 self.fault_log.fault("serial", f"serial device: {exc}", trio.current_time())
             except UnsupportedModule as exc:
-                fault, _ = classify(exc)
+                fault, _unused = classify(exc)
                 self.state.set_session_state(SessionState.UNSUPPORTED)
                 if not self._unsupported_reported:
                     self._unsupported_reported = True
-                    logger.error(
-                        "{}: this exporter needs a stick with SKSTACK IP firmware (ROHM BP35A1, "
-                        "BP35C0/BP35C2, RATOC RS-WSUHA-P, Tessera RL7023); looking again every {:.0f} s",
-                        exc,
-                        self.ladder.unsupported_retry,
-                    )
+                    message = _(
+                        "{error}: this exporter needs a stick with SKSTACK IP firmware"
+                        " (ROHM BP35A1, BP35C0/BP35C2, RATOC RS-WSUHA-P, Tessera RL7023);"
+                        " looking again every {delay:.0f} s"
+                    ).format(error=exc, delay=self.ladder.unsupported_retry)
+                    logger.error("{}", message)
             self.session.link_lost()
             if self._stopping:
                 return
