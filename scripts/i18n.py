@@ -64,7 +64,16 @@ def update(path: Path, template: Catalog) -> Catalog:
         update_creation_date=False,
     )
     with path.open("wb") as f:
-        write_po(f, catalog, width=WIDTH, sort_by_file=True, include_previous=False)
+        # where a message is marked: the file, not the line (an edit elsewhere in the file
+        # moves no entry; the catalog changes only when its messages do)
+        write_po(
+            f,
+            catalog,
+            width=WIDTH,
+            sort_by_file=True,
+            include_previous=False,
+            include_lineno=False,
+        )
     return catalog
 
 
