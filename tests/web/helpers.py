@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from trio_smartmeter.core.model import MeterInfo, ModuleInfo, Reading, SessionState
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web.metrics import build_registry
-from trio_smartmeter.web.router import ASGIApp, make_app
+from trio_smartmeter.web.router import ASGIApp, ExporterApp
 
 VERSION = "9.8.7-test"
 UNIX = 1_764_000_000.0  # 2025-11-25 01:00 JST
@@ -62,7 +62,7 @@ def setup(
     async def built() -> CollectorRegistry:
         return registry
 
-    app = make_app(state, built, monotonic=mono, version=VERSION, wall=wall)
+    app = ExporterApp(state, built, monotonic=mono, version=VERSION, wall=wall)
     return state, mono, wall, app
 
 

@@ -16,7 +16,7 @@ from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web import auth
 from trio_smartmeter.web.auth import basic_auth, credentials
 from trio_smartmeter.web.metrics import build_registry
-from trio_smartmeter.web.router import ASGIApp, make_app
+from trio_smartmeter.web.router import ASGIApp, ExporterApp
 
 from .helpers import UNIX, VERSION, Clock, call
 
@@ -145,7 +145,7 @@ def protected_app(headers: tuple[tuple[str, str], ...] = ()) -> ASGIApp:
     async def authorized(header: str) -> bool:
         return header == basic("alice", "right horse")
 
-    return make_app(
+    return ExporterApp(
         state,
         built,
         monotonic=mono,

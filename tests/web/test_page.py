@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web.page import status_page
-from trio_smartmeter.web.router import make_app
+from trio_smartmeter.web.router import ExporterApp
 from trio_smartmeter.web.status import DAY_LOOKAROUND, half_hours_of_day, status_dict
 
 from .helpers import PWD, RBID, UNIX, VERSION, Clock, call, connect, reading, setup
@@ -272,7 +272,7 @@ def app_with_history(reader: Any) -> Any:
     async def built() -> CollectorRegistry:
         return registry
 
-    return make_app(
+    return ExporterApp(
         state, built, monotonic=Clock(5.0), version=VERSION, wall=Clock(UNIX), history=reader
     )
 

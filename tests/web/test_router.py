@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web import router
 from trio_smartmeter.web.metrics import build_registry
-from trio_smartmeter.web.router import make_app
+from trio_smartmeter.web.router import ExporterApp
 
 from .helpers import UNIX, VERSION, Clock, call, reading, setup
 
@@ -57,7 +57,7 @@ async def test_a_scrape_during_start_up_waits_for_the_registry(
         await built.wait()
         return registry
 
-    app = make_app(state, when_built, monotonic=Clock(100.0), version=VERSION)
+    app = ExporterApp(state, when_built, monotonic=Clock(100.0), version=VERSION)
     assert (await call(app, "/-/healthy"))[0] == 200  # never waits for the registry
     async with trio.open_nursery() as nursery:
         answers: list[int] = []
@@ -71,7 +71,7 @@ async def test_a_scrape_during_start_up_waits_for_the_registry(
         built.set()
     assert answers == [200]
 
-    never = make_app(state, trio.Event().wait, monotonic=Clock(100.0), version=VERSION)  # type: ignore[arg-type]
+    never = ExporterApp(state, trio.Event().wait, monotonic=Clock(100.0), version=VERSION)  # type: ignore[arg-type]
     started = trio.current_time()
     status, _, body = await call(never, "/metrics")
     assert (status, body) == (503, b"starting\n")

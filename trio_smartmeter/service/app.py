@@ -108,14 +108,14 @@ async def run_exporter(
             nursery.start_soon(_run_mqtt, cfg, state, mqtt_scope)
         await trio.lowlevel.checkpoint()  # let the link task open the device and start
         server, metrics = await trio.to_thread.run_sync(_import_the_http_stack)
-        from trio_smartmeter.web.router import make_app  # loaded by now
+        from trio_smartmeter.web.router import ExporterApp  # loaded by now
 
         authorized = None
         if web is not None and web.users:  # bcrypt is imported only then
             from trio_smartmeter.web.auth import basic_auth
 
             authorized = await basic_auth(web.users)
-        app = make_app(
+        app = ExporterApp(
             state,
             built_registry,
             monotonic=trio.current_time,
