@@ -18,11 +18,11 @@ import trio.testing
 from loguru import logger
 
 from tests.support import PluggableDevice, free_port
+from trio_smartmeter.app.root import run_exporter
 from trio_smartmeter.cli.entry import parse
 from trio_smartmeter.core.recovery import Backoff
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.link.timing import Timing
-from trio_smartmeter.service.app import run_exporter
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, Fault, MeterConfig, SimulatedModule
 from trio_smartmeter.sim import timing as simtiming
 from trio_smartmeter.sim.models import link_local

@@ -5,8 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from trio_smartmeter.core.model import MeterInfo, ModuleInfo, Reading, SessionState
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web.metrics import build_registry
@@ -59,10 +57,7 @@ def setup(
     mono, wall = Clock(100.0), Clock(UNIX)
     registry = build_registry(state, mono)
 
-    async def built() -> CollectorRegistry:
-        return registry
-
-    app = ExporterApp(state, built, monotonic=mono, version=VERSION, wall=wall)
+    app = ExporterApp(state, registry, monotonic=mono, version=VERSION, wall=wall)
     return state, mono, wall, app
 
 

@@ -10,7 +10,6 @@ import time
 import bcrypt
 import pytest
 import trio
-from prometheus_client import CollectorRegistry
 
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web import auth
@@ -139,15 +138,12 @@ def protected_app(headers: tuple[tuple[str, str], ...] = ()) -> ASGIApp:
     mono = Clock(100.0)
     registry = build_registry(state, mono)
 
-    async def built() -> CollectorRegistry:
-        return registry
-
     async def authorized(header: str) -> bool:
         return header == basic("alice", "right horse")
 
     return ExporterApp(
         state,
-        built,
+        registry,
         monotonic=mono,
         version=VERSION,
         wall=Clock(UNIX),

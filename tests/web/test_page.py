@@ -269,11 +269,8 @@ def app_with_history(reader: Any) -> Any:
     state = ExporterState(interval=60.0)
     registry = CollectorRegistry()
 
-    async def built() -> CollectorRegistry:
-        return registry
-
     return ExporterApp(
-        state, built, monotonic=Clock(5.0), version=VERSION, wall=Clock(UNIX), history=reader
+        state, registry, monotonic=Clock(5.0), version=VERSION, wall=Clock(UNIX), history=reader
     )
 
 

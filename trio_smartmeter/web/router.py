@@ -30,14 +30,17 @@ import gzip
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 import trio
+from prometheus_client import CollectorRegistry
 
+from trio_smartmeter.core.config import DEFAULT_WEB_MAX_REQUESTS
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web import history as history_view
+from trio_smartmeter.web.metrics import render
 from trio_smartmeter.web.page import status_page
 from trio_smartmeter.web.status import (
     DAY_LOOKAROUND,
@@ -47,10 +50,7 @@ from trio_smartmeter.web.status import (
     status_json,
 )
 
-if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-
-__all__ = ["CHALLENGE", "DEFAULT_MAX_REQUESTS", "ROUTES", "ASGIApp", "ExporterApp", "Response"]
+__all__ = ["CHALLENGE", "ROUTES", "ASGIApp", "ExporterApp", "Response"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -73,12 +73,8 @@ _ALLOW: Final = b"GET, HEAD"
 #: one that arrives whole in a single 64 KiB read passes it, so the app checks again.
 MAX_HEADER_COUNT: Final = 100
 MAX_HEADER_BYTES: Final = 16 * 1024
-#: Requests answered at once; beyond, 503 (node_exporter's ``--web.max-requests`` default).
-DEFAULT_MAX_REQUESTS: Final = 40
-#: How long a scrape that arrives during start-up waits for the registry, which the
-#: start-up builds right after the server listens (prometheus_client's import is kept off
-#: the path to the first /-/healthy answer); also how long the page waits for the store.
-REGISTRY_WAIT: Final = 5.0
+#: How long the status page waits for the store's half-hours before it is sent without bars.
+STORE_WAIT: Final = 5.0
 #: The ``WWW-Authenticate`` value of a 401.
 CHALLENGE: Final = b'Basic realm="trio-smartmeter", charset="UTF-8"'
 
@@ -123,7 +119,7 @@ Handler = Callable[["ExporterApp", Request], Awaitable[Response]]
 class ExporterApp:
     """The ASGI application. ``wall`` (Unix time) only picks the last hour for the chart.
 
-    ``registry`` returns the metrics registry once it exists (see :data:`REGISTRY_WAIT`).
+    ``registry``: what ``/metrics`` renders (:func:`trio_smartmeter.web.metrics.build_registry`).
     ``authorized(authorization_header)`` says whether a request's credentials are accepted.
     ``max_requests``: requests in flight at once, ``0`` for no bound.
     """
@@ -131,7 +127,7 @@ class ExporterApp:
     def __init__(
         self,
         state: ExporterState,
-        registry: Callable[[], Awaitable[CollectorRegistry]],
+        registry: CollectorRegistry,
         *,
         monotonic: Callable[[], float],
         version: str,
@@ -139,7 +135,7 @@ class ExporterApp:
         authorized: Callable[[str], Awaitable[bool]] | None = None,
         headers: Sequence[tuple[str, str]] = (),
         history: HistoryReader | None = None,
-        max_requests: int = DEFAULT_MAX_REQUESTS,
+        max_requests: int = DEFAULT_WEB_MAX_REQUESTS,
     ) -> None:
         self.state = state
         self.registry = registry
@@ -239,14 +235,7 @@ def _accepts_gzip(accept_encoding: str) -> bool:
 
 
 async def metrics(app: ExporterApp, request: Request) -> Response:
-    reg: CollectorRegistry | None = None
-    with trio.move_on_after(REGISTRY_WAIT):
-        reg = await app.registry()
-    if reg is None:
-        return text(503, "starting")
-    from trio_smartmeter.web.metrics import render  # imported by now: the registry comes from it
-
-    body, ctype = render(reg, request.header(b"accept"))
+    body, ctype = render(app.registry, request.header(b"accept"))
     extra: Headers = ((b"vary", b"Accept, Accept-Encoding"),)
     if len(body) >= GZIP_MIN and _accepts_gzip(request.header(b"accept-encoding")):
         body = gzip.compress(body, compresslevel=6, mtime=0)
@@ -267,7 +256,7 @@ async def index(app: ExporterApp, request: Request) -> Response:
     facts, now_unix = app.status()
     rows: list[HalfHour] = []
     if app.history is not None:
-        with trio.move_on_after(REGISTRY_WAIT):  # a store still opening: no bars yet
+        with trio.move_on_after(STORE_WAIT):  # a store slow to answer: no bars
             rows = await app.history(now_unix - DAY_LOOKAROUND, now_unix + DAY_LOOKAROUND)
     page = status_page(facts, now_unix=now_unix, half_hours=half_hours_of_day(rows))
     return Response(200, page, HTML)

@@ -20,13 +20,7 @@ import hypercorn.config
 import hypercorn.trio
 import trio
 
-from trio_smartmeter.web.listener import (
-    BindError,
-    EarlyListener,
-    PortInUseError,
-    bind_address,
-    effective_host,
-)
+from trio_smartmeter.web.listener import BindError, PortInUseError, bind_address, effective_host
 from trio_smartmeter.web.router import ASGIApp
 
 if TYPE_CHECKING:
@@ -141,11 +135,12 @@ async def serve(
     shutdown_trigger: Callable[[], Awaitable[None]],
     tls: TLSConfig | None = None,
     http2: bool = True,
-    early: EarlyListener | None = None,
+    fd: int | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` until ``shutdown_trigger`` returns; ``task_status.started(binds)``.
 
+    ``fd``: an already listening socket to serve on instead of binding ``host``/``port``.
     With ``tls``, every connection is HTTPS (binds are reported as ``https://...``).
 
     ``host`` is a literal or host name without brackets; ``"::"`` means all interfaces,
@@ -153,11 +148,11 @@ async def serve(
     Raises :class:`PortInUseError` or :class:`BindError` (plain, not in a group).
     """
     host = effective_host(host)
-    if early is None:
+    if fd is None:
         _precheck(host, port)
     cfg = hypercorn_config(host, port, tls=tls, http2=http2)
-    if early is not None:  # the socket the CLI bound before trio loaded
-        cfg.bind = [f"fd://{early.hand_over()}"]
+    if fd is not None:  # the socket bound before trio loaded (app/startup.py)
+        cfg.bind = [f"fd://{fd}"]
     failure: BindError | None = None
     try:
         await hypercorn.trio.serve(

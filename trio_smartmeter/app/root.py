@@ -1,49 +1,64 @@
-"""The composition root: one nursery with the HTTP server, the supervisor and the signals.
+"""The composition root: builds every collaborator once and runs them in one nursery.
 
 ```
 trio.run(run_exporter)
 └─ service nursery
    ├─ signals: SIGTERM/SIGINT → graceful stop; a second one exits at once; SIGHUP logs state
    ├─ link supervisor (service/supervisor.py): starts first, so the device opens and
-   │    the join (seconds on the radio) runs while the HTTP stack loads
-   └─ http: hypercorn.trio.serve on the socket the CLI bound before trio loaded (its
-        stand-in answered /-/healthy meanwhile); /metrics answers without a device
+   │    the join (seconds on the radio) runs while the HTTP stack loads (app/startup.py)
+   ├─ http: hypercorn on the socket the CLI bound before trio loaded (its stand-in
+   │    answered /-/healthy meanwhile); /metrics answers without a device
+   └─ mqtt (only with SMARTMETER_MQTT_URL): the publisher, fed by each reading
 ```
 
-Stop order: the supervisor stops polling and sends SKTERM (bounded), closes the port,
-then HTTP stops. A stop that has not finished after ``STOP_DEADLINE`` is cut short.
+The only module that imports both ``service`` and ``web``. Stop order: the supervisor
+stops polling and sends SKTERM (bounded), closes the port, MQTT says "offline", then HTTP
+stops. A stop that
+has not finished after ``STOP_DEADLINE`` is cut short.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import os
 import random
 import signal
 from collections.abc import Callable
-from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import trio
 from loguru import logger
 
 from trio_smartmeter import __version__
+from trio_smartmeter.app.startup import EarlyListener, import_http_stack
 from trio_smartmeter.core.config import Config
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.service.history_store import HistoryStore
+from trio_smartmeter.service.settings import settings_from_config
+from trio_smartmeter.service.supervisor import LinkSupervisor
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-
     from trio_smartmeter.link.serial_port import SimOpener
-    from trio_smartmeter.service.history_store import HistoryStore
-    from trio_smartmeter.service.supervisor import LinkSupervisor
-    from trio_smartmeter.web.listener import EarlyListener
     from trio_smartmeter.web.web_config import WebConfig
 
 #: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
-STOP_DEADLINE = 4.5
+STOP_DEADLINE: Final = 4.5
+#: In-flight requests hypercorn finishes after the link has stopped; then they are cut.
+HTTP_DRAIN: Final = 2.0
+
+
+class StoreReader:
+    """The history store's reads for the web, one at a time in a worker thread."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+        self.limiter = trio.CapacityLimiter(1)
+
+    async def open(self) -> None:
+        await trio.to_thread.run_sync(self.store.open, limiter=self.limiter)
+
+    async def between(self, since: float, until: float) -> list[HalfHour]:
+        return await trio.to_thread.run_sync(self.store.between, since, until, limiter=self.limiter)
 
 
 async def run_exporter(
@@ -58,79 +73,26 @@ async def run_exporter(
     early: EarlyListener | None = None,
 ) -> None:
     """``early``: the port the CLI bound before trio loaded (hypercorn takes it over)."""
-    state = state if state is not None else ExporterState(interval=float(cfg.interval))
-    registry: CollectorRegistry | None = None
-    registry_built = trio.Event()
-
-    async def built_registry() -> CollectorRegistry:
-        await registry_built.wait()
-        assert registry is not None
-        return registry
-
-    store: HistoryStore | None = None
-    store_open = trio.Event()
-    limiter = trio.CapacityLimiter(1)
-
-    async def history(since: float, until: float) -> list[HalfHour]:
-        await store_open.wait()
-        assert store is not None
-        return await trio.to_thread.run_sync(store.between, since, until, limiter=limiter)
-
+    settings = settings_from_config(cfg)
+    state = state if state is not None else ExporterState(interval=settings.interval)
+    store = StoreReader(HistoryStore(settings.history_file))
+    _progress(early, "opening the history store")
+    await store.open()
+    supervisor = LinkSupervisor(
+        settings, state, rng=rng, sim_opener=sim_opener, history=store.store
+    )
     http_stop = trio.Event()
-
     async with trio.open_nursery() as nursery:
-        # The link stack first: the device opens and the module's reset, identify and join
-        # (seconds on the radio) go on while the HTTP stack and prometheus_client load in a
-        # worker thread. /-/healthy is answered meanwhile by the CLI's early listener.
-        from trio_smartmeter.service.history_store import HistoryStore
-        from trio_smartmeter.service.settings import settings_from_config
-        from trio_smartmeter.service.supervisor import LinkSupervisor
-
-        settings = settings_from_config(cfg)
-        store = HistoryStore(settings.history_file)
-        await trio.to_thread.run_sync(store.open, limiter=limiter)
-        store_open.set()
-        supervisor = LinkSupervisor(settings, state, rng=rng, sim_opener=sim_opener, history=store)
         signal_scope = trio.CancelScope()
         if handle_signals:
             nursery.start_soon(_watch_signals, supervisor, nursery.cancel_scope, signal_scope)
         link_done = trio.Event()
-
-        async def run_link() -> None:
-            try:
-                await supervisor.run()
-            finally:
-                link_done.set()
-
-        nursery.start_soon(run_link)
+        nursery.start_soon(_run_link, supervisor, link_done)
         mqtt_scope = trio.CancelScope()  # MQTT for Home Assistant (issue 23): off unless set
         if cfg.mqtt_url is not None:
             nursery.start_soon(_run_mqtt, cfg, state, mqtt_scope)
         await trio.lowlevel.checkpoint()  # let the link task open the device and start
-        server, metrics = await trio.to_thread.run_sync(_import_the_http_stack)
-        from trio_smartmeter.web.router import ExporterApp  # loaded by now
-
-        authorized = None
-        if web is not None and web.users:  # bcrypt is imported only then
-            from trio_smartmeter.web.auth import basic_auth
-
-            authorized = await basic_auth(web.users)
-        app = ExporterApp(
-            state,
-            built_registry,
-            monotonic=trio.current_time,
-            version=__version__,
-            authorized=authorized,
-            headers=() if web is None else web.headers,
-            history=history,
-        )
-        registry = metrics.build_registry(state, trio.current_time)
-        registry_built.set()
-        binds = await nursery.start(
-            functools.partial(
-                server.serve_http, app, cfg.listen_address, cfg.port, http_stop, web, early=early
-            )
-        )
+        binds = await nursery.start(_serve_http, cfg, web, state, store, http_stop, early)
         logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
         if on_listening is not None:
             on_listening(binds)
@@ -141,8 +103,20 @@ async def run_exporter(
         signal_scope.cancel()
         # hypercorn finishes in-flight requests within its graceful_timeout; then it is cut.
         nursery.cancel_scope.deadline = min(
-            nursery.cancel_scope.deadline, trio.current_time() + 2.0
+            nursery.cancel_scope.deadline, trio.current_time() + HTTP_DRAIN
         )
+
+
+def _progress(early: EarlyListener | None, step: str) -> None:
+    if early is not None:
+        early.progress(step)
+
+
+async def _run_link(supervisor: LinkSupervisor, done: trio.Event) -> None:
+    try:
+        await supervisor.run()
+    finally:
+        done.set()
 
 
 async def _run_mqtt(cfg: Config, state: ExporterState, scope: trio.CancelScope) -> None:
@@ -157,10 +131,44 @@ async def _run_mqtt(cfg: Config, state: ExporterState, scope: trio.CancelScope) 
         await publisher.run()
 
 
-def _import_the_http_stack() -> tuple[ModuleType, ModuleType]:
-    return (
-        importlib.import_module("trio_smartmeter.service.http"),
-        importlib.import_module("trio_smartmeter.web.metrics"),
+async def _serve_http(
+    cfg: Config,
+    web: WebConfig | None,
+    state: ExporterState,
+    store: StoreReader,
+    stop: trio.Event,
+    early: EarlyListener | None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The web half: the HTTP stack imported in a thread, the app built, hypercorn serving."""
+    _progress(early, "importing the HTTP stack")
+    server, metrics, router = await trio.to_thread.run_sync(import_http_stack)
+    authorized = None
+    if web is not None and web.users:  # bcrypt is imported only then
+        from trio_smartmeter.web.auth import basic_auth
+
+        _progress(early, "loading the web configuration's users")
+        authorized = await basic_auth(web.users)
+    app = router.ExporterApp(
+        state,
+        metrics.build_registry(state, trio.current_time),
+        monotonic=trio.current_time,
+        version=__version__,
+        authorized=authorized,
+        headers=() if web is None else web.headers,
+        history=store.between,
+        max_requests=cfg.web_max_requests,
+    )
+    _progress(early, "starting the HTTP server")
+    await server.serve(
+        app,
+        host=cfg.listen_address,
+        port=cfg.port,
+        shutdown_trigger=stop.wait,
+        tls=None if web is None else web.tls,
+        http2=True if web is None else web.http2,
+        fd=None if early is None else early.hand_over(),
+        task_status=task_status,
     )
 
 
