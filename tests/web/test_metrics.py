@@ -28,7 +28,7 @@ from trio_smartmeter.core.model import (
     Reading,
     SessionState,
 )
-from trio_smartmeter.core.state import ERROR_TYPES, ExporterState
+from trio_smartmeter.core.state import ERROR_TYPES, Counter, ExporterState
 from trio_smartmeter.web import metrics
 from trio_smartmeter.web.metrics import build_registry, render
 
@@ -74,9 +74,9 @@ def connected_state(**kw: object) -> ExporterState:
     s.set_session_state(SessionState.READY)
     s.set_session_up(True)
     s.set_rssi(-62.0)
-    s.bump("scans")
-    s.bump("joins", 2)
-    s.bump("join_failures")
+    s.bump(Counter.SCANS)
+    s.bump(Counter.JOINS, 2)
+    s.bump(Counter.JOIN_FAILURES)
     s.count_module_event(0x22)
     s.count_module_event(0x25)
     s.count_module_event(0x25)
@@ -144,8 +144,8 @@ def latched() -> tuple[ExporterState, float]:
     s.set_session_state(SessionState.LATCHED)
     s.set_credentials_latched(True)
     for _ in range(3):
-        s.bump("joins")
-        s.bump("join_failures")
+        s.bump(Counter.JOINS)
+        s.bump(Counter.JOIN_FAILURES)
         s.count_module_event(0x24)
         s.count_error("auth")
     return s, 500.0

@@ -46,9 +46,9 @@ from prometheus_client.registry import Collector
 
 from trio_smartmeter._version import __version__
 from trio_smartmeter.core.model import FixedTimeEnergy, MinuteEnergy, Reading, SessionState
-from trio_smartmeter.core.state import ERROR_TYPES, MODULE_EVENTS, ExporterState
+from trio_smartmeter.core.state import ERROR_TYPES, Counter, ExporterState
 
-__all__ = ["METRICS", "SmartmeterCollector", "build_registry", "render"]
+__all__ = ["METRICS", "MODULE_EVENTS", "SmartmeterCollector", "build_registry", "render"]
 
 
 @attrs.frozen
@@ -143,6 +143,26 @@ def _value(get: Callable[[Scrape], Decimal | float | None]) -> Callable[[Scrape]
 def _fresh(get: Callable[[Reading], Decimal | int | None]) -> Callable[[Scrape], Samples]:
     """A value of the meter reading, only while the reading is fresh."""
     return _value(lambda s: None if s.reading is None else get(s.reading))
+
+
+def _count(counter: Counter) -> Callable[[Scrape], Samples]:
+    return _value(lambda s: s.state.counters[counter])
+
+
+#: ``smartmeter_module_events_total{event}`` label values, each from start at 0: the EVENT
+#: numbers the session acts on as 2 hex digits, every other number as "other".
+MODULE_EVENTS: Final = (
+    "01", "02", "05", "1F", "20", "21", "22", "24", "25", "26", "27", "28", "29", "32", "33",
+    "other",
+)  # fmt: skip
+
+
+def _module_events(scrape: Scrape) -> Samples:
+    counts = dict.fromkeys(MODULE_EVENTS, 0)
+    for code, n in scrape.state.module_events.items():
+        label = f"{code:02X}"
+        counts[label if label in counts else "other"] += n
+    return {(label,): n for label, n in counts.items()}
 
 
 def _currents(scrape: Scrape) -> Samples:
@@ -294,7 +314,7 @@ METRICS: Final[tuple[Desc | HistogramDesc | InfoDesc, ...]] = (
         "counter",
         "Failed meter reads by cause: ip_resolve (scan/address), auth, query, parse, "
         "serial (device missing/unplugged/I/O error), rate_limit (transmit-time limit).",
-        lambda s: {(t,): s.state.errors.get(t, 0) for t in ERROR_TYPES},
+        lambda s: {(t.value,): s.state.errors[t] for t in ERROR_TYPES},
         labels=("type",),
     ),
     Desc(
@@ -335,50 +355,50 @@ METRICS: Final[tuple[Desc | HistogramDesc | InfoDesc, ...]] = (
         "smartmeter_scans",
         "counter",
         "Active scans (SKSCAN) started to find the meter.",
-        _value(lambda s: s.state.scans),
+        _count(Counter.SCANS),
     ),
     Desc(
         "smartmeter_joins",
         "counter",
         "PANA joins (SKJOIN) started.",
-        _value(lambda s: s.state.joins),
+        _count(Counter.JOINS),
     ),
     Desc(
         "smartmeter_join_failures",
         "counter",
         "PANA joins that failed (EVENT 24 or timeout).",
-        _value(lambda s: s.state.join_failures),
+        _count(Counter.JOIN_FAILURES),
     ),
     Desc(
         "smartmeter_serial_reopens",
         "counter",
         "Times the serial device was closed and reopened.",
-        _value(lambda s: s.state.serial_reopens),
+        _count(Counter.SERIAL_REOPENS),
     ),
     Desc(
         "smartmeter_module_resets",
         "counter",
         "Times the module was reset (SKRESET).",
-        _value(lambda s: s.state.module_resets),
+        _count(Counter.MODULE_RESETS),
     ),
     Desc(
         "smartmeter_polls",
         "counter",
         "Meter read cycles started (successful or not).",
-        _value(lambda s: s.state.polls),
+        _count(Counter.POLLS),
     ),
     Desc(
         "smartmeter_meter_energy_resets",
         "counter",
         "Times the meter's cumulative energy went backwards other than by "
         "roll-over (meter replaced or reset).",
-        _value(lambda s: s.state.energy_resets),
+        _count(Counter.ENERGY_RESETS),
     ),
     Desc(
         "smartmeter_module_events",
         "counter",
         "SKSTACK EVENT lines received from the module, by EVENT number (hex).",
-        lambda s: {(code,): s.state.module_events.get(code, 0) for code in MODULE_EVENTS},
+        _module_events,
         labels=("event",),
     ),
     InfoDesc(
