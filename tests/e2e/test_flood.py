@@ -5,7 +5,7 @@ closes 2 000 connections and runs 300 keep-alive scrapers at once, 10 scrapes ea
 exporter's RSS is sampled from ``/proc`` before, during (the peak) and after. With
 ``-web-max-requests`` (default 40, as node_exporter's ``--web.max-requests``) requests
 beyond the bound are answered 503 at once instead of each holding a rendered exposition.
-Bounded in time: the flood has its own deadline and the test a ``timeout``.
+Bounded in time: the flood client gives up after 120 s, its process after 150 s.
 """
 
 from __future__ import annotations
@@ -129,7 +129,6 @@ def flood(tmp_path: Path, *args: str) -> Flood:
         return Flood(before, peak[0], rss_mb(proc.pid), out.stdout.strip())
 
 
-@pytest.mark.timeout(400)
 def test_a_connection_flood_grows_rss_by_at_most_20_mb(tmp_path: Path) -> None:
     limited = flood(tmp_path)
     print(f"with -web-max-requests 40: {limited}")

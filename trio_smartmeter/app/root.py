@@ -78,6 +78,7 @@ async def run_exporter(
     store = StoreReader(HistoryStore(settings.history_file))
     _progress(early, "opening the history store")
     await store.open()
+    _progress(early, "starting the link (the device, the state file)")
     supervisor = LinkSupervisor(
         settings, state, rng=rng, sim_opener=sim_opener, history=store.store
     )
