@@ -69,16 +69,17 @@ async def test_requests_beyond_max_requests_are_503_until_one_finishes() -> None
         nursery.start_soon(ask, "/api/history")
         await trio.testing.wait_all_tasks_blocked()
         assert app.in_flight == 2
-        status, headers, body = await call(app, "/-/healthy")
+        status, headers, body = await call(app, "/-/ready")
         assert (status, body, headers[b"retry-after"]) == (
             503,
             b"too many requests in flight\n",
             b"1",
         )
+        assert (await call(app, "/-/healthy"))[0] == 200  # liveness is never refused
         release.set()
     assert answers == [200, 200]
     assert app.in_flight == 0
-    assert (await call(app, "/-/healthy"))[0] == 200
+    assert (await call(app, "/-/ready"))[0] == 503  # not ready (no reading), but answered
     unbounded = ExporterApp(
         state,
         build_registry(state, Clock(100.0)),
@@ -86,7 +87,7 @@ async def test_requests_beyond_max_requests_are_503_until_one_finishes() -> None
         version=VERSION,
         max_requests=0,
     )
-    assert (await call(unbounded, "/-/healthy"))[0] == 200
+    assert (await call(unbounded, "/metrics"))[0] == 200
 
 
 async def test_metrics_gzip_and_openmetrics() -> None:

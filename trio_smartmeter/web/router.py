@@ -13,7 +13,7 @@ Routes (GET and HEAD; anything else on them is 405 with ``Allow``; other paths 4
 A new route is one row of :data:`ROUTES` and one ``async def handler(app, request) ->
 Response``. What goes around every route is :meth:`ExporterApp.__call__`: the header
 limits, at most ``max_requests`` in flight (503 beyond, like node_exporter's
-``--web.max-requests``), credentials when ``authorized`` is given (every path, the 404s
+``--web.max-requests``; ``/-/healthy`` is not counted), credentials when ``authorized`` is given (every path, the 404s
 and ``/-/healthy`` included; 401 with ``WWW-Authenticate: Basic`` as exporter-toolkit
 does), and ``headers`` (the web configuration's ``http_server_config.headers``) on every
 response.
@@ -155,16 +155,17 @@ class ExporterApp:
             await _lifespan(receive, send)
         elif scope["type"] == "http":  # websocket etc.: not served (hypercorn closes it)
             request = Request(scope)
-            if self.max_requests and self.in_flight >= self.max_requests:
+            bounded = scope["path"] not in _UNBOUNDED
+            if bounded and self.max_requests and self.in_flight >= self.max_requests:
                 response = Response(503, b"too many requests in flight\n", headers=_RETRY)
                 await self._send(send, response, head=request.head)
                 return
-            self.in_flight += 1
+            self.in_flight += bounded
             try:
                 response = await self.respond(request)
                 await self._send(send, response, head=request.head)
             finally:
-                self.in_flight -= 1
+                self.in_flight -= bounded
 
     async def respond(self, request: Request) -> Response:
         """What every route shares: header limits, credentials, 404, 405; then the handler."""
@@ -202,6 +203,8 @@ class ExporterApp:
 
 
 _RETRY: Final[Headers] = ((b"retry-after", b"1"),)
+#: Not counted against ``max_requests``: liveness must not fail because others flood.
+_UNBOUNDED: Final = frozenset({"/-/healthy"})
 #: Answers about the request itself, not the resource: their body goes even to a HEAD.
 _BODY_EVEN_TO_HEAD: Final = frozenset({405, 431})
 
