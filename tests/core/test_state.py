@@ -34,21 +34,6 @@ def test_the_fixed_time_value_stays_fresh_for_a_period() -> None:
     assert state.fresh_fixed(None, 0.0) is None
 
 
-def test_energy_today_counts_from_the_first_reading_of_the_jst_day() -> None:
-    state = ExporterState()
-    state.record_reading(reading(0.0, NOON_JST, Decimal(1000)), 0.1)
-    state.record_reading(reading(60.0, NOON_JST + 60, Decimal(1500)), 0.1)
-    assert state.energy_today(NOON_JST + 61) == (Decimal(500), NOON_JST)
-    # the next JST day (00:00 JST = 15:00 UTC) starts again
-    midnight = NOON_JST + 12 * 3600
-    assert state.energy_today(midnight + 1) is None
-    state.record_reading(reading(120.0, midnight + 1, Decimal(1600)), 0.1)
-    assert state.energy_today(midnight + 2) == (Decimal(0), midnight + 1)
-    # a meter reset mid-day restarts the day's count
-    state.record_reading(reading(180.0, midnight + 60, Decimal(10)), 0.1)
-    assert state.energy_today(midnight + 61) == (Decimal(0), midnight + 60)
-
-
 def test_counters_are_typed_and_an_unknown_error_type_is_refused() -> None:
     state = ExporterState()
     with pytest.raises(ValueError, match="unknown error type"):
@@ -116,5 +101,3 @@ def test_the_info_setters_record() -> None:
     state.set_meter_info(None)
     state.set_scaling(None)
     assert (state.rssi_dbm, state.fixed_forward, state.fixed_reverse) == (-60.5, fixed, fixed)
-    state.record_reading(reading(0.0, NOON_JST, forward=None), 0.1)
-    assert state.day_start is None

@@ -36,6 +36,7 @@ from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.service.history_store import HistoryStore
 from trio_smartmeter.service.settings import settings_from_config
 from trio_smartmeter.service.supervisor import LinkSupervisor
+from trio_smartmeter.web.status import PowerLog
 
 if TYPE_CHECKING:
     from trio_smartmeter.link.serial_port import SimOpener
@@ -75,6 +76,7 @@ async def run_exporter(
     """``early``: the port the CLI bound before trio loaded (hypercorn takes it over)."""
     settings = settings_from_config(cfg)
     state = state if state is not None else ExporterState(interval=settings.interval)
+    power_log = PowerLog.following(state)  # before the link: the page charts every reading
     store = StoreReader(HistoryStore(settings.history_file))
     _progress(early, "opening the history store")
     await store.open()
@@ -93,7 +95,9 @@ async def run_exporter(
         if cfg.mqtt_url is not None:
             nursery.start_soon(_run_mqtt, cfg, state, mqtt_scope)
         await trio.lowlevel.checkpoint()  # let the link task open the device and start
-        binds = await nursery.start(_serve_http, cfg, web, state, store, http_stop, early)
+        binds = await nursery.start(
+            _serve_http, cfg, web, state, power_log, store, http_stop, early
+        )
         logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
         if on_listening is not None:
             on_listening(binds)
@@ -136,6 +140,7 @@ async def _serve_http(
     cfg: Config,
     web: WebConfig | None,
     state: ExporterState,
+    power_log: PowerLog,
     store: StoreReader,
     stop: trio.Event,
     early: EarlyListener | None,
@@ -159,6 +164,7 @@ async def _serve_http(
         headers=() if web is None else web.headers,
         history=store.between,
         max_requests=cfg.web_max_requests,
+        power_log=power_log,
     )
     _progress(early, "starting the HTTP server")
     await server.serve(

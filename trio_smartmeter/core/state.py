@@ -13,14 +13,12 @@ from __future__ import annotations
 import collections
 import enum
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Final
 
 import attrs
 
 from trio_smartmeter.core.config import DEFAULT_INTERVAL
 from trio_smartmeter.core.echonet.meter import FIXED_TIME_FRESH
-from trio_smartmeter.core.jst import jst_date
 from trio_smartmeter.core.model import (
     FixedTimeEnergy,
     MeterInfo,
@@ -61,9 +59,6 @@ class Counter(enum.Enum):
 
 #: Buckets of ``smartmeter_scrape_duration_seconds``: a radio round-trip with retries takes minutes.
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0, 300.0)
-
-#: How many (unix time, watts) points the status page keeps (one hour at a 10 s interval).
-HISTORY_POINTS = 360
 
 
 @attrs.define
@@ -115,13 +110,6 @@ class ExporterState:
     #: EVENT lines by their number.
     module_events: collections.Counter[int] = attrs.field(factory=collections.Counter)
     durations: DurationHistogram = attrs.field(factory=DurationHistogram)
-    #: (unix time, watts) of the last readings, for the status page's chart.
-    history: collections.deque[tuple[float, int]] = attrs.field(
-        factory=lambda: collections.deque(maxlen=HISTORY_POINTS)
-    )
-    #: First forward-energy reading of the current JST day: (ISO date, joules, unix time).
-    #: Feeds "energy today" on the status page; restarts mid-day give "since HH:MM".
-    day_start: tuple[str, Decimal, float] | None = None
     #: Told of every reading right after it is recorded (the MQTT publisher, issue 23; the
     #: status page's power log); each must return at once.
     reading_sinks: list[Callable[[Reading], None]] = attrs.field(factory=list, repr=False)
@@ -161,25 +149,8 @@ class ExporterState:
         self.last_success_unix = reading.received_unix
         self.counters[Counter.POLLS] += 1
         self.durations.observe(duration)
-        if reading.power_watts is not None:
-            self.history.append((reading.received_unix, reading.power_watts))
-        forward = reading.energy_forward_joules
-        if forward is not None:
-            day = jst_date(reading.received_unix)
-            ds = self.day_start
-            if ds is None or ds[0] != day or forward < ds[1]:  # new day, or meter reset
-                self.day_start = (day, forward, reading.received_unix)
         for sink in self.reading_sinks:
             sink(reading)
-
-    def energy_today(self, now_unix: float) -> tuple[Decimal, float] | None:
-        """(forward joules since ``day_start``, its unix time) if both are from today (JST)."""
-        r, ds = self.reading, self.day_start
-        if r is None or r.energy_forward_joules is None or ds is None:
-            return None
-        if ds[0] != jst_date(now_unix) or jst_date(r.received_unix) != ds[0]:
-            return None
-        return r.energy_forward_joules - ds[1], ds[2]
 
     def record_failed_poll(
         self, error_type: ErrorType | str, duration: float | None = None

@@ -44,6 +44,7 @@ from trio_smartmeter.web.metrics import render
 from trio_smartmeter.web.page import status_page
 from trio_smartmeter.web.status import (
     DAY_LOOKAROUND,
+    PowerLog,
     half_hours_of_day,
     ready_reason,
     status_dict,
@@ -121,7 +122,8 @@ class ExporterApp:
 
     ``registry``: what ``/metrics`` renders (:func:`trio_smartmeter.web.metrics.build_registry`).
     ``authorized(authorization_header)`` says whether a request's credentials are accepted.
-    ``max_requests``: requests in flight at once, ``0`` for no bound.
+    ``max_requests``: requests in flight at once, ``0`` for no bound. ``power_log``: the
+    readings the page charts (by default one that follows ``state`` from now on).
     """
 
     def __init__(
@@ -136,8 +138,10 @@ class ExporterApp:
         headers: Sequence[tuple[str, str]] = (),
         history: HistoryReader | None = None,
         max_requests: int = DEFAULT_WEB_MAX_REQUESTS,
+        power_log: PowerLog | None = None,
     ) -> None:
         self.state = state
+        self.power_log = power_log if power_log is not None else PowerLog.following(state)
         self.registry = registry
         self.monotonic = monotonic
         self.version = version
@@ -197,7 +201,11 @@ class ExporterApp:
     def status(self) -> tuple[dict[str, Any], float]:
         now_unix = self.wall()
         facts = status_dict(
-            self.state, now_monotonic=self.monotonic(), now_unix=now_unix, version=self.version
+            self.state,
+            self.power_log,
+            now_monotonic=self.monotonic(),
+            now_unix=now_unix,
+            version=self.version,
         )
         return facts, now_unix
 
