@@ -185,7 +185,7 @@ async def test_a_cold_start_sweeps_channel_by_channel_and_stops_at_the_meter(
     t = await wait_until(lambda: rig.state.reading is not None)
     # one single-channel SKSCAN per channel up to the meter's, then no more
     assert rig.module.stats.scans == scans
-    assert rig.state.counters[Counter.SCANS] == 1  # smartmeter_scans_total: one scan, whatever its sweep steps
+    assert rig.state.counters[Counter.SCANS] == 1  # one scan, whatever its sweep steps
     floor = scans * timing.scan_dwell(4) + timing.join_duration() + rig.module.floor_get(25)
     # start-up drain (0.1 s) + commands are the only time above the modelled floor
     assert floor <= t - started < floor + 0.2, (t - started, floor)

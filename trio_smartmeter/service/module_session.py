@@ -199,7 +199,7 @@ class ModuleSession:
             sweep = functools.partial(
                 MeterClient.sweep, duration=step.duration, channels=step.channels, done=ours
             )
-            self.state.bump(Counter.SCANS)  # one scan, however many channels its sweep steps through
+            self.state.bump(Counter.SCANS)  # one scan, however many channels its sweep has
             try:
                 descs = await sweep(meter)
             except CommandFailed as exc:
