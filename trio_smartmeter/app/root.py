@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
 #: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
 STOP_DEADLINE: Final = 4.5
-#: In-flight requests hypercorn finishes after the link has stopped; then they are cut.
-HTTP_DRAIN: Final = 2.0
 
 
 class StoreReader:
@@ -108,7 +106,7 @@ async def run_exporter(
         signal_scope.cancel()
         # hypercorn finishes in-flight requests within its graceful_timeout; then it is cut.
         nursery.cancel_scope.deadline = min(
-            nursery.cancel_scope.deadline, trio.current_time() + HTTP_DRAIN
+            nursery.cancel_scope.deadline, trio.current_time() + settings.timing.http_drain
         )
 
 

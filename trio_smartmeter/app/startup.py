@@ -18,7 +18,7 @@ that will never read the meter. Nothing is parsed beyond the request line; a con
 gets one answer and is closed.
 
 Not used with a web configuration file: its TLS and its users protect ``/-/healthy`` too.
-Standard library only: this module is imported before trio.
+Standard library (and attrs) only: this module is imported before trio.
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Final
 
+from trio_smartmeter.link.timing import Timing
 from trio_smartmeter.web.listener import listening_socket
 
 __all__ = ["STEP_DEADLINE", "EarlyListener", "import_http_stack"]
 
 #: Longest a start-up step may take before the stand-in stops calling the process healthy.
-#: Generous: importing trio and hypercorn on a Pi Zero takes seconds, not tens of them.
-#: (It cannot come from ``Timing``, whose module imports trio; it is read before trio loads.)
-STEP_DEADLINE: Final = 30.0
+STEP_DEADLINE: Final = Timing().startup_step
 
 
 class EarlyListener:
