@@ -1,8 +1,9 @@
 """The layers of docs/architecture.md, enforced on the code's own imports.
 
 ```
-cli  ──>  service  ──>  link  ──>  core
-              └──> web ─────────────┘        sim ──> core
+cli  ──>  app  ──>  service  ──>  link  ──>  core
+ │         └──────> web ─────────────────────┘       sim ──> core
+ └──> web, link (the CLI's option parsing and tools)
 ```
 The core is sans-IO (no trio, no I/O, no logging, no clock) and its two protocol packages
 never import each other; ``web.metrics`` renders at scrape time without trio; nothing
@@ -97,7 +98,7 @@ def test_the_service_on_a_real_device_imports_neither_the_simulator_nor_pytest()
 
     code = (
         "import sys\n"
-        "from trio_smartmeter.cli import entry as cli; from trio_smartmeter.service import app, settings; from trio_smartmeter.cli import log; from trio_smartmeter.web import router\n"
+        "from trio_smartmeter.cli import entry as cli; from trio_smartmeter.app import root; from trio_smartmeter.service import settings; from trio_smartmeter.cli import log; from trio_smartmeter.web import router\n"
         "cfg = cli.parse(['-device', '/dev/ttyACM0'], {'SMARTMETER_ID': '0' * 32,"
         " 'SMARTMETER_PASSWORD': 'x' * 12})\n"
         "settings.settings_from_config(cfg)\n"
@@ -113,8 +114,9 @@ ALLOWED = {
     "core": {"core"},
     "link": {"core", "link"},
     "web": {"core", "web"},
-    "service": {"core", "link", "service", "web"},
-    "cli": {"core", "link", "service", "web", "cli"},
+    "service": {"core", "link", "service"},
+    "app": {"core", "link", "service", "web", "app"},
+    "cli": {"core", "link", "service", "web", "app", "cli"},
     "sim": {"core", "sim"},
 }
 #: The only modules that may import the simulator.

@@ -18,11 +18,11 @@ import trio.testing
 from loguru import logger
 
 from tests.support import PluggableDevice, free_port
+from trio_smartmeter.app.root import run_exporter
 from trio_smartmeter.cli.entry import parse
 from trio_smartmeter.core.recovery import Backoff
-from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.core.state import Counter, ExporterState
 from trio_smartmeter.link.timing import Timing
-from trio_smartmeter.service.app import run_exporter
 from trio_smartmeter.sim import DEMO_PASSWORD, DEMO_RBID, Fault, MeterConfig, SimulatedModule
 from trio_smartmeter.sim import timing as simtiming
 from trio_smartmeter.sim.models import link_local
@@ -142,9 +142,9 @@ async def _airtime(result: dict[str, Any], hours: float) -> None:
             )
             first = await _wait_reading(state, -1.0)
             start_sends, start_bytes = module.stats.sendto_count, module.stats.payload_bytes
-            start_air, start_polls = module.stats.airtime_s, state.polls
+            start_air, start_polls = module.stats.airtime_s, state.counters[Counter.POLLS]
             await trio.sleep_until(first + hours * 3600 - 1.0)
-            polls = state.polls - start_polls
+            polls = state.counters[Counter.POLLS] - start_polls
             sends = module.stats.sendto_count - start_sends
             nbytes = module.stats.payload_bytes - start_bytes
             result.update(

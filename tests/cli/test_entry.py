@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
+from trio_smartmeter.app import root as app
 from trio_smartmeter.cli import entry
 from trio_smartmeter.core.config import Config
 from trio_smartmeter.core.secret import Secret
-from trio_smartmeter.service import app
 from trio_smartmeter.web.server import PortInUseError
 
 CFG = Config(id=Secret("0" * 32), password=Secret("1" * 12), port=9555)

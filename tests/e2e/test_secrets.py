@@ -40,6 +40,7 @@ from loguru import logger
 from tests.support import CLI, Key, cli_env, key
 from trio_smartmeter.cli.log import Masker
 from trio_smartmeter.core.errors import ExporterError
+from trio_smartmeter.core.state import Counter, ErrorType
 from trio_smartmeter.sim import Fault, FaultSpec, Scenario
 
 from .harness import exporter, metrics, simulator, wait_for
@@ -220,8 +221,10 @@ async def test_no_secret_in_exception_texts_or_log_messages(
         logger.remove(handler)
 
     s = rig.state
-    assert s.join_failures >= 1 and s.joins >= 3 and s.polls >= 3
-    assert s.errors.get("timeout", 0) + s.errors.get("rate_limit", 0) >= 1
+    counts = s.counters
+    assert counts[Counter.JOIN_FAILURES] >= 1 and counts[Counter.JOINS] >= 3
+    assert counts[Counter.POLLS] >= 3
+    assert s.errors[ErrorType.RATE_LIMIT] >= 1
     kinds = {type(e).__name__ for e in created}
     print(f"{len(created)} ExporterErrors ({sorted(kinds)}), {len(records)} log records")
     assert {"JoinFailed", "SessionLost", "RequestTimeout"} <= kinds, kinds

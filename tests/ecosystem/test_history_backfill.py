@@ -24,10 +24,10 @@ import trio
 import trio.testing
 
 from tests.support import free_port
+from trio_smartmeter.app.root import run_exporter
 from trio_smartmeter.cli.entry import parse
 from trio_smartmeter.cli.simulator import opener_for
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.service.app import run_exporter
 
 from .helpers import Prometheus, dashboard_exprs, http_get, running_prometheus, which
 

@@ -69,7 +69,7 @@ def test_nothing_of_mqtt_is_imported_when_it_is_off() -> None:
 
     code = (
         "import sys\n"
-        "from trio_smartmeter.cli import entry; from trio_smartmeter.service import app, settings\n"
+        "from trio_smartmeter.cli import entry; from trio_smartmeter.app import root; from trio_smartmeter.service import settings\n"
         "cfg = entry.parse(['-device', '/dev/ttyACM0'], {'SMARTMETER_ID': '0' * 32,"
         " 'SMARTMETER_PASSWORD': 'x' * 12})\n"
         "settings.settings_from_config(cfg)\n"

@@ -29,6 +29,7 @@ import trio.testing
 
 from tests.support import PluggableDevice, key
 from tests.support.rig import capture_logs, start_rig
+from trio_smartmeter.core.state import Counter
 from trio_smartmeter.sim import SimulatedModule
 
 from .harness import (
@@ -154,7 +155,7 @@ async def test_noise_on_the_line_then_a_fresh_reading(
     took = fresh_at - quiet_at
     print(
         f"seed {seed} {model} density {density} from {'start' if seed % 2 == 0 else 'polling'}: {stats['noise_bytes']} noise bytes, "
-        f"errors {dict(state.errors)}, resets {state.module_resets}, joins {state.joins}, "
+        f"errors {dict(state.errors)}, resets {state.counters[Counter.MODULE_RESETS]}, joins {state.counters[Counter.JOINS]}, "
         f"fresh reading {took:.1f} s after the noise"
     )
     assert took <= RECOVERY_BOUND, (model, density, took)

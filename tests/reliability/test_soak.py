@@ -24,6 +24,7 @@ import trio.testing
 from loguru import logger
 
 from tests.support.rig import INTERVAL, start_rig
+from trio_smartmeter.core.state import Counter, ErrorType
 
 from .faults import CASES, Case
 
@@ -112,11 +113,11 @@ async def soak(nursery: trio.Nursery, seed: int = 7) -> SoakStats:
         if expected.get("serial") == -1:
             expected["serial"] = 1 + rig.failed_opens - failed_opens
         if case.name == "transmit_limit":
-            assert abs(deltas["rate_limit"] - 10) <= 1
-            expected["rate_limit"] = deltas["rate_limit"]
+            assert abs(deltas[ErrorType.RATE_LIMIT] - 10) <= 1
+            expected["rate_limit"] = deltas[ErrorType.RATE_LIMIT]
         assert deltas == expected, (case.name, deltas, expected)
     stats.real_seconds = time.monotonic() - started
-    stats.polls = rig.state.polls
+    stats.polls = rig.state.counters[Counter.POLLS]
     stats.virtual_seconds = trio.current_time()
     return stats
 

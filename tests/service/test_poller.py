@@ -11,6 +11,7 @@ import trio.testing
 
 from trio_smartmeter.core.errors import SessionLost
 from trio_smartmeter.core.session import SessionSignal
+from trio_smartmeter.core.state import ErrorType
 from trio_smartmeter.link.timing import Timing
 from trio_smartmeter.service.module_session import ModuleSession
 from trio_smartmeter.service.poller import Poller
@@ -67,7 +68,7 @@ async def test_the_rate_limit_pause_is_bounded_by_timing(
     await run_for(p, 6 * INTERVAL + 1, readings)
     # ticks 0..240 skipped (300 s is the bound from the first skipped tick), 300 and 360 poll
     assert [t - start for t in meter.gets] == [300.0, 360.0]
-    assert session.state.errors["rate_limit"] == 5
+    assert session.state.errors[ErrorType.RATE_LIMIT] == 5
     assert not session.state.rate_limited
 
 

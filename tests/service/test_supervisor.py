@@ -17,6 +17,7 @@ import trio.lowlevel
 
 from tests.support.rig import INTERVAL, Rig, capture_logs, start_rig, wait_until
 from trio_smartmeter.core.model import SessionState
+from trio_smartmeter.core.state import Counter, ErrorType
 from trio_smartmeter.sim import (
     DEMO_PASSWORD,
     Fault,
@@ -80,7 +81,7 @@ async def test_stale_readings_disappear_and_up_drops(
     assert "smartmeter_current_amperes{" not in text
     assert "smartmeter_up 0.0" in text
     assert "smartmeter_last_scrape_timestamp_seconds" in text  # a fact about the past stays
-    assert rig.state.errors["query"] >= 2
+    assert rig.state.errors[ErrorType.QUERY] >= 2
 
 
 async def test_wrong_password_latches_into_slow_retry(
@@ -91,7 +92,7 @@ async def test_wrong_password_latches_into_slow_retry(
     latched_at = trio.current_time()
     joins_at_latch = rig.module.stats.joins
     assert rig.state.session_state is SessionState.LATCHED
-    assert rig.state.errors["auth"] >= 3
+    assert rig.state.errors[ErrorType.AUTH] >= 3
     # While latched, the meter sees at most one join per latch period (600 s), not a storm.
     await trio.sleep(1800)
     assert rig.module.stats.joins - joins_at_latch <= 3
@@ -104,7 +105,7 @@ async def test_the_first_rejection_names_the_credentials_to_check(
 ) -> None:
     async with capture_logs("WARNING") as logs:
         rig = await start(nursery, password="WRONGPASSWRD")
-        await wait_until(lambda: rig.state.join_failures >= 1)
+        await wait_until(lambda: rig.state.counters[Counter.JOIN_FAILURES] >= 1)
         await trio.lowlevel.checkpoint()  # the supervisor logs the fault as it climbs
         warnings = [m for _, m in logs.at_least("WARNING")]
     assert not rig.state.credentials_latched  # long before the latch
@@ -145,12 +146,12 @@ async def test_the_modules_own_reauthentication_needs_no_rejoin(
 ) -> None:
     rig = await start(nursery, "bp35c2", session_lifetime=600.0)
     await wait_until(lambda: rig.state.reading is not None)
-    polls = rig.state.polls
+    polls = rig.state.counters[Counter.POLLS]
     await trio.sleep(2000)  # three lifetimes: the module re-authenticates at 80 % each time
     assert rig.module.stats.events[0x25] >= 3  # unsolicited EVENT 25s
-    assert rig.state.joins == 1
+    assert rig.state.counters[Counter.JOINS] == 1
     assert rig.module.stats.commands["SKJOIN"] == 1
-    assert rig.state.polls - polls >= 30
+    assert rig.state.counters[Counter.POLLS] - polls >= 30
     assert sum(rig.state.errors.values()) == 0
 
 
@@ -168,9 +169,9 @@ async def test_event_29_without_reauth_rejoins_and_reads_again(
     recovered = trio.current_time() - lost_at
     # bound: the re-auth wait (60 s) + backoff (≤ 2.2 s) + SKJOIN (2.7 s) + one Get (< 1 s) + poll phase (60 s)
     assert recovered < 60 + 2.2 + 2.7 + 1 + 60
-    assert rig.state.errors["auth"] == 1
-    assert rig.state.module_events["29"] == 1
-    assert rig.state.joins == 2
+    assert rig.state.errors[ErrorType.AUTH] == 1
+    assert rig.state.module_events[0x29] == 1
+    assert rig.state.counters[Counter.JOINS] == 2
 
 
 @pytest.mark.parametrize(("channel", "scans"), [(0x21, 1), (0x2A, 10), (0x3C, 28)])
@@ -184,7 +185,7 @@ async def test_a_cold_start_sweeps_channel_by_channel_and_stops_at_the_meter(
     t = await wait_until(lambda: rig.state.reading is not None)
     # one single-channel SKSCAN per channel up to the meter's, then no more
     assert rig.module.stats.scans == scans
-    assert rig.state.scans == 1  # smartmeter_scans_total: one scan, whatever its sweep steps
+    assert rig.state.counters[Counter.SCANS] == 1  # one scan, whatever its sweep steps
     floor = scans * timing.scan_dwell(4) + timing.join_duration() + rig.module.floor_get(25)
     # start-up drain (0.1 s) + commands are the only time above the modelled floor
     assert floor <= t - started < floor + 0.2, (t - started, floor)
@@ -205,7 +206,7 @@ async def test_a_stale_cached_address_is_rescanned_after_one_failed_join(
     rig = await start(nursery, state_file=state_file, meter=MeterConfig(channel=0x30))
     t = await wait_until(lambda: rig.state.reading is not None)
     assert rig.module.stats.commands["SKJOIN"] == 2  # the stale one, then the scanned one
-    assert rig.state.errors["auth"] == 1
+    assert rig.state.errors[ErrorType.AUTH] == 1
     assert not rig.state.credentials_latched
     assert '"channel": "30"' in state_file.read_text()
     # one failed join (EVENT 24 at 38 s) + backoff (<= 1.1 s) + the cached channel at D=4..8,
@@ -227,5 +228,5 @@ async def test_a_lock_taken_while_running_is_a_transient_loss(
     rig.module.inject(Fault.UNPLUG, duration=0.0)
     back = await rig.next_reading_after(taken + 30.0)
     assert rig.device.failed_opens >= 1
-    assert rig.state.errors["serial"] >= 2  # the EOF and each refused open
+    assert rig.state.errors[ErrorType.SERIAL] >= 2  # the EOF and each refused open
     assert back - taken < 30.0 + 60.0 + 15.0

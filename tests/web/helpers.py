@@ -5,12 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from trio_smartmeter.core.model import MeterInfo, ModuleInfo, Reading, SessionState
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web.metrics import build_registry
-from trio_smartmeter.web.router import ASGIApp, make_app
+from trio_smartmeter.web.router import ASGIApp, ExporterApp
+from trio_smartmeter.web.status import PowerLog
 
 VERSION = "9.8.7-test"
 UNIX = 1_764_000_000.0  # 2025-11-25 01:00 JST
@@ -38,8 +37,12 @@ def reading(mono: float, unix: float, watts: int = 1234, fwd: str = "3600000000"
     )
 
 
-def connect(state: ExporterState, mono: Clock, firmware: str = "1.2.10") -> None:
-    """A ready session and ten readings one minute apart, energy rising 0.1 kWh each."""
+def connect(state: ExporterState, mono: Clock, firmware: str = "1.2.10") -> PowerLog:
+    """A ready session and ten readings one minute apart, energy rising 0.1 kWh each.
+
+    The status page's log of them (an app made before this has its own).
+    """
+    log = PowerLog.following(state)
     state.set_module_info(ModuleInfo("bp35c2", firmware, "rev26e", "dual-stack", "binary"))
     state.set_meter_info(MeterInfo("000016", "F"))
     state.set_session_state(SessionState.READY)
@@ -50,6 +53,7 @@ def connect(state: ExporterState, mono: Clock, firmware: str = "1.2.10") -> None
         state.record_reading(
             reading(mono.now, t, watts=500 + 100 * i, fwd=str(3_600_000_000 + 360_000 * i)), 1.0
         )
+    return log
 
 
 def setup(
@@ -59,10 +63,7 @@ def setup(
     mono, wall = Clock(100.0), Clock(UNIX)
     registry = build_registry(state, mono)
 
-    async def built() -> CollectorRegistry:
-        return registry
-
-    app = make_app(state, built, monotonic=mono, version=VERSION, wall=wall)
+    app = ExporterApp(state, registry, monotonic=mono, version=VERSION, wall=wall)
     return state, mono, wall, app
 
 

@@ -10,13 +10,12 @@ import time
 import bcrypt
 import pytest
 import trio
-from prometheus_client import CollectorRegistry
 
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web import auth
 from trio_smartmeter.web.auth import basic_auth, credentials
 from trio_smartmeter.web.metrics import build_registry
-from trio_smartmeter.web.router import ASGIApp, make_app
+from trio_smartmeter.web.router import ASGIApp, ExporterApp
 
 from .helpers import UNIX, VERSION, Clock, call
 
@@ -139,15 +138,12 @@ def protected_app(headers: tuple[tuple[str, str], ...] = ()) -> ASGIApp:
     mono = Clock(100.0)
     registry = build_registry(state, mono)
 
-    async def built() -> CollectorRegistry:
-        return registry
-
     async def authorized(header: str) -> bool:
         return header == basic("alice", "right horse")
 
-    return make_app(
+    return ExporterApp(
         state,
-        built,
+        registry,
         monotonic=mono,
         version=VERSION,
         wall=Clock(UNIX),

@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web.page import status_page
-from trio_smartmeter.web.router import make_app
-from trio_smartmeter.web.status import DAY_LOOKAROUND, half_hours_of_day, status_dict
+from trio_smartmeter.web.router import ExporterApp
+from trio_smartmeter.web.status import DAY_LOOKAROUND, PowerLog, half_hours_of_day, status_dict
 
 from .helpers import PWD, RBID, UNIX, VERSION, Clock, call, connect, reading, setup
 
@@ -59,8 +59,10 @@ def table(page: str) -> _Table:
     return parser
 
 
-def page_of(state: ExporterState, now_monotonic: float) -> str:
-    status = status_dict(state, now_monotonic=now_monotonic, now_unix=UNIX, version=VERSION)
+def page_of(state: ExporterState, now_monotonic: float, log: PowerLog | None = None) -> str:
+    status = status_dict(
+        state, log or PowerLog(), now_monotonic=now_monotonic, now_unix=UNIX, version=VERSION
+    )
     return status_page(status, now_unix=UNIX).decode()
 
 
@@ -113,8 +115,7 @@ def test_page_with_no_reading() -> None:
 
 def test_page_with_a_full_reading() -> None:
     state, mono = ExporterState(interval=5.0), Clock(100.0)
-    connect(state, mono)
-    page = page_of(state, 100.0)
+    page = page_of(state, 100.0, connect(state, mono))
     assert table(page).rows == {
         "Link / session": "ready (session up)",
         "Module": "bp35c2 firmware 1.2.10, dual-stack, binary",
@@ -131,10 +132,11 @@ def test_page_with_a_full_reading() -> None:
 
 def test_a_stale_reading_shows_no_values() -> None:
     state, mono = ExporterState(interval=60.0), Clock(100.0)
+    log = PowerLog.following(state)
     state.record_reading(reading(mono.now, UNIX - 600), 1.0)
     state.set_credentials_latched(True)
     state.set_rate_limited(True)
-    rows = table(page_of(state, 100.0 + 600)).rows
+    rows = table(page_of(state, 100.0 + 600, log)).rows
     assert rows["Current R / T"] == f"{NONE} / {NONE}"
     assert rows["Last reading"] == "600 s ago (stale)"
     assert rows["Link / session"] == (
@@ -157,8 +159,10 @@ async def test_a_module_string_with_markup_comes_out_escaped() -> None:
 def test_every_substituted_string_is_escaped() -> None:
     mark = '<i x="\'&">'
     state, mono = ExporterState(interval=60.0), Clock(100.0)
-    connect(state, mono)
-    status: dict[str, Any] = status_dict(state, now_monotonic=100.0, now_unix=UNIX, version=mark)
+    log = connect(state, mono)
+    status: dict[str, Any] = status_dict(
+        state, log, now_monotonic=100.0, now_unix=UNIX, version=mark
+    )
     status["session_state"] = mark
     status["module"] = dict.fromkeys(status["module"], mark)
     page = status_page(status, now_unix=UNIX).decode()
@@ -244,7 +248,7 @@ def bars(page: str) -> list[tuple[float, str]]:
 def test_the_page_draws_one_bar_per_known_half_hour() -> None:
     rows = [register(MIDNIGHT + 1800 * i, str(100 + i * i / 10)) for i in range(27)]
     status = status_dict(
-        ExporterState(interval=60.0), now_monotonic=5.0, now_unix=UNIX, version=VERSION
+        ExporterState(interval=60.0), PowerLog(), now_monotonic=5.0, now_unix=UNIX, version=VERSION
     )
     page = status_page(status, now_unix=UNIX, half_hours=half_hours_of_day(rows)).decode()
     drawn = bars(page)
@@ -269,11 +273,8 @@ def app_with_history(reader: Any) -> Any:
     state = ExporterState(interval=60.0)
     registry = CollectorRegistry()
 
-    async def built() -> CollectorRegistry:
-        return registry
-
-    return make_app(
-        state, built, monotonic=Clock(5.0), version=VERSION, wall=Clock(UNIX), history=reader
+    return ExporterApp(
+        state, registry, monotonic=Clock(5.0), version=VERSION, wall=Clock(UNIX), history=reader
     )
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import gzip
 from typing import Any
 
-import pytest
 import trio
-from prometheus_client import CollectorRegistry
 
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.web import router
 from trio_smartmeter.web.metrics import build_registry
-from trio_smartmeter.web.router import make_app
+from trio_smartmeter.web.router import ExporterApp
 
 from .helpers import UNIX, VERSION, Clock, call, reading, setup
 
@@ -45,37 +42,52 @@ async def test_metrics_without_reading() -> None:
     assert int(headers[b"content-length"]) == len(body)
 
 
-async def test_a_scrape_during_start_up_waits_for_the_registry(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    """run_exporter builds the registry after listening; an early scrape waits, then 503."""
+async def test_requests_beyond_max_requests_are_503_until_one_finishes() -> None:
+    """As node_exporter's --web.max-requests: a bound on requests in flight, 503 beyond it."""
     state = ExporterState(interval=60.0)
-    built = trio.Event()
-    registry = build_registry(state, Clock(100.0))
+    release = trio.Event()
 
-    async def when_built() -> CollectorRegistry:
-        await built.wait()
-        return registry
+    async def slow_store(since: float, until: float) -> list[Any]:
+        await release.wait()
+        return []
 
-    app = make_app(state, when_built, monotonic=Clock(100.0), version=VERSION)
-    assert (await call(app, "/-/healthy"))[0] == 200  # never waits for the registry
+    app = ExporterApp(
+        state,
+        build_registry(state, Clock(100.0)),
+        monotonic=Clock(100.0),
+        version=VERSION,
+        history=slow_store,
+        max_requests=2,
+    )
+    answers: list[int] = []
+
+    async def ask(path: str) -> None:
+        answers.append((await call(app, path))[0])
+
     async with trio.open_nursery() as nursery:
-        answers: list[int] = []
-
-        async def scrape() -> None:
-            answers.append((await call(app, "/metrics"))[0])
-
-        nursery.start_soon(scrape)
-        await trio.sleep(1.0)
-        assert answers == []  # still waiting
-        built.set()
-    assert answers == [200]
-
-    never = make_app(state, trio.Event().wait, monotonic=Clock(100.0), version=VERSION)  # type: ignore[arg-type]
-    started = trio.current_time()
-    status, _, body = await call(never, "/metrics")
-    assert (status, body) == (503, b"starting\n")
-    assert trio.current_time() - started == pytest.approx(router.REGISTRY_WAIT)
+        nursery.start_soon(ask, "/api/history")
+        nursery.start_soon(ask, "/api/history")
+        await trio.testing.wait_all_tasks_blocked()
+        assert app.in_flight == 2
+        status, headers, body = await call(app, "/-/ready")
+        assert (status, body, headers[b"retry-after"]) == (
+            503,
+            b"too many requests in flight\n",
+            b"1",
+        )
+        assert (await call(app, "/-/healthy"))[0] == 200  # liveness is never refused
+        release.set()
+    assert answers == [200, 200]
+    assert app.in_flight == 0
+    assert (await call(app, "/-/ready"))[0] == 503  # not ready (no reading), but answered
+    unbounded = ExporterApp(
+        state,
+        build_registry(state, Clock(100.0)),
+        monotonic=Clock(100.0),
+        version=VERSION,
+        max_requests=0,
+    )
+    assert (await call(unbounded, "/metrics"))[0] == 200
 
 
 async def test_metrics_gzip_and_openmetrics() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from trio_smartmeter.core.model import Reading
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.web.status import ready_reason, status_dict, status_json
+from trio_smartmeter.web.status import PowerLog, ready_reason, status_dict, status_json
 
 from .helpers import PWD, RBID, UNIX, VERSION, call, connect, reading, setup
 
@@ -39,7 +39,7 @@ async def test_status_json() -> None:
 
 def test_status_without_a_reading() -> None:
     status = status_dict(
-        ExporterState(interval=60.0), now_monotonic=5.0, now_unix=UNIX, version="v"
+        ExporterState(interval=60.0), PowerLog(), now_monotonic=5.0, now_unix=UNIX, version="v"
     )
     assert status["up"] is False
     assert status["session_state"] == "starting"
@@ -51,6 +51,7 @@ def test_status_without_a_reading() -> None:
 
 def test_energy_is_shown_in_kwh() -> None:
     state = ExporterState(interval=60.0)
+    log = PowerLog.following(state)
     state.record_reading(
         Reading(
             power_watts=-850,
@@ -63,7 +64,7 @@ def test_energy_is_shown_in_kwh() -> None:
         ),
         1.0,
     )
-    status = status_dict(state, now_monotonic=12.5, now_unix=UNIX + 2, version="v")
+    status = status_dict(state, log, now_monotonic=12.5, now_unix=UNIX + 2, version="v")
     assert status["reading"] == {
         "fresh": True,
         "age_seconds": 2.5,
@@ -106,3 +107,34 @@ def test_status_page_and_metrics_import_no_trio() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+NOON_JST = 1_764_558_000.0  # 2025-12-01 12:00 JST
+
+
+def energy(at: float, unix: float, forward: Decimal | None) -> Reading:
+    return Reading(100, Decimal(1), None, forward, None, at, unix)
+
+
+def test_energy_today_counts_from_the_first_reading_of_the_jst_day() -> None:
+    state = ExporterState()
+    log = PowerLog.following(state)
+    state.record_reading(energy(0.0, NOON_JST, Decimal(1000)), 0.1)
+    state.record_reading(energy(60.0, NOON_JST + 60, Decimal(1500)), 0.1)
+    assert log.energy_today(state.reading, NOON_JST + 61) == (Decimal(500), NOON_JST)
+    # the next JST day (00:00 JST = 15:00 UTC) starts again
+    midnight = NOON_JST + 12 * 3600
+    assert log.energy_today(state.reading, midnight + 1) is None
+    state.record_reading(energy(120.0, midnight + 1, Decimal(1600)), 0.1)
+    assert log.energy_today(state.reading, midnight + 2) == (Decimal(0), midnight + 1)
+    # a meter reset mid-day restarts the day's count
+    state.record_reading(energy(180.0, midnight + 60, Decimal(10)), 0.1)
+    assert log.energy_today(state.reading, midnight + 61) == (Decimal(0), midnight + 60)
+
+
+def test_a_reading_without_forward_energy_starts_no_day() -> None:
+    state = ExporterState()
+    log = PowerLog.following(state)
+    state.record_reading(energy(0.0, NOON_JST, None), 0.1)
+    assert log.day_start is None
+    assert log.energy_today(state.reading, NOON_JST) is None

@@ -74,7 +74,8 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
     # The port is bound first, with the standard library only: /-/healthy answers while
     # trio and the HTTP stack load (seconds on a Pi Zero). Not with a web configuration
     # file, whose TLS and users protect /-/healthy too.
-    from trio_smartmeter.web.listener import BindError, EarlyListener, PortInUseError
+    from trio_smartmeter.app.startup import EarlyListener
+    from trio_smartmeter.web.listener import BindError, PortInUseError
 
     early = None
     if web is None and cfg.web_config_file is None:
@@ -89,9 +90,9 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
 
     import trio
 
+    from trio_smartmeter.app.root import run_exporter
     from trio_smartmeter.cli.log import setup_logging
     from trio_smartmeter.core.errors import DeviceBusy, first_failure
-    from trio_smartmeter.service.app import run_exporter
 
     if web is None and cfg.web_config_file is not None:
         from trio_smartmeter.web.web_config import WebConfigError, read_web_config

@@ -37,6 +37,7 @@ from trio_smartmeter.core.config import (
     DEFAULT_DEVICE,
     DEFAULT_INTERVAL,
     DEFAULT_PORT,
+    DEFAULT_WEB_MAX_REQUESTS,
     ID_LENGTH,
     MIN_INTERVAL,
     PASSWORD_LENGTH,
@@ -352,6 +353,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
         N_("none"),
         N_("TLS and basic auth: a web configuration file as node_exporter's --web.config.file"),
         _file_path,
+    ),
+    Option(
+        "web_max_requests",
+        str(DEFAULT_WEB_MAX_REQUESTS),
+        "HTTP requests answered at once, 503 beyond; 0 = no limit (as --web.max-requests)",
+        _whole_number("a whole number >= 0", 0),
     ),
     # MQTT for Home Assistant (issue 23): the lead re-applies these four rows after merging.
     Option(

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_LISTEN_ADDRESS",
     "DEFAULT_PORT",
+    "DEFAULT_WEB_MAX_REQUESTS",
     "ID_LENGTH",
     "MIN_INTERVAL",
     "PASSWORD_LENGTH",
@@ -35,6 +36,8 @@ __all__ = [
 DEFAULT_INTERVAL: Final = 60
 MIN_INTERVAL: Final = 10
 DEFAULT_PORT: Final = 9102
+#: HTTP requests answered at once, beyond them 503 (node_exporter's --web.max-requests).
+DEFAULT_WEB_MAX_REQUESTS: Final = 40
 DEFAULT_LISTEN_ADDRESS: Final = "::"  # all interfaces; "[::]" is dual-stack on Linux
 ID_LENGTH: Final = 32
 PASSWORD_LENGTH: Final = 12
@@ -122,3 +125,5 @@ class Config:
     mqtt_ca_file: Path | None = None
     mqtt_password_file: Path | None = None
     mqtt_discovery_prefix: str = "homeassistant"
+    #: HTTP requests answered at once; beyond, 503. ``0``: no bound.
+    web_max_requests: int = DEFAULT_WEB_MAX_REQUESTS

@@ -1,20 +1,24 @@
 """ExporterState: the single mutable fact store.
 
 The supervisor is its only writer; ``metrics.py`` and the status page read it at scrape
-time. Nothing here reads a clock: callers pass monotonic and Unix times in, so the
-staleness rule can be tested with exact virtual times.
+time; whoever must act on each new reading (a publisher) subscribes with
+``ExporterState.reading_sinks``. Counters are counted by :class:`Counter` and
+:class:`ErrorType`, EVENTs by their number: how they are labelled is the web's business.
+Nothing here reads a clock: callers pass monotonic and Unix times in, so the staleness
+rule can be tested with exact virtual times.
 """
 
 from __future__ import annotations
 
 import collections
+import enum
 from collections.abc import Callable
-from decimal import Decimal
+from typing import Final
 
 import attrs
 
+from trio_smartmeter.core.config import DEFAULT_INTERVAL
 from trio_smartmeter.core.echonet.meter import FIXED_TIME_FRESH
-from trio_smartmeter.core.jst import jst_date
 from trio_smartmeter.core.model import (
     FixedTimeEnergy,
     MeterInfo,
@@ -25,34 +29,36 @@ from trio_smartmeter.core.model import (
     SessionState,
 )
 
-#: ``smartmeter_scrape_errors_total{type}`` label values; every one exists from start at 0.
-ERROR_TYPES = ("ip_resolve", "auth", "query", "parse", "serial", "rate_limit")
 
-#: ``smartmeter_module_events_total{event}`` label values (EVENT numbers as 2 hex digits).
-MODULE_EVENTS = (
-    "01",
-    "02",
-    "05",
-    "1F",
-    "20",
-    "21",
-    "22",
-    "24",
-    "25",
-    "26",
-    "27",
-    "28",
-    "29",
-    "32",
-    "33",
-    "other",
-)
+class ErrorType(enum.StrEnum):
+    """Why a meter read failed (``smartmeter_scrape_errors_total{type}``)."""
+
+    IP_RESOLVE = "ip_resolve"
+    AUTH = "auth"
+    QUERY = "query"
+    PARSE = "parse"
+    SERIAL = "serial"
+    RATE_LIMIT = "rate_limit"
+
+
+#: Every error type, in exposition order.
+ERROR_TYPES: Final = tuple(ErrorType)
+
+
+class Counter(enum.Enum):
+    """What the service counts besides errors and EVENTs (each a ``smartmeter_*_total``)."""
+
+    SCANS = "scans"
+    JOINS = "joins"
+    JOIN_FAILURES = "join_failures"
+    SERIAL_REOPENS = "serial_reopens"
+    MODULE_RESETS = "module_resets"
+    POLLS = "polls"
+    ENERGY_RESETS = "energy_resets"
+
 
 #: Buckets of ``smartmeter_scrape_duration_seconds``: a radio round-trip with retries takes minutes.
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0, 300.0)
-
-#: How many (unix time, watts) points the status page keeps (one hour at a 10 s interval).
-HISTORY_POINTS = 360
 
 
 @attrs.define
@@ -82,7 +88,7 @@ def _fmt_le(bound: float) -> str:
 
 @attrs.define
 class ExporterState:
-    interval: float = 60.0
+    interval: float = float(DEFAULT_INTERVAL)
     reading: Reading | None = None
     fixed_forward: FixedTimeEnergy | None = None
     fixed_reverse: FixedTimeEnergy | None = None
@@ -99,26 +105,13 @@ class ExporterState:
     rate_limited: bool = False
     credentials_latched: bool = False
     last_success_unix: float | None = None
-    errors: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(ERROR_TYPES, 0))
-    module_events: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(MODULE_EVENTS, 0))
-    scans: int = 0
-    joins: int = 0
-    join_failures: int = 0
-    serial_reopens: int = 0
-    module_resets: int = 0
-    polls: int = 0
-    energy_resets: int = 0
+    errors: dict[ErrorType, int] = attrs.field(factory=lambda: dict.fromkeys(ErrorType, 0))
+    counters: dict[Counter, int] = attrs.field(factory=lambda: dict.fromkeys(Counter, 0))
+    #: EVENT lines by their number.
+    module_events: collections.Counter[int] = attrs.field(factory=collections.Counter)
     durations: DurationHistogram = attrs.field(factory=DurationHistogram)
-    history: collections.deque[tuple[float, int]] = attrs.field(
-        factory=lambda: collections.deque(maxlen=HISTORY_POINTS)
-    )
-    #: Bumped on every change; lets the exposition be rendered once per change.
-    generation: int = 0
-    #: First forward-energy reading of the current JST day: (ISO date, joules, unix time).
-    #: Feeds "energy today" on the status page; restarts mid-day give "since HH:MM".
-    day_start: tuple[str, Decimal, float] | None = None
-    #: Told of every reading right after it is recorded (the MQTT publisher, issue 23);
-    #: each must return at once (it only keeps the newest).
+    #: Told of every reading right after it is recorded (the MQTT publisher, issue 23; the
+    #: status page's power log); each must return at once.
     reading_sinks: list[Callable[[Reading], None]] = attrs.field(factory=list, repr=False)
 
     # -- reading side ------------------------------------------------------------------
@@ -151,87 +144,58 @@ class ExporterState:
         return m
 
     # -- writer side (the supervisor) ---------------------------------------------------
-    def _changed(self) -> None:
-        self.generation += 1
-
     def record_reading(self, reading: Reading, duration: float) -> None:
         self.reading = reading
         self.last_success_unix = reading.received_unix
-        self.polls += 1
+        self.counters[Counter.POLLS] += 1
         self.durations.observe(duration)
-        if reading.power_watts is not None:
-            self.history.append((reading.received_unix, reading.power_watts))
-        forward = reading.energy_forward_joules
-        if forward is not None:
-            day = jst_date(reading.received_unix)
-            ds = self.day_start
-            if ds is None or ds[0] != day or forward < ds[1]:  # new day, or meter reset
-                self.day_start = (day, forward, reading.received_unix)
-        self._changed()
         for sink in self.reading_sinks:
             sink(reading)
 
-    def energy_today(self, now_unix: float) -> tuple[Decimal, float] | None:
-        """(forward joules since ``day_start``, its unix time) if both are from today (JST)."""
-        r, ds = self.reading, self.day_start
-        if r is None or r.energy_forward_joules is None or ds is None:
-            return None
-        if ds[0] != jst_date(now_unix) or jst_date(r.received_unix) != ds[0]:
-            return None
-        return r.energy_forward_joules - ds[1], ds[2]
-
-    def record_failed_poll(self, error_type: str, duration: float | None = None) -> None:
-        self.polls += 1
+    def record_failed_poll(
+        self, error_type: ErrorType | str, duration: float | None = None
+    ) -> None:
+        self.counters[Counter.POLLS] += 1
         self.count_error(error_type)
         if duration is not None:
             self.durations.observe(duration)
 
-    def count_error(self, error_type: str) -> None:
-        if error_type not in self.errors:
-            raise ValueError(f"unknown error type {error_type!r}")
-        self.errors[error_type] += 1
-        self._changed()
+    def count_error(self, error_type: ErrorType | str) -> None:
+        """``error_type`` by name too (``"auth"``); an unknown one is a ``ValueError``."""
+        try:
+            self.errors[ErrorType(error_type)] += 1
+        except ValueError:
+            raise ValueError(f"unknown error type {error_type!r}") from None
+
+    def bump(self, counter: Counter, by: int = 1) -> None:
+        self.counters[counter] += by
 
     def count_module_event(self, code: int) -> None:
-        key = f"{code:02X}"
-        self.module_events[key if key in self.module_events else "other"] += 1
-        self._changed()
+        self.module_events[code] += 1
 
     def set_session_state(self, state: SessionState) -> None:
-        if state is not self.session_state:
-            self.session_state = state
-            self._changed()
+        self.session_state = state
 
     def set_session_up(self, up: bool) -> None:
-        if up != self.session_up:
-            self.session_up = up
-            self._changed()
+        self.session_up = up
 
     def set_rate_limited(self, limited: bool) -> None:
-        if limited != self.rate_limited:
-            self.rate_limited = limited
-            self._changed()
+        self.rate_limited = limited
 
     def set_credentials_latched(self, latched: bool) -> None:
-        if latched != self.credentials_latched:
-            self.credentials_latched = latched
-            self._changed()
+        self.credentials_latched = latched
 
     def set_module_info(self, info: ModuleInfo | None) -> None:
         self.module_info = info
-        self._changed()
 
     def set_meter_info(self, info: MeterInfo | None) -> None:
         self.meter_info = info
-        self._changed()
 
     def set_scaling(self, scaling: MeterScaling | None) -> None:
         self.scaling = scaling
-        self._changed()
 
     def set_rssi(self, dbm: float | None) -> None:
         self.rssi_dbm = dbm
-        self._changed()
 
     def set_fixed(
         self, *, forward: FixedTimeEnergy | None = None, reverse: FixedTimeEnergy | None = None
@@ -240,25 +204,9 @@ class ExporterState:
             self.fixed_forward = forward
         if reverse is not None:
             self.fixed_reverse = reverse
-        self._changed()
 
     def set_minute_energy(self, minute: MinuteEnergy) -> None:
         self.minute_energy = minute
-        self._changed()
 
     def set_history(self, *, slots: int, missing: int) -> None:
-        if (slots, missing) != (self.history_slots, self.history_missing):
-            self.history_slots, self.history_missing = slots, missing
-            self._changed()
-
-    def bump(self, counter: str, by: int = 1) -> None:
-        """Increment one of the plain counters (scans, joins, join_failures, ...)."""
-        if counter not in _PLAIN_COUNTERS:
-            raise ValueError(f"unknown counter {counter!r}")
-        setattr(self, counter, getattr(self, counter) + by)
-        self._changed()
-
-
-_PLAIN_COUNTERS = frozenset(
-    {"scans", "joins", "join_failures", "serial_reopens", "module_resets", "energy_resets"}
-)
+        self.history_slots, self.history_missing = slots, missing

@@ -48,3 +48,6 @@ class Timing:
     tool_term: float = 2.0
     #: At a stop, in-flight HTTP requests get this long after the link has ended.
     http_drain: float = 2.0
+    #: Longest one start-up step may take (importing trio and hypercorn on a Pi Zero takes
+    #: seconds) before the early stand-in stops calling the process healthy.
+    startup_step: float = 30.0

@@ -37,7 +37,7 @@ from trio_smartmeter.core.session import (
     session_end,
 )
 from trio_smartmeter.core.skstack import Dialect, PayloadFormat
-from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.core.state import Counter, ExporterState
 from trio_smartmeter.link.meter_client import MeterClient
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.address_cache import AddressCache
@@ -130,7 +130,7 @@ class ModuleSession:
         self.credentials_set = False
         client.echo_expected = True  # until SFE 0: a reset module echoes
         await client.command(skstack.sk_reset(), timeout=s.timing.reset)
-        self.state.bump("module_resets")
+        self.state.bump(Counter.MODULE_RESETS)
         await client.command(skstack.sk_sreg("SFE", "0"), timeout=s.timing.command)
         client.echo_expected = False
         ver = (await client.command(skstack.sk_ver(), timeout=s.timing.command)).first(
@@ -199,7 +199,7 @@ class ModuleSession:
             sweep = functools.partial(
                 MeterClient.sweep, duration=step.duration, channels=step.channels, done=ours
             )
-            self.state.bump("scans")  # one scan, however many channels its sweep steps through
+            self.state.bump(Counter.SCANS)  # one scan, however many channels its sweep has
             try:
                 descs = await sweep(meter)
             except CommandFailed as exc:
@@ -256,13 +256,13 @@ class ModuleSession:
         self.meter = None
         self.scaling = None
         self.watch.renew()
-        self.state.bump("joins")
+        self.state.bump(Counter.JOINS)
         self.joining = True
         try:
             await meter.join(self.address.ip)
         except JoinFailed:
             self.joining = False
-            self.state.bump("join_failures")
+            self.state.bump(Counter.JOIN_FAILURES)
             raise
         # (a cancelled join leaves ``joining`` set: the stop must not let it finish alone)
         self.joining = False

@@ -29,7 +29,7 @@ from trio_smartmeter.core.readings import (
     reading_from,
     scaling_from,
 )
-from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.core.state import Counter, ExporterState
 from trio_smartmeter.link.meter_client import MeterClient, readable
 from trio_smartmeter.service.events import record_fixed
 from trio_smartmeter.service.history_filler import HistoryFiller
@@ -130,7 +130,7 @@ class Poller:
         decrease = self._energy.observe(raw.forward, scaling.digits)
         if decrease is not None:
             if decrease == "reset":
-                self.state.bump("energy_resets")
+                self.state.bump(Counter.ENERGY_RESETS)
             logger.info("cumulative energy went down ({}): the counter restarts", decrease)
         self.state.record_reading(reading, duration)
         logger.debug("reading: {} W", reading.power_watts)

@@ -14,7 +14,7 @@ from loguru import logger
 from trio_smartmeter.core.errors import ExporterError, LinkLost, UnsupportedModule
 from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.core.recovery import Fault, Ladder, Rung, classify, drops_session
-from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.core.state import Counter, ExporterState
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.fault_log import FaultLog
 from trio_smartmeter.service.module_session import ModuleSession
@@ -92,7 +92,7 @@ class SessionSupervisor:
                 "the meter keeps rejecting the B-route ID/password (EVENT 24): {} joins were "
                 "rejected, after a rejoin and a module reset that set the credentials again; "
                 "retrying only every {:.0f} s; check SMARTMETER_ID and SMARTMETER_PASSWORD",
-                self.state.join_failures,
+                self.state.counters[Counter.JOIN_FAILURES],
                 decision.delay,
             )
         else:

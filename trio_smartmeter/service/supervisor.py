@@ -33,7 +33,7 @@ from trio_smartmeter.core.errors import (
 )
 from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.core.recovery import Fault, Ladder, classify
-from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.core.state import Counter, ExporterState
 from trio_smartmeter.i18n import _
 from trio_smartmeter.link import serial_port
 from trio_smartmeter.link.serial_port import SimOpener, open_device
@@ -122,7 +122,7 @@ class LinkSupervisor:
             try:
                 async with open_device(self.settings.device, sim_opener=self.sim_opener) as stream:
                     if opened_before:
-                        self.state.bump("serial_reopens")
+                        self.state.bump(Counter.SERIAL_REOPENS)
                     opened_before = True
                     logger.info("opened {}", self.settings.device)
                     await self._run_link(stream)

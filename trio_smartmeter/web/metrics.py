@@ -15,16 +15,8 @@ labels, how its samples come from the state), in exposition order. The rules tha
 
 :class:`SmartmeterCollector` shows the whole exposition of an example state.
 
-Exposition cache (:func:`render`): the ``smartmeter_*`` part is rendered once per
-``(state.generation, state.interval, freshness of the reading, freshness of each fixed-time
-value, format)`` and reused for at most :data:`CACHE_TTL` seconds. The runtime collectors
-(``process_*``, ``python_*``) are not meter readings: their rendering is reused for at most
-:data:`CACHE_TTL` seconds too (per format), so ``process_cpu_seconds_total``, the RSS and
-the open-fd count may be up to 1 s old (a scrape interval is 15 s or more; rendering them
-was most of the cost of a request). So a cached body never claims a freshness that no
-longer holds (freshness is in the key), never hides a new reading (generation is in the
-key), and a writer that mutates the state without bumping ``generation`` is seen within
-``CACHE_TTL``.
+Rendering is prometheus_client's own, once per scrape (about 0.5 ms on a laptop core: at
+the 15-60 s scrape intervals users run, a cache would never hit; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -54,19 +46,9 @@ from prometheus_client.registry import Collector
 
 from trio_smartmeter._version import __version__
 from trio_smartmeter.core.model import FixedTimeEnergy, MinuteEnergy, Reading, SessionState
-from trio_smartmeter.core.state import ERROR_TYPES, MODULE_EVENTS, ExporterState
+from trio_smartmeter.core.state import ERROR_TYPES, Counter, ExporterState
 
-__all__ = [
-    "CACHE_TTL",
-    "METRICS",
-    "ExporterRegistry",
-    "SmartmeterCollector",
-    "build_registry",
-    "render",
-]
-
-#: Longest time a cached ``smartmeter_*`` exposition is reused (seconds, monotonic).
-CACHE_TTL: Final = 1.0
+__all__ = ["METRICS", "MODULE_EVENTS", "SmartmeterCollector", "build_registry", "render"]
 
 
 @attrs.frozen
@@ -161,6 +143,26 @@ def _value(get: Callable[[Scrape], Decimal | float | None]) -> Callable[[Scrape]
 def _fresh(get: Callable[[Reading], Decimal | int | None]) -> Callable[[Scrape], Samples]:
     """A value of the meter reading, only while the reading is fresh."""
     return _value(lambda s: None if s.reading is None else get(s.reading))
+
+
+def _count(counter: Counter) -> Callable[[Scrape], Samples]:
+    return _value(lambda s: s.state.counters[counter])
+
+
+#: ``smartmeter_module_events_total{event}`` label values, each from start at 0: the EVENT
+#: numbers the session acts on as 2 hex digits, every other number as "other".
+MODULE_EVENTS: Final = (
+    "01", "02", "05", "1F", "20", "21", "22", "24", "25", "26", "27", "28", "29", "32", "33",
+    "other",
+)  # fmt: skip
+
+
+def _module_events(scrape: Scrape) -> Samples:
+    counts = dict.fromkeys(MODULE_EVENTS, 0)
+    for code, n in scrape.state.module_events.items():
+        label = f"{code:02X}"
+        counts[label if label in counts else "other"] += n
+    return {(label,): n for label, n in counts.items()}
 
 
 def _currents(scrape: Scrape) -> Samples:
@@ -312,7 +314,7 @@ METRICS: Final[tuple[Desc | HistogramDesc | InfoDesc, ...]] = (
         "counter",
         "Failed meter reads by cause: ip_resolve (scan/address), auth, query, parse, "
         "serial (device missing/unplugged/I/O error), rate_limit (transmit-time limit).",
-        lambda s: {(t,): s.state.errors.get(t, 0) for t in ERROR_TYPES},
+        lambda s: {(t.value,): s.state.errors[t] for t in ERROR_TYPES},
         labels=("type",),
     ),
     Desc(
@@ -353,50 +355,50 @@ METRICS: Final[tuple[Desc | HistogramDesc | InfoDesc, ...]] = (
         "smartmeter_scans",
         "counter",
         "Active scans (SKSCAN) started to find the meter.",
-        _value(lambda s: s.state.scans),
+        _count(Counter.SCANS),
     ),
     Desc(
         "smartmeter_joins",
         "counter",
         "PANA joins (SKJOIN) started.",
-        _value(lambda s: s.state.joins),
+        _count(Counter.JOINS),
     ),
     Desc(
         "smartmeter_join_failures",
         "counter",
         "PANA joins that failed (EVENT 24 or timeout).",
-        _value(lambda s: s.state.join_failures),
+        _count(Counter.JOIN_FAILURES),
     ),
     Desc(
         "smartmeter_serial_reopens",
         "counter",
         "Times the serial device was closed and reopened.",
-        _value(lambda s: s.state.serial_reopens),
+        _count(Counter.SERIAL_REOPENS),
     ),
     Desc(
         "smartmeter_module_resets",
         "counter",
         "Times the module was reset (SKRESET).",
-        _value(lambda s: s.state.module_resets),
+        _count(Counter.MODULE_RESETS),
     ),
     Desc(
         "smartmeter_polls",
         "counter",
         "Meter read cycles started (successful or not).",
-        _value(lambda s: s.state.polls),
+        _count(Counter.POLLS),
     ),
     Desc(
         "smartmeter_meter_energy_resets",
         "counter",
         "Times the meter's cumulative energy went backwards other than by "
         "roll-over (meter replaced or reset).",
-        _value(lambda s: s.state.energy_resets),
+        _count(Counter.ENERGY_RESETS),
     ),
     Desc(
         "smartmeter_module_events",
         "counter",
         "SKSTACK EVENT lines received from the module, by EVENT number (hex).",
-        lambda s: {(code,): s.state.module_events.get(code, 0) for code in MODULE_EVENTS},
+        _module_events,
         labels=("event",),
     ),
     InfoDesc(
@@ -565,16 +567,6 @@ class SmartmeterCollector(Collector):
     def describe(self) -> Iterable[Metric]:
         return []  # collect() depends on state; do not call it at registration time
 
-    def freshness_key(self) -> tuple[bool, bool, bool, bool]:
-        """What, besides ``generation``, changes the output: the freshness flags."""
-        s, now = self._state, self._monotonic()
-        return (
-            s.is_fresh(now),
-            s.fresh_fixed(s.fixed_forward, now) is not None,
-            s.fresh_fixed(s.fixed_reverse, now) is not None,
-            s.fresh_minute(now) is not None,
-        )
-
     def collect(self) -> Iterator[Metric]:
         scrape = Scrape.at(self._state, self._monotonic())
         for desc in METRICS:
@@ -583,97 +575,18 @@ class SmartmeterCollector(Collector):
                 yield family
 
 
-class _Only(Collector):
-    """Registry view: collects a fixed list of collectors (no name bookkeeping)."""
-
-    def __init__(self, collectors: list[Collector]) -> None:
-        self._collectors = collectors
-
-    def collect(self) -> Iterator[Metric]:
-        for c in self._collectors:
-            yield from c.collect()
-
-
-class ExporterRegistry(CollectorRegistry):
-    """A ``CollectorRegistry`` that also knows its parts, so :func:`render` can cache.
-
-    ``generate_latest(registry)`` on it gives everything, uncached, like any registry.
-    """
-
-    def __init__(
-        self,
-        state: ExporterState,
-        monotonic: Callable[[], float],
-        meter: SmartmeterCollector,
-        runtime: list[Collector],
-    ) -> None:
-        super().__init__(auto_describe=True)
-        self.state = state
-        self.monotonic = monotonic
-        self.meter = meter
-        self.runtime = runtime
-        self.cache: dict[bool, tuple[tuple[object, ...], float, bytes]] = {}
-        self.runtime_cache: dict[bool, tuple[float, bytes]] = {}
-        self.cache_hits = 0
-        self.cache_misses = 0
-
-
-def build_registry(state: ExporterState, monotonic: Callable[[], float]) -> ExporterRegistry:
+def build_registry(state: ExporterState, monotonic: Callable[[], float]) -> CollectorRegistry:
     """Own registry: the ``smartmeter_*`` collector plus process/platform/GC collectors."""
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-    meter = SmartmeterCollector(state, monotonic)
-    runtime: list[Collector] = [
-        ProcessCollector(registry=None),
-        PlatformCollector(registry=None),
-        GCCollector(registry=CollectorRegistry()),  # it insists on registering
-    ]
-    reg = ExporterRegistry(state, monotonic, meter, runtime)
-    reg.register(meter)
-    for c in runtime:
-        reg.register(c)
+    reg = CollectorRegistry(auto_describe=True)
+    reg.register(SmartmeterCollector(state, monotonic))
+    ProcessCollector(registry=reg)
+    PlatformCollector(registry=reg)
+    reg.register(GCCollector(registry=CollectorRegistry()))  # it insists on registering
     return reg
 
 
-_OM_EOF = b"# EOF\n"
-
-
-def _encode(encoder: Callable[[CollectorRegistry], bytes], collectors: list[Collector]) -> bytes:
-    # The encoders only call ``.collect()``; a throwaway view keeps our registry intact.
-    return encoder(_Only(collectors))  # type: ignore[arg-type]
-
-
 def render(registry: CollectorRegistry, accept_header: str | None) -> tuple[bytes, str]:
-    """Exposition body and content type for an ``Accept`` header (text or OpenMetrics).
-
-    For an :class:`ExporterRegistry` the ``smartmeter_*`` part comes from the cache
-    described in the module docstring; any other registry is rendered in full.
-    """
+    """Exposition body and content type for an ``Accept`` header (text or OpenMetrics)."""
     encoder, content_type = choose_encoder(accept_header or "")
-    openmetrics = content_type.startswith("application/openmetrics-text")
-    if not isinstance(registry, ExporterRegistry):
-        return encoder(registry), content_type
-
-    now = registry.monotonic()
-    key = (
-        registry.state.generation,
-        registry.state.interval,
-        *registry.meter.freshness_key(),
-        content_type,
-    )
-    cached = registry.cache.get(openmetrics)
-    if cached is not None and cached[0] == key and 0.0 <= now - cached[1] <= CACHE_TTL:
-        meter_part = cached[2]
-        registry.cache_hits += 1
-    else:
-        meter_part = _encode(encoder, [registry.meter])
-        if openmetrics and meter_part.endswith(_OM_EOF):
-            meter_part = meter_part[: -len(_OM_EOF)]
-        registry.cache[openmetrics] = (key, now, meter_part)
-        registry.cache_misses += 1
-    runtime = registry.runtime_cache.get(openmetrics)
-    if runtime is not None and 0.0 <= now - runtime[0] <= CACHE_TTL:
-        runtime_part = runtime[1]
-    else:
-        runtime_part = _encode(encoder, registry.runtime)
-        registry.runtime_cache[openmetrics] = (now, runtime_part)
-    return meter_part + runtime_part, content_type
+    return encoder(registry), content_type

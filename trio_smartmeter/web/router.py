@@ -1,4 +1,4 @@
-"""The ASGI application: routing, methods and content negotiation over ``ExporterState``.
+"""The ASGI application: a route table over ``ExporterState``, one handler per route.
 
 Routes (GET and HEAD; anything else on them is 405 with ``Allow``; other paths 404):
 
@@ -10,10 +10,13 @@ Routes (GET and HEAD; anything else on them is 405 with ``Allow``; other paths 4
 ``/api/status``  the same facts as JSON (:mod:`trio_smartmeter.web.status`)
 ``/api/history`` the stored half-hours, JSON or OpenMetrics (:mod:`trio_smartmeter.web.history`)
 
-With ``authorized`` (the web configuration file's ``basic_auth_users``), every path, the
-404s and ``/-/healthy`` included, first needs credentials it accepts, else 401 with
-``WWW-Authenticate: Basic`` (as exporter-toolkit does). ``headers`` (its
-``http_server_config.headers``) go on every response.
+A new route is one row of :data:`ROUTES` and one ``async def handler(app, request) ->
+Response``. What goes around every route is :meth:`ExporterApp.__call__`: the header
+limits, at most ``max_requests`` in flight (503 beyond, like node_exporter's
+``--web.max-requests``; ``/-/healthy`` is not counted), credentials when ``authorized`` is given (every path, the 404s
+and ``/-/healthy`` included; 401 with ``WWW-Authenticate: Basic`` as exporter-toolkit
+does), and ``headers`` (the web configuration's ``http_server_config.headers``) on every
+response.
 
 The lifespan scope is handled here (prometheus_client's ASGI app asserts ``http``).
 Nothing here touches the serial port or polls the meter: everything is read from
@@ -27,35 +30,42 @@ import gzip
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+import attrs
 import trio
+from prometheus_client import CollectorRegistry
 
+from trio_smartmeter.core.config import DEFAULT_WEB_MAX_REQUESTS
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web import history as history_view
+from trio_smartmeter.web.metrics import render
 from trio_smartmeter.web.page import status_page
 from trio_smartmeter.web.status import (
     DAY_LOOKAROUND,
+    PowerLog,
     half_hours_of_day,
     ready_reason,
     status_dict,
     status_json,
 )
 
-if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-
-__all__ = ["CHALLENGE", "ASGIApp", "make_app"]
+__all__ = ["CHALLENGE", "ROUTES", "ASGIApp", "ExporterApp", "Response"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = tuple[tuple[bytes, bytes], ...]
 #: The stored half-hours that end in [since, until] (the service's store, in a thread).
 HistoryReader = Callable[[float, float], Awaitable[list[HalfHour]]]
-OPENMETRICS = b"application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+TEXT: Final = b"text/plain; charset=utf-8"
+JSON: Final = b"application/json"
+HTML: Final = b"text/html; charset=utf-8"
+OPENMETRICS: Final = b"application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 #: Smallest body worth compressing.
 GZIP_MIN: Final = 512
@@ -64,36 +74,157 @@ _ALLOW: Final = b"GET, HEAD"
 #: one that arrives whole in a single 64 KiB read passes it, so the app checks again.
 MAX_HEADER_COUNT: Final = 100
 MAX_HEADER_BYTES: Final = 16 * 1024
-#: How long a scrape that arrives during start-up waits for the registry, which
-#: ``app.run_exporter`` builds right after the server listens (prometheus_client's import
-#: is kept off the path to the first /-/healthy answer).
-REGISTRY_WAIT: Final = 5.0
+#: How long the status page waits for the store's half-hours before it is sent without bars.
+STORE_WAIT: Final = 5.0
 #: The ``WWW-Authenticate`` value of a 401.
 CHALLENGE: Final = b'Basic realm="trio-smartmeter", charset="UTF-8"'
 
 
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: bytes,
-    *,
-    head: bool = False,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-        *(extra or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})
+@attrs.frozen
+class Response:
+    status: int
+    body: bytes
+    content_type: bytes = TEXT
+    headers: Headers = ()
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    values = [v for k, v in scope.get("headers", []) if k.lower() == name]
-    return b", ".join(values).decode("latin-1")
+def text(status: int, message: str) -> Response:
+    """A one-line plain-text answer (errors, health)."""
+    return Response(status, f"{message}\n".encode())
+
+
+@attrs.frozen
+class Request:
+    scope: Scope
+
+    @property
+    def head(self) -> bool:
+        return bool(self.scope["method"] == "HEAD")
+
+    def header(self, name: bytes) -> str:
+        values = [v for k, v in self.scope.get("headers", []) if k.lower() == name]
+        return b", ".join(values).decode("latin-1")
+
+    def query(self) -> dict[str, list[str]]:
+        return urllib.parse.parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+
+    def too_large(self) -> bool:
+        headers = self.scope.get("headers", [])
+        size = len(self.scope.get("raw_path", b"")) + sum(len(k) + len(v) + 4 for k, v in headers)
+        return len(headers) > MAX_HEADER_COUNT or size > MAX_HEADER_BYTES
+
+
+Handler = Callable[["ExporterApp", Request], Awaitable[Response]]
+
+
+class ExporterApp:
+    """The ASGI application. ``wall`` (Unix time) only picks the last hour for the chart.
+
+    ``registry``: what ``/metrics`` renders (:func:`trio_smartmeter.web.metrics.build_registry`).
+    ``authorized(authorization_header)`` says whether a request's credentials are accepted.
+    ``max_requests``: requests in flight at once, ``0`` for no bound. ``power_log``: the
+    readings the page charts (by default one that follows ``state`` from now on).
+    """
+
+    def __init__(
+        self,
+        state: ExporterState,
+        registry: CollectorRegistry,
+        *,
+        monotonic: Callable[[], float],
+        version: str,
+        wall: Callable[[], float] = time.time,
+        authorized: Callable[[str], Awaitable[bool]] | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+        history: HistoryReader | None = None,
+        max_requests: int = DEFAULT_WEB_MAX_REQUESTS,
+        power_log: PowerLog | None = None,
+    ) -> None:
+        self.state = state
+        self.power_log = power_log if power_log is not None else PowerLog.following(state)
+        self.registry = registry
+        self.monotonic = monotonic
+        self.version = version
+        self.wall = wall
+        self.authorized = authorized
+        self.history = history
+        self.max_requests = max_requests
+        self.in_flight = 0
+        self._added: Headers = tuple(
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        elif scope["type"] == "http":  # websocket etc.: not served (hypercorn closes it)
+            request = Request(scope)
+            bounded = scope["path"] not in _UNBOUNDED
+            if bounded and self.max_requests and self.in_flight >= self.max_requests:
+                response = Response(503, b"too many requests in flight\n", headers=_RETRY)
+                await self._send(send, response, head=request.head)
+                return
+            self.in_flight += bounded
+            try:
+                response = await self.respond(request)
+                await self._send(send, response, head=request.head)
+            finally:
+                self.in_flight -= bounded
+
+    async def respond(self, request: Request) -> Response:
+        """What every route shares: header limits, credentials, 404, 405; then the handler."""
+        if request.too_large():
+            return text(431, "request header fields too large")
+        if self.authorized is not None and not await self.authorized(
+            request.header(b"authorization")
+        ):
+            return Response(401, b"unauthorized\n", headers=((b"www-authenticate", CHALLENGE),))
+        handler = ROUTES.get(request.scope["path"])
+        if handler is None:
+            return text(404, "not found")
+        if request.scope["method"] not in ("GET", "HEAD"):
+            return Response(405, b"method not allowed\n", headers=((b"allow", _ALLOW),))
+        return await handler(self, request)
+
+    async def _send(self, send: Send, response: Response, *, head: bool) -> None:
+        headers = [
+            (b"content-type", response.content_type),
+            (b"content-length", str(len(response.body)).encode()),
+            (b"cache-control", b"no-store"),
+            *response.headers,
+            *self._added,
+        ]
+        body = b"" if head and response.status not in _BODY_EVEN_TO_HEAD else response.body
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def status(self) -> tuple[dict[str, Any], float]:
+        now_unix = self.wall()
+        facts = status_dict(
+            self.state,
+            self.power_log,
+            now_monotonic=self.monotonic(),
+            now_unix=now_unix,
+            version=self.version,
+        )
+        return facts, now_unix
+
+
+_RETRY: Final[Headers] = ((b"retry-after", b"1"),)
+#: Not counted against ``max_requests``: liveness must not fail because others flood.
+_UNBOUNDED: Final = frozenset({"/-/healthy"})
+#: Answers about the request itself, not the resource: their body goes even to a HEAD.
+_BODY_EVEN_TO_HEAD: Final = frozenset({405, 431})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def _accepts_gzip(accept_encoding: str) -> bool:
@@ -111,161 +242,65 @@ def _accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
-def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
-    async def send_with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), *headers]}
-        await send(message)
-
-    return send_with_headers
+# -- the handlers, one per route ------------------------------------------------------------
 
 
-def make_app(
-    state: ExporterState,
-    registry: Callable[[], Awaitable[CollectorRegistry]],
-    *,
-    monotonic: Callable[[], float],
-    version: str,
-    wall: Callable[[], float] = time.time,
-    authorized: Callable[[str], Awaitable[bool]] | None = None,
-    headers: Sequence[tuple[str, str]] = (),
-    history: HistoryReader | None = None,
-) -> ASGIApp:
-    """The ASGI application. ``wall`` (Unix time) only picks the last hour for the chart.
+async def metrics(app: ExporterApp, request: Request) -> Response:
+    body, ctype = render(app.registry, request.header(b"accept"))
+    extra: Headers = ((b"vary", b"Accept, Accept-Encoding"),)
+    if len(body) >= GZIP_MIN and _accepts_gzip(request.header(b"accept-encoding")):
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        extra += ((b"content-encoding", b"gzip"),)
+    return Response(200, body, ctype.encode(), extra)
 
-    ``registry`` returns the metrics registry once it exists (see :data:`REGISTRY_WAIT`).
-    ``authorized(authorization_header)`` says whether a request's credentials are accepted.
-    """
-    added = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
-    async def metrics(scope: Scope, send: Send, head: bool) -> None:
-        reg: CollectorRegistry | None = None
-        with trio.move_on_after(REGISTRY_WAIT):
-            reg = await registry()
-        if reg is None:
-            await _respond(send, 503, b"starting\n", b"text/plain; charset=utf-8", head=head)
-            return
-        from trio_smartmeter.web.metrics import (
-            render,  # imported by now: the registry comes from it
-        )
+async def healthy(app: ExporterApp, request: Request) -> Response:
+    return text(200, "Healthy")
 
-        body, ctype = render(reg, _header(scope, b"accept"))
-        extra = [(b"vary", b"Accept, Accept-Encoding")]
-        if len(body) >= GZIP_MIN and _accepts_gzip(_header(scope, b"accept-encoding")):
-            body = gzip.compress(body, compresslevel=6, mtime=0)
-            extra.append((b"content-encoding", b"gzip"))
-        await _respond(send, 200, body, ctype.encode(), head=head, extra=extra)
 
-    async def healthy(scope: Scope, send: Send, head: bool) -> None:
-        await _respond(send, 200, b"Healthy\n", b"text/plain; charset=utf-8", head=head)
+async def ready(app: ExporterApp, request: Request) -> Response:
+    reason = ready_reason(app.state, app.monotonic())
+    return text(200, "Ready") if reason is None else text(503, reason)
 
-    async def ready(scope: Scope, send: Send, head: bool) -> None:
-        reason = ready_reason(state, monotonic())
-        if reason is None:
-            await _respond(send, 200, b"Ready\n", b"text/plain; charset=utf-8", head=head)
-        else:
-            await _respond(
-                send, 503, reason.encode() + b"\n", b"text/plain; charset=utf-8", head=head
-            )
 
-    def _status() -> tuple[dict[str, Any], float]:
-        now_unix = wall()
-        return status_dict(
-            state, now_monotonic=monotonic(), now_unix=now_unix, version=version
-        ), now_unix
+async def index(app: ExporterApp, request: Request) -> Response:
+    facts, now_unix = app.status()
+    rows: list[HalfHour] = []
+    if app.history is not None:
+        with trio.move_on_after(STORE_WAIT):  # a store slow to answer: no bars
+            rows = await app.history(now_unix - DAY_LOOKAROUND, now_unix + DAY_LOOKAROUND)
+    page = status_page(facts, now_unix=now_unix, half_hours=half_hours_of_day(rows))
+    return Response(200, page, HTML)
 
-    async def index(scope: Scope, send: Send, head: bool) -> None:
-        st, now_unix = _status()
-        rows: list[HalfHour] = []
-        if history is not None:
-            with trio.move_on_after(REGISTRY_WAIT):  # a store still opening: no bars yet
-                rows = await history(now_unix - DAY_LOOKAROUND, now_unix + DAY_LOOKAROUND)
-        page = status_page(st, now_unix=now_unix, half_hours=half_hours_of_day(rows))
-        await _respond(send, 200, page, b"text/html; charset=utf-8", head=head)
 
-    async def api_status(scope: Scope, send: Send, head: bool) -> None:
-        st, _ = _status()
-        await _respond(send, 200, status_json(st), b"application/json", head=head)
+async def api_status(app: ExporterApp, request: Request) -> Response:
+    facts, _ = app.status()
+    return Response(200, status_json(facts), JSON)
 
-    async def api_history(scope: Scope, send: Send, head: bool) -> None:
-        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        text = b"text/plain; charset=utf-8"
-        try:
-            since, until = history_view.window(query, wall())
-        except history_view.BadParameter as exc:
-            await _respond(send, 400, f"{exc}\n".encode(), text, head=head)
-            return
-        fmt = query.get("format", ["json"])[-1]
-        if fmt not in ("json", "openmetrics"):
-            await _respond(send, 400, b"format: expected json or openmetrics\n", text, head=head)
-            return
-        if history is None:
-            await _respond(send, 404, b"no history store\n", text, head=head)
-            return
-        rows = await history(since, until)
-        if fmt == "openmetrics":
-            body, ctype = history_view.as_openmetrics(rows), OPENMETRICS
-        else:
-            body, ctype = history_view.as_json(rows, since, until), b"application/json"
-        await _respond(send, 200, body, ctype, head=head)
 
-    routes: dict[str, Callable[[Scope, Send, bool], Awaitable[None]]] = {
-        "/metrics": metrics,
-        "/-/healthy": healthy,
-        "/-/ready": ready,
-        "/": index,
-        "/api/status": api_status,
-        "/api/history": api_history,
-    }
+async def api_history(app: ExporterApp, request: Request) -> Response:
+    query = request.query()
+    try:
+        since, until = history_view.window(query, app.wall())
+    except history_view.BadParameter as exc:
+        return text(400, str(exc))
+    fmt = query.get("format", ["json"])[-1]
+    if fmt not in ("json", "openmetrics"):
+        return text(400, "format: expected json or openmetrics")
+    if app.history is None:
+        return text(404, "no history store")
+    rows = await app.history(since, until)
+    if fmt == "openmetrics":
+        return Response(200, history_view.as_openmetrics(rows), OPENMETRICS)
+    return Response(200, history_view.as_json(rows, since, until), JSON)
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if kind != "http":
-            return  # websocket etc.: not served (hypercorn closes the connection)
-        if added:
-            send = _with_headers(send, added)
-        request_headers = scope.get("headers", [])
-        if (
-            len(request_headers) > MAX_HEADER_COUNT
-            or len(scope.get("raw_path", b""))
-            + sum(len(k) + len(v) + 4 for k, v in request_headers)
-            > MAX_HEADER_BYTES
-        ):
-            await _respond(
-                send, 431, b"request header fields too large\n", b"text/plain; charset=utf-8"
-            )
-            return
-        handler = routes.get(scope["path"])
-        method = scope["method"]
-        head = method == "HEAD"
-        if authorized is not None and not await authorized(_header(scope, b"authorization")):
-            await _respond(
-                send,
-                401,
-                b"unauthorized\n",
-                b"text/plain; charset=utf-8",
-                head=head,
-                extra=[(b"www-authenticate", CHALLENGE)],
-            )
-        elif handler is None:
-            await _respond(send, 404, b"not found\n", b"text/plain; charset=utf-8", head=head)
-        elif method not in ("GET", "HEAD"):
-            await _respond(
-                send,
-                405,
-                b"method not allowed\n",
-                b"text/plain; charset=utf-8",
-                extra=[(b"allow", _ALLOW)],
-            )
-        else:
-            await handler(scope, send, head)
 
-    return app
+#: Path -> handler. Every route answers GET and HEAD.
+ROUTES: Final[dict[str, Handler]] = {
+    "/metrics": metrics,
+    "/-/healthy": healthy,
+    "/-/ready": ready,
+    "/": index,
+    "/api/status": api_status,
+    "/api/history": api_history,
+}

@@ -7,19 +7,23 @@ ID/password are not in the state.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final
 
-from trio_smartmeter.core.jst import JST
-from trio_smartmeter.core.model import HalfHour
+import attrs
+
+from trio_smartmeter.core.jst import JST, jst_date
+from trio_smartmeter.core.model import HalfHour, Reading
 from trio_smartmeter.core.state import ExporterState
 
 __all__ = [
     "DAY_LOOKAROUND",
     "HISTORY_WINDOW",
+    "PowerLog",
     "half_hours_of_day",
     "ready_reason",
     "status_dict",
@@ -36,6 +40,51 @@ SLOTS_PER_DAY: Final = 48
 _JOULES_PER_KWH: Final = Decimal(3_600_000)
 
 
+#: How many (unix time, watts) points the status page keeps (one hour at a 10 s interval).
+HISTORY_POINTS: Final = 360
+
+
+@attrs.define
+class PowerLog:
+    """What the status page shows of past readings: the last hour's power, energy today.
+
+    Fed by ``ExporterState.reading_sinks`` (:meth:`following`), from before the first
+    reading: the root makes it before the link starts.
+    """
+
+    points: collections.deque[tuple[float, int]] = attrs.field(
+        factory=lambda: collections.deque(maxlen=HISTORY_POINTS)
+    )
+    #: First forward-energy reading of the current JST day: (ISO date, joules, unix time).
+    #: A restart mid-day gives "since HH:MM".
+    day_start: tuple[str, Decimal, float] | None = None
+
+    @classmethod
+    def following(cls, state: ExporterState) -> PowerLog:
+        log = cls()
+        state.reading_sinks.append(log.record)
+        return log
+
+    def record(self, reading: Reading) -> None:
+        if reading.power_watts is not None:
+            self.points.append((reading.received_unix, reading.power_watts))
+        forward = reading.energy_forward_joules
+        if forward is not None:
+            day = jst_date(reading.received_unix)
+            ds = self.day_start
+            if ds is None or ds[0] != day or forward < ds[1]:  # new day, or meter reset
+                self.day_start = (day, forward, reading.received_unix)
+
+    def energy_today(self, latest: Reading | None, now_unix: float) -> tuple[Decimal, float] | None:
+        """(forward joules since ``day_start``, its unix time) if both are from today (JST)."""
+        ds = self.day_start
+        if latest is None or latest.energy_forward_joules is None or ds is None:
+            return None
+        if ds[0] != jst_date(now_unix) or jst_date(latest.received_unix) != ds[0]:
+            return None
+        return latest.energy_forward_joules - ds[1], ds[2]
+
+
 def _kwh(joules: Decimal | None) -> float | None:
     return None if joules is None else float(joules / _JOULES_PER_KWH)
 
@@ -45,7 +94,12 @@ def _float(value: Decimal | None) -> float | None:
 
 
 def status_dict(
-    state: ExporterState, *, now_monotonic: float, now_unix: float, version: str
+    state: ExporterState,
+    log: PowerLog,
+    *,
+    now_monotonic: float,
+    now_unix: float,
+    version: str,
 ) -> dict[str, Any]:
     """Everything the status page shows, as plain JSON-able values (no secrets)."""
     fresh = state.is_fresh(now_monotonic)
@@ -62,7 +116,7 @@ def status_dict(
             "energy_forward_kwh": _kwh(r.energy_forward_joules),
             "energy_reverse_kwh": _kwh(r.energy_reverse_joules),
         }
-    today = state.energy_today(now_unix)
+    today = log.energy_today(state.reading, now_unix)
     mod, met = state.module_info, state.meter_info
     return {
         "exporter": "trio-smartmeter",
@@ -93,7 +147,7 @@ def status_dict(
         if today is None
         else {"energy_forward_kwh": _kwh(today[0]), "since_unix": today[1]},
         "history": [
-            [t, w] for t, w in state.history if now_unix - HISTORY_WINDOW <= t <= now_unix + 60
+            [t, w] for t, w in log.points if now_unix - HISTORY_WINDOW <= t <= now_unix + 60
         ],
     }
 

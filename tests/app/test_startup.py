@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
 from tests.support import free_port
-from trio_smartmeter.web.listener import EarlyListener, PortInUseError
+from trio_smartmeter.app.startup import EarlyListener
+from trio_smartmeter.web.listener import PortInUseError
 
 
 def ask(port: int, path: str) -> bytes:
@@ -29,6 +31,26 @@ def test_healthy_is_200_and_everything_else_503_starting() -> None:
         metrics = ask(port, "/metrics")
         assert metrics.startswith(b"HTTP/1.1 503 ")
         assert b"Retry-After: 1\r\n" in metrics
+    finally:
+        early.close()
+
+
+def test_healthy_turns_503_with_the_step_when_a_step_overruns_its_deadline() -> None:
+    """A start-up stuck (a FIFO as the state path blocks its open) is not called healthy."""
+    port = free_port()
+    early = EarlyListener("127.0.0.1", port, step_deadline=0.3)
+    try:
+        early.progress("opening the history store")
+        assert ask(port, "/-/healthy").startswith(b"HTTP/1.1 200 OK\r\n")
+        limit = time.monotonic() + 5.0
+        while (answer := ask(port, "/-/healthy")).startswith(b"HTTP/1.1 200"):
+            assert time.monotonic() < limit, "still healthy long after the step's deadline"
+            time.sleep(0.05)
+        assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert b"start-up stuck for " in answer
+        assert answer.endswith(b" s at: opening the history store\n")
+        early.progress("importing the HTTP stack")  # progress again: healthy again
+        assert ask(port, "/-/healthy").startswith(b"HTTP/1.1 200 OK\r\n")
     finally:
         early.close()
 

@@ -1,0 +1,202 @@
+"""The composition root: builds every collaborator once and runs them in one nursery.
+
+```
+trio.run(run_exporter)
+└─ service nursery
+   ├─ signals: SIGTERM/SIGINT → graceful stop; a second one exits at once; SIGHUP logs state
+   ├─ link supervisor (service/supervisor.py): starts first, so the device opens and
+   │    the join (seconds on the radio) runs while the HTTP stack loads (app/startup.py)
+   ├─ http: hypercorn on the socket the CLI bound before trio loaded (its stand-in
+   │    answered /-/healthy meanwhile); /metrics answers without a device
+   └─ mqtt (only with SMARTMETER_MQTT_URL): the publisher, fed by each reading
+```
+
+The only module that imports both ``service`` and ``web``. Stop order: the supervisor
+stops polling and sends SKTERM (bounded), closes the port, MQTT says "offline", then HTTP
+stops. A stop that
+has not finished after ``STOP_DEADLINE`` is cut short.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+import trio
+from loguru import logger
+
+from trio_smartmeter import __version__
+from trio_smartmeter.app.startup import EarlyListener, import_http_stack
+from trio_smartmeter.core.config import Config
+from trio_smartmeter.core.model import HalfHour
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.service.history_store import HistoryStore
+from trio_smartmeter.service.settings import settings_from_config
+from trio_smartmeter.service.supervisor import LinkSupervisor
+from trio_smartmeter.web.status import PowerLog
+
+if TYPE_CHECKING:
+    from trio_smartmeter.link.serial_port import SimOpener
+    from trio_smartmeter.web.web_config import WebConfig
+
+#: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
+STOP_DEADLINE: Final = 4.5
+
+
+class StoreReader:
+    """The history store's reads for the web, one at a time in a worker thread."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+        self.limiter = trio.CapacityLimiter(1)
+
+    async def open(self) -> None:
+        await trio.to_thread.run_sync(self.store.open, limiter=self.limiter)
+
+    async def between(self, since: float, until: float) -> list[HalfHour]:
+        return await trio.to_thread.run_sync(self.store.between, since, until, limiter=self.limiter)
+
+
+async def run_exporter(
+    cfg: Config,
+    *,
+    web: WebConfig | None = None,
+    state: ExporterState | None = None,
+    sim_opener: SimOpener | None = None,
+    on_listening: Callable[[list[str]], None] | None = None,
+    handle_signals: bool = True,
+    rng: random.Random | None = None,
+    early: EarlyListener | None = None,
+) -> None:
+    """``early``: the port the CLI bound before trio loaded (hypercorn takes it over)."""
+    settings = settings_from_config(cfg)
+    state = state if state is not None else ExporterState(interval=settings.interval)
+    power_log = PowerLog.following(state)  # before the link: the page charts every reading
+    store = StoreReader(HistoryStore(settings.history_file))
+    _progress(early, "opening the history store")
+    await store.open()
+    _progress(early, "starting the link (the device, the state file)")
+    supervisor = LinkSupervisor(
+        settings, state, rng=rng, sim_opener=sim_opener, history=store.store
+    )
+    http_stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        signal_scope = trio.CancelScope()
+        if handle_signals:
+            nursery.start_soon(_watch_signals, supervisor, nursery.cancel_scope, signal_scope)
+        link_done = trio.Event()
+        nursery.start_soon(_run_link, supervisor, link_done)
+        mqtt_scope = trio.CancelScope()  # MQTT for Home Assistant (issue 23): off unless set
+        if cfg.mqtt_url is not None:
+            nursery.start_soon(_run_mqtt, cfg, state, mqtt_scope)
+        await trio.lowlevel.checkpoint()  # let the link task open the device and start
+        binds = await nursery.start(
+            _serve_http, cfg, web, state, power_log, store, http_stop, early
+        )
+        logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
+        if on_listening is not None:
+            on_listening(binds)
+        await link_done.wait()
+        mqtt_scope.cancel()  # "offline" to the broker (bounded), before HTTP stops
+        logger.info("stopped: closing the HTTP server")
+        http_stop.set()
+        signal_scope.cancel()
+        # hypercorn finishes in-flight requests within its graceful_timeout; then it is cut.
+        nursery.cancel_scope.deadline = min(
+            nursery.cancel_scope.deadline, trio.current_time() + settings.timing.http_drain
+        )
+
+
+def _progress(early: EarlyListener | None, step: str) -> None:
+    if early is not None:
+        early.progress(step)
+
+
+async def _run_link(supervisor: LinkSupervisor, done: trio.Event) -> None:
+    try:
+        await supervisor.run()
+    finally:
+        done.set()
+
+
+async def _run_mqtt(cfg: Config, state: ExporterState, scope: trio.CancelScope) -> None:
+    """The MQTT publisher, fed by every reading; paho is imported only here."""
+    from trio_smartmeter.service.mqtt import MqttPublisher, settings_from_config
+
+    settings = settings_from_config(cfg, __version__)
+    assert settings is not None
+    publisher = MqttPublisher(settings, state)
+    state.reading_sinks.append(publisher.reading_taken)
+    with scope:
+        await publisher.run()
+
+
+async def _serve_http(
+    cfg: Config,
+    web: WebConfig | None,
+    state: ExporterState,
+    power_log: PowerLog,
+    store: StoreReader,
+    stop: trio.Event,
+    early: EarlyListener | None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The web half: the HTTP stack imported in a thread, the app built, hypercorn serving."""
+    _progress(early, "importing the HTTP stack")
+    server, metrics, router = await trio.to_thread.run_sync(import_http_stack)
+    authorized = None
+    if web is not None and web.users:  # bcrypt is imported only then
+        from trio_smartmeter.web.auth import basic_auth
+
+        _progress(early, "loading the web configuration's users")
+        authorized = await basic_auth(web.users)
+    app = router.ExporterApp(
+        state,
+        metrics.build_registry(state, trio.current_time),
+        monotonic=trio.current_time,
+        version=__version__,
+        authorized=authorized,
+        headers=() if web is None else web.headers,
+        history=store.between,
+        max_requests=cfg.web_max_requests,
+        power_log=power_log,
+    )
+    _progress(early, "starting the HTTP server")
+    await server.serve(
+        app,
+        host=cfg.listen_address,
+        port=cfg.port,
+        shutdown_trigger=stop.wait,
+        tls=None if web is None else web.tls,
+        http2=True if web is None else web.http2,
+        fd=None if early is None else early.hand_over(),
+        task_status=task_status,
+    )
+
+
+async def _watch_signals(
+    supervisor: LinkSupervisor, service: trio.CancelScope, own: trio.CancelScope
+) -> None:
+    with own, trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for signum in signals:
+            if signum == signal.SIGHUP:
+                s = supervisor.state
+                logger.info(
+                    "SIGHUP: state {}, session {}, last reading {} (SIGHUP does not stop the exporter)",
+                    s.session_state.value,
+                    "up" if s.session_up else "down",
+                    "none" if s.reading is None else f"{s.reading.power_watts} W",
+                )
+                continue
+            logger.info(
+                "{} received: stopping (again to exit at once)", signal.Signals(signum).name
+            )
+            supervisor.request_stop()
+            service.deadline = min(service.deadline, trio.current_time() + STOP_DEADLINE)
+            async for again in signals:
+                if again != signal.SIGHUP:
+                    logger.warning("second signal: exiting at once")
+                    os._exit(1)
