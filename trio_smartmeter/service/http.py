@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from trio_smartmeter.web.rate_limit import rate_limited
 from trio_smartmeter.web.router import ASGIApp
 from trio_smartmeter.web.server import serve
 
@@ -26,6 +27,8 @@ async def serve_http(
     early: EarlyListener | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    if web is not None and web.rate_limit is not None:  # outermost, as exporter-toolkit's
+        app = rate_limited(app, web.rate_limit, trio.current_time)
     await serve(
         app,
         host=host,

@@ -14,6 +14,9 @@ The file node_exporter and every exporter built on exporter-toolkit read
       headers: {Strict-Transport-Security: max-age=31536000}
     basic_auth_users:
       prometheus: $2y$10$...           # bcrypt: htpasswd -nBC 10 USER, or bcrypt.hashpw
+    rate_limit:
+      interval: 1s                     # a Go duration; 0 (the default): no limit
+      burst: 20
 
 :func:`parse_web_config` is pure (text in, value out). :func:`read_web_config` reads the
 file and checks what only the machine can tell: the certificates load, bcrypt is installed.
@@ -35,6 +38,7 @@ import yaml
 
 __all__ = [
     "ClientAuth",
+    "RateLimit",
     "TLSConfig",
     "WebConfig",
     "WebConfigError",
@@ -68,7 +72,7 @@ _UNSUPPORTED: Final = {
     },
 }
 _KNOWN: Final = {
-    "": ("tls_server_config", "http_server_config", "basic_auth_users"),
+    "": ("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"),
     "tls_server_config": (
         "cert_file",
         "key_file",
@@ -77,7 +81,13 @@ _KNOWN: Final = {
         "min_version",
     ),
     "http_server_config": ("http2", "headers"),
+    "rate_limit": ("interval", "burst"),
 }
+#: Go's ``time.ParseDuration`` units, in seconds (``µs`` in both of Go's spellings).
+_DURATION_UNITS: Final = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+}  # fmt: skip
+_DURATION_RE: Final = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 #: The response headers exporter-toolkit lets a web config set, by lower-case name.
 _HEADERS: Final = {
     name.lower(): name
@@ -118,6 +128,16 @@ class TLSConfig:
 
 
 @attrs.frozen
+class RateLimit:
+    """exporter-toolkit's ``rate_limit``: ``burst`` requests at once, then one per ``interval``."""
+
+    #: Seconds, > 0 (an interval of 0 is no limit: :attr:`WebConfig.rate_limit` is None).
+    interval: float
+    #: >= 1 (exporter-toolkit's 0 would refuse every request; the file is refused instead).
+    burst: int
+
+
+@attrs.frozen
 class WebConfig:
     tls: TLSConfig | None = None
     http2: bool = True
@@ -125,6 +145,8 @@ class WebConfig:
     headers: tuple[tuple[str, str], ...] = ()
     #: user -> bcrypt hash (ASCII bytes). Empty: no authentication.
     users: Mapping[str, bytes] = attrs.field(factory=dict, repr=False, hash=False)
+    #: None: no limit.
+    rate_limit: RateLimit | None = None
 
 
 def bcrypt_cost(hashed: bytes) -> int:
@@ -170,9 +192,12 @@ def parse_web_config(text: str, *, base_dir: Path) -> WebConfig:
         )
     headers = _headers(http.get("headers") or {}, problems)
     users = _users(top.get("basic_auth_users") or {}, problems)
+    rate_limit = _rate_limit(top.get("rate_limit") or {}, problems)
     if problems:
         raise WebConfigError(problems)
-    return WebConfig(tls=tls, http2=http2 is not False, headers=headers, users=users)
+    return WebConfig(
+        tls=tls, http2=http2 is not False, headers=headers, users=users, rate_limit=rate_limit
+    )
 
 
 def _mapping(raw: Any, key: str, problems: list[str]) -> dict[str, Any]:
@@ -271,6 +296,55 @@ def _users(raw: Any, problems: list[str]) -> dict[str, bytes]:
         else:
             users[name] = hashed.encode("ascii")
     return users
+
+
+def go_duration(text: str) -> float | None:
+    """Seconds of a Go duration (``1s``, ``1m30s``, ``250ms``, ``-2s``, ``0``); None: not one."""
+    sign, body = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
+    if body == "0":
+        return 0.0
+    if not body or _DURATION_RE.sub("", body):
+        return None
+    seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_RE.findall(body))
+    return -seconds if sign == "-" else seconds
+
+
+def _rate_limit(raw: Any, problems: list[str]) -> RateLimit | None:
+    """As exporter-toolkit reads it: no interval (or 0) is no limit, the burst then unused."""
+    given = _mapping(raw, "rate_limit", problems)
+    interval = given.get("interval", 0)
+    if isinstance(interval, (int, float)) and not isinstance(interval, bool) and interval != 0:
+        problems.append(
+            f"rate_limit.interval: {interval!r} has no unit (exporter-toolkit would read "
+            f"{interval!r} nanoseconds); write a Go duration such as 1s or 250ms"
+        )
+        return None
+    seconds = go_duration(interval) if isinstance(interval, str) else 0.0
+    if seconds is None or isinstance(interval, bool) or not isinstance(interval, (int, str)):
+        problems.append(
+            f"rate_limit.interval: {interval!r} is not a Go duration; expected e.g. 1s, "
+            "250ms or 1m30s (0: no limit)"
+        )
+        return None
+    if seconds < 0:
+        problems.append(
+            f"rate_limit.interval: {interval} is negative (exporter-toolkit would not limit "
+            "at all); expected a positive duration, or 0 for no limit"
+        )
+        return None
+    burst = given.get("burst", 0)
+    if isinstance(burst, bool) or not isinstance(burst, int):
+        problems.append(f"rate_limit.burst: {burst!r} is not accepted; expected a whole number")
+        return None
+    if seconds == 0:
+        return None
+    if burst < 1:
+        problems.append(
+            f"rate_limit.burst: {burst} refuses every request (exporter-toolkit would answer "
+            "429 to all); expected 1 or more: how many requests may come at once"
+        )
+        return None
+    return RateLimit(seconds, burst)
 
 
 def _tls_problems(tls: TLSConfig) -> list[str]:
