@@ -14,6 +14,7 @@ import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import hypercorn.config
@@ -28,6 +29,7 @@ from trio_smartmeter.web.listener import (
     effective_host,
 )
 from trio_smartmeter.web.router import ASGIApp
+from trio_smartmeter.web.tls_files import ReloadingContext
 
 if TYPE_CHECKING:
     from trio_smartmeter.web.web_config import TLSConfig
@@ -44,14 +46,26 @@ _MIN_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_
 
 
 class _Config(hypercorn.config.Config):
-    """Hypercorn's configuration with ``min_version`` (hypercorn fixes TLS 1.2)."""
+    """Hypercorn's configuration with ``min_version`` (hypercorn fixes TLS 1.2) and the
+    TLS files read again when they change (:mod:`trio_smartmeter.web.tls_files`)."""
 
     minimum_version = ssl.TLSVersion.TLSv1_2
 
     def create_ssl_context(self) -> ssl.SSLContext | None:
+        if not self.ssl_enabled:
+            return None
+        files = {
+            "cert_file": self.certfile,
+            "key_file": self.keyfile,
+            "client_ca_file": self.ca_certs,
+        }
+        paths = {key: Path(path) for key, path in files.items() if path is not None}
+        return ReloadingContext(self._context_from_files, paths).context
+
+    def _context_from_files(self) -> ssl.SSLContext:
         context = super().create_ssl_context()
-        if context is not None:
-            context.minimum_version = self.minimum_version
+        assert context is not None  # ssl_enabled
+        context.minimum_version = self.minimum_version
         return context
 
 
