@@ -7,6 +7,7 @@ import ssl
 from pathlib import Path
 from typing import Literal
 
+import attrs
 import bcrypt
 import pytest
 
@@ -82,8 +83,17 @@ basic_auth_users:
 
 def test_tls_defaults() -> None:
     web = parse_web_config("tls_server_config: {cert_file: c, key_file: k}", base_dir=Path("/d"))
-    assert web.tls == TLSConfig(Path("/d/c"), Path("/d/k"), "NoClientCert", None, "TLS12")
+    assert web.tls == TLSConfig(Path("/d/c"), Path("/d/k"), "NoClientCert", None, "TLS12", "TLS13")
     assert web.users == {}
+
+
+def test_max_version_and_the_key_go_ignores() -> None:
+    text = (
+        "tls_server_config: {cert_file: c, key_file: k, max_version: TLS12,"
+        " prefer_server_cipher_suites: false}"
+    )
+    tls = parse_web_config(text, base_dir=Path("/d")).tls
+    assert tls is not None and (tls.min_version, tls.max_version) == ("TLS12", "TLS12")
 
 
 @pytest.mark.parametrize(
@@ -138,6 +148,21 @@ def test_tls_defaults() -> None:
             "tls_server_config: {cert_file: c, key_file: k, min_version: 1.2}",
             "tls_server_config.min_version",
             "TLS12 or TLS13",
+        ),
+        (
+            "tls_server_config: {cert_file: c, key_file: k, max_version: TLS11}",
+            "tls_server_config.max_version",
+            "minimum served",
+        ),
+        (
+            "tls_server_config: {cert_file: c, key_file: k, min_version: TLS13, max_version: TLS12}",
+            "tls_server_config.max_version",
+            "below min_version",
+        ),
+        (
+            "tls_server_config: {cert_file: c, key_file: k, client_allowed_sans: [a]}",
+            "tls_server_config.client_allowed_sans",
+            "hypercorn does not hand",
         ),
         ("http_server_config: {http2: maybe}", "http_server_config.http2", "true or false"),
         ("http_server_config: {gzip: true}", "http_server_config.gzip", "unknown key"),
@@ -356,6 +381,10 @@ def test_what_hypercorn_serves(
     assert context is not None
     assert context.verify_mode == mode
     assert context.minimum_version == version
+    assert context.maximum_version == ssl.TLSVersion.TLSv1_3
+    capped = attrs.evolve(tls, min_version="TLS12", max_version="TLS12")
+    context = hypercorn_config("127.0.0.1", 9102, tls=capped).create_ssl_context()
+    assert context is not None and context.maximum_version == ssl.TLSVersion.TLSv1_2
     assert len(context.get_ca_certs()) == (0 if ca is None else 1)  # no system CAs for clients
     assert hypercorn_config("127.0.0.1", 9102).create_ssl_context() is None
     assert hypercorn_config("127.0.0.1", 9102, tls=tls, http2=False).alpn_protocols == ["http/1.1"]

@@ -42,14 +42,16 @@ _VERIFY_MODES = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
-_MIN_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 
 
 class _Config(hypercorn.config.Config):
-    """Hypercorn's configuration with ``min_version`` (hypercorn fixes TLS 1.2) and the
-    TLS files read again when they change (:mod:`trio_smartmeter.web.tls_files`)."""
+    """Hypercorn's configuration with ``min_version`` and ``max_version`` (hypercorn fixes
+    TLS 1.2 and up) and the TLS files read again when they change
+    (:mod:`trio_smartmeter.web.tls_files`)."""
 
     minimum_version = ssl.TLSVersion.TLSv1_2
+    maximum_version = ssl.TLSVersion.TLSv1_3
 
     def create_ssl_context(self) -> ssl.SSLContext | None:
         if not self.ssl_enabled:
@@ -66,6 +68,7 @@ class _Config(hypercorn.config.Config):
         context = super().create_ssl_context()
         assert context is not None  # ssl_enabled
         context.minimum_version = self.minimum_version
+        context.maximum_version = self.maximum_version
         return context
 
 
@@ -93,7 +96,8 @@ def hypercorn_config(
         cfg.keyfile = str(tls.key_file)
         cfg.ca_certs = None if tls.client_ca_file is None else str(tls.client_ca_file)
         cfg.verify_mode = _VERIFY_MODES[tls.client_auth_type]
-        cfg.minimum_version = _MIN_VERSIONS[tls.min_version]
+        cfg.minimum_version = _VERSIONS[tls.min_version]
+        cfg.maximum_version = _VERSIONS[tls.max_version]
     if not http2:
         cfg.alpn_protocols = ["http/1.1"]
     # Logger objects, never "-": hypercorn would otherwise attach its own StreamHandler to

@@ -8,7 +8,7 @@ The file node_exporter and every exporter built on exporter-toolkit read
       key_file: server.key
       client_auth_type: RequireAndVerifyClientCert   # default NoClientCert (or, with
       client_ca_file: clients-ca.crt                 # client_ca_file, RequireAndVerify...)
-      min_version: TLS12               # or TLS13
+      min_version: TLS12               # or TLS13; max_version likewise
     http_server_config:
       http2: true
       headers: {Strict-Transport-Security: max-age=31536000}
@@ -31,7 +31,7 @@ import re
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import attrs
 import yaml
@@ -57,18 +57,24 @@ _CLIENT_AUTH: Final[tuple[ClientAuth, ...]] = (
     "VerifyClientCertIfGiven",
     "RequireAndVerifyClientCert",
 )
-_MIN_VERSIONS: Final[tuple[TLSVersion, ...]] = ("TLS12", "TLS13")
+_VERSIONS: Final[tuple[TLSVersion, ...]] = ("TLS12", "TLS13")
 #: exporter-toolkit's keys that have no counterpart here: an error, never silently ignored.
 _UNSUPPORTED: Final = {
     "tls_server_config": {
         "cert": "give the certificate as cert_file",
         "key": "give the key as key_file",
         "client_ca": "give the client CA as client_ca_file",
-        "client_allowed_sans": "not supported",
-        "cipher_suites": "not supported (Python's ssl defaults apply)",
-        "curve_preferences": "not supported (Python's ssl defaults apply)",
-        "max_version": "not supported",
-        "prefer_server_cipher_suites": "not supported",
+        "client_allowed_sans": (
+            "not supported (Python's ssl cannot check a client certificate's names during "
+            "the handshake, and hypercorn does not hand the certificate to the app)"
+        ),
+        "cipher_suites": (
+            "not supported (Python's ssl takes OpenSSL's cipher names, not Go's; its "
+            "defaults, without weak suites, apply)"
+        ),
+        "curve_preferences": (
+            "not supported (Python's ssl sets a single curve at most; its defaults apply)"
+        ),
     },
 }
 _KNOWN: Final = {
@@ -79,6 +85,9 @@ _KNOWN: Final = {
         "client_auth_type",
         "client_ca_file",
         "min_version",
+        "max_version",
+        # Go ignores it since 1.18 (crypto/tls orders the suites itself); so is it here
+        "prefer_server_cipher_suites",
     ),
     "http_server_config": ("http2", "headers"),
     "rate_limit": ("interval", "burst"),
@@ -125,6 +134,7 @@ class TLSConfig:
     client_auth_type: ClientAuth = "NoClientCert"
     client_ca_file: Path | None = None
     min_version: TLSVersion = "TLS12"
+    max_version: TLSVersion = "TLS13"
 
 
 @attrs.frozen
@@ -246,19 +256,32 @@ def _tls(raw: dict[str, Any], base_dir: Path, problems: list[str]) -> TLSConfig 
         )
     elif auth != "NoClientCert" and ca is None:
         problems.append(f"tls_server_config.client_ca_file: required by client_auth_type {auth}")
-    version = raw.get("min_version", "TLS12")
+    low = _version(raw, "min_version", "TLS12", problems)
+    high = _version(raw, "max_version", "TLS13", problems)
+    if low == "TLS13" and high == "TLS12":
+        problems.append("tls_server_config.max_version: TLS12 is below min_version TLS13")
+        return None
+    if cert is None or key is None or auth not in _CLIENT_AUTH or low is None or high is None:
+        return None
+    return TLSConfig(cert, key, auth, ca, low, high)
+
+
+def _version(
+    raw: dict[str, Any], name: str, default: str, problems: list[str]
+) -> TLSVersion | None:
+    version = raw.get(name, default)
     if version in ("TLS10", "TLS11"):
         problems.append(
-            f"tls_server_config.min_version: {version} is not supported (TLS 1.2 is the "
+            f"tls_server_config.{name}: {version} is not supported (TLS 1.2 is the "
             "minimum served); expected TLS12 or TLS13"
         )
-    elif version not in _MIN_VERSIONS:
+    elif version not in _VERSIONS:
         problems.append(
-            f"tls_server_config.min_version: {version!r} is not accepted; expected TLS12 or TLS13"
+            f"tls_server_config.{name}: {version!r} is not accepted; expected TLS12 or TLS13"
         )
-    if cert is None or key is None or auth not in _CLIENT_AUTH or version not in _MIN_VERSIONS:
-        return None
-    return TLSConfig(cert, key, auth, ca, version)
+    else:
+        return cast(TLSVersion, version)
+    return None
 
 
 def _headers(raw: Any, problems: list[str]) -> tuple[tuple[str, str], ...]:
