@@ -132,6 +132,7 @@ async def test_a_renewed_certificate_is_presented_at_the_next_handshake(
             warnings = logs.at_least("WARNING")
             assert len(warnings) == 1, logs.records
             assert warnings[0][1].startswith("tls_server_config: the changed cert_file did not")
+            assert "no PEM certificate or key where expected" in warnings[0][1]
             assert "\n" not in warnings[0][1]
 
             replace(tmp_path / "server.crt", before.server_cert.read_bytes())  # key: renewed's

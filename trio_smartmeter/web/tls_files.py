@@ -37,6 +37,18 @@ def file_identity(path: Path) -> FileIdentity:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _reason(exc: OSError | ValueError) -> str:
+    if isinstance(exc, ssl.SSLError):
+        if exc.reason:
+            return str(exc.reason)  # KEY_VALUES_MISMATCH, ...
+        if "PEM lib" in str(exc):
+            return "no PEM certificate or key where expected: cut short, or the wrong file?"
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
+
+
 class ReloadingContext:
     """:attr:`context` for the server; each handshake gets the newest context that loaded.
 
@@ -65,15 +77,12 @@ class ReloadingContext:
         self._seen = now
         try:
             self._newest = self._build()
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            if isinstance(exc, ssl.SSLError) and exc.reason:
-                reason = exc.reason
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             logger.warning(
                 "tls_server_config: the changed {} did not load ({}); still serving the "
                 "previous certificate until the files change again",
                 changed,
-                reason,
+                _reason(exc),
             )
         else:
             logger.info("tls_server_config: {} changed; new connections use them", changed)
