@@ -105,6 +105,13 @@ async def scrape_until(
             await trio.sleep(0.02)
 
 
+async def another_scrape(statuses: list[int]) -> None:
+    """Until the scraper answers once more (the caller's ``fail_after`` bounds it)."""
+    seen = len(statuses)
+    while len(statuses) <= seen:
+        await trio.sleep(0.01)
+
+
 async def test_a_renewed_certificate_is_presented_at_the_next_handshake(
     tmp_path: Path, pkis: tuple[Pki, Pki]
 ) -> None:
@@ -119,8 +126,10 @@ async def test_a_renewed_certificate_is_presented_at_the_next_handshake(
             n.start_soon(scrape_until, done, f"https://127.0.0.1:{port}/metrics", client, statuses)
             assert await presented(port, client) == fingerprint(before.server_cert)
 
+            await another_scrape(statuses)
             install(tmp_path, renewed)
             assert await presented(port, client) == fingerprint(renewed.server_cert)
+            await another_scrape(statuses)
             assert [m for _, m in logs.records if "tls_server_config" in m] == [
                 "tls_server_config: cert_file, key_file changed; new connections use them"
             ]
@@ -139,8 +148,10 @@ async def test_a_renewed_certificate_is_presented_at_the_next_handshake(
             assert await presented(port, client) == fingerprint(renewed.server_cert)
             assert "KEY_VALUES_MISMATCH" in logs.at_least("WARNING")[-1][1]
 
+            await another_scrape(statuses)
             install(tmp_path, before)  # the key follows: both load again
             assert await presented(port, client) == fingerprint(before.server_cert)
+            await another_scrape(statuses)
             assert len(logs.at_least("WARNING")) == 2
             done.set()
     assert len(statuses) >= 3 and set(statuses) == {200}, statuses
