@@ -64,3 +64,22 @@ def test_an_invalid_configuration_is_unhealthy_and_says_why(
 )
 def test_the_probe_asks_where_the_exporter_listens(listen: str, host: str) -> None:
     assert healthcheck.probe_host(listen) == host
+
+
+class _RateLimited(_Healthy):
+    def do_GET(self) -> None:
+        self.send_response(429)
+        self.send_header("Retry-After", "1")
+        self.end_headers()
+
+
+def test_a_spent_rate_limit_is_alive() -> None:
+    """The web configuration's rate_limit counts the probe too: a 429 is an answer."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RateLimited)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert healthcheck.alive("127.0.0.1", server.server_address[1], None)
+    finally:
+        server.shutdown()
+        server.server_close()

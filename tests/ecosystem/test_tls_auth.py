@@ -8,7 +8,9 @@ with a deadline; every process is stopped in a ``finally``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -204,19 +206,19 @@ def test_wrong_credentials_get_401_with_the_challenge(pki: Pki, tls_exporter: Ex
 
 def test_a_client_certificate_is_required(pki: Pki, mtls_exporter: Exporter) -> None:
     url = mtls_exporter.base + "/-/healthy"
-    with httpx.Client(verify=trusting(pki, (pki.client_cert, pki.client_key)), timeout=5) as ok:
-        assert ok.get(url).status_code == 200
+    with httpx.Client(verify=trusting(pki, (pki.client_cert, pki.client_key)), timeout=5) as good:
+        assert good.get(url).status_code == 200
     for cert in (None, (pki.stranger_cert, pki.stranger_key)):
         with (
-            httpx.Client(verify=trusting(pki, cert), timeout=5) as refused,
+            httpx.Client(verify=trusting(pki, cert), timeout=5) as untrusted,
             pytest.raises(httpx.TransportError),
         ):
-            refused.get(url)
+            untrusted.get(url)
     curl = shutil.which("curl")
     if curl is not None:  # the same with curl, the way a user would try it
         base = [curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(pki.ca)]
-        good = [*base, "--cert", str(pki.client_cert), "--key", str(pki.client_key), url]
-        ok = subprocess.run(good, capture_output=True, text=True, timeout=10, check=False)
+        argv = [*base, "--cert", str(pki.client_cert), "--key", str(pki.client_key), url]
+        ok = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
         assert ok.stdout == "200", ok.stderr
         refused = subprocess.run(
             [*base, url], capture_output=True, text=True, timeout=10, check=False
@@ -360,3 +362,133 @@ def test_history_reaches_the_exporter_behind_tls_and_basic_auth(
     assert nowhere.returncode == 2 and "SMARTMETER_WEB_PASSWORD" in nowhere.stderr
     for p in (by_env, by_file, wrong, untrusted, nowhere):
         assert PASSWORD not in p.stdout + p.stderr and "not it" not in p.stderr
+
+
+def renew(live: Path, pki: Pki) -> None:
+    """certbot's and step-ca's way: new files renamed over the old ones."""
+    for source, name in ((pki.server_cert, "server.crt"), (pki.server_key, "server.key")):
+        write_replacing(live / name, source.read_bytes())
+
+
+def write_replacing(path: Path, content: bytes) -> None:
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
+
+
+def certificate_fingerprint(pem: Path) -> str:
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.read_text())).hexdigest()
+
+
+def presented(port: int, cafile: Path) -> str:
+    """SHA-256 of the certificate a new handshake gets."""
+    context = ssl.create_default_context(cafile=str(cafile))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return hashlib.sha256(der).hexdigest()
+
+
+@attrs.frozen
+class Renewal:
+    exporter: Exporter
+    live: Path  # the directory of the served certificate and key
+    renewed: Pki  # another CA's: the certificate renewed
+    either: Path  # both CAs
+
+
+@pytest.fixture(scope="module")
+def renewal(workdir: Path, pki: Pki) -> Iterator[Renewal]:
+    """TLS from files that will be renewed, and exporter-toolkit's rate limit.
+
+    The limit (10 requests at once, then 10 a second) is far above what the start-up's
+    polling and Prometheus' two jobs ask.
+    """
+    (workdir / "pki-renewed").mkdir()
+    renewed = make_pki(workdir / "pki-renewed")
+    live = workdir / "renewal-live"
+    live.mkdir()
+    renew(live, pki)
+    either = live / "either-ca.crt"
+    either.write_bytes(pki.ca.read_bytes() + renewed.ca.read_bytes())
+    web = (
+        f"tls_server_config:\n  cert_file: {live / 'server.crt'}\n"
+        f"  key_file: {live / 'server.key'}\n"
+        'rate_limit:\n  interval: "100ms"\n  burst: 10\n'
+    )
+    with httpx.Client(verify=trusting(pki), timeout=5) as client:
+        exporter = start_exporter(workdir, "renewal", web, client)
+    try:
+        yield Renewal(exporter, live, renewed, either)
+    finally:
+        stop(exporter.proc, group=True)
+
+
+def test_prometheus_scrapes_across_a_certificate_renewal(
+    workdir: Path, pki: Pki, renewal: Renewal
+) -> None:
+    """The files renewed under a running Prometheus; the exporter is never restarted.
+
+    Job ``either`` trusts both CAs: it never misses a scrape. Job ``renewed`` trusts only
+    the renewed certificate's CA: down before the renewal, up after it, so Prometheus
+    itself shows which certificate new connections get.
+    """
+    exporter, either, renewed = renewal.exporter, renewal.either, renewal.renewed
+    target = {"targets": [f"127.0.0.1:{exporter.port}"]}
+    config = {
+        "global": {"scrape_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": name, "scheme": "https", "tls_config": {"ca_file": str(ca)},
+             "static_configs": [target]}
+            for name, ca in (("either", either), ("renewed", renewed.ca))
+        ],
+    }  # fmt: skip
+    home = workdir / "prometheus-renewal"
+    home.mkdir()
+    with running_prometheus(home, config) as prom:
+
+        def ups() -> dict[str, str]:
+            prom.alive()
+            return {r["metric"]["job"]: r["value"][1] for r in prom.query("up")}
+
+        retry = (OSError, ValueError, AssertionError, KeyError)
+        before = {"either": "1", "renewed": "0"}
+        wait_for("before", lambda: True if ups() == before else None, DEADLINE, 0.2, retry)
+        started = time.monotonic()
+        targets = prom.api("targets")["activeTargets"]
+        assert any("x509" in t["lastError"] for t in targets), targets
+        assert presented(exporter.port, either) == certificate_fingerprint(pki.server_cert)
+
+        renew(renewal.live, renewed)
+        assert presented(exporter.port, either) == certificate_fingerprint(renewed.server_cert)
+        after = {"either": "1", "renewed": "1"}
+        wait_for("after", lambda: True if ups() == after else None, DEADLINE, 0.2, retry)
+        window = f"[{int(time.monotonic() - started) + 2}s]"
+        for query, expected in (
+            (f'min_over_time(up{{job="either"}}{window})', 1.0),
+            (f'max_over_time(up{{job="renewed"}}{window})', 1.0),
+            (f'min_over_time(up{{job="renewed"}}{window})', 0.0),
+        ):
+            result = prom.query(query)
+            assert float(result[0]["value"][1]) == expected, (query, result)
+
+    write_replacing(renewal.live / "server.crt", b"-----BEGIN CERTIFICATE-----\nhalf-written")
+    for _ in range(3):  # files that do not load: the renewed certificate stays
+        assert presented(exporter.port, either) == certificate_fingerprint(renewed.server_cert)
+    wait_for("the one line", lambda: "did not load" in exporter.log_text() or None, DEADLINE)
+    lines = exporter.log_text().splitlines()
+    assert len([line for line in lines if "did not load" in line]) == 1, lines[-20:]
+    assert any("cert_file, key_file changed; new connections use them" in x for x in lines)
+
+
+def test_node_exporters_rate_limit_answers_429_with_retry_after(renewal: Renewal) -> None:
+    """50 requests at once over one connection: the burst passes, most of the rest not."""
+    with httpx.Client(verify=ssl.create_default_context(cafile=renewal.either), timeout=5) as c:
+        answers = [c.get(renewal.exporter.base + "/-/healthy") for _ in range(50)]
+    codes = [a.status_code for a in answers]
+    assert codes[:5] == [200] * 5 and set(codes) == {200, 429}, codes
+    assert codes.count(429) >= 10, codes
+    assert answers[codes.index(429)].headers["retry-after"] == "1"

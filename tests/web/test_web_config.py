@@ -7,6 +7,7 @@ import ssl
 from pathlib import Path
 from typing import Literal
 
+import attrs
 import bcrypt
 import pytest
 
@@ -14,6 +15,7 @@ from trio_smartmeter.web import web_config
 from trio_smartmeter.web.server import hypercorn_config
 from trio_smartmeter.web.web_config import (
     ClientAuth,
+    RateLimit,
     TLSConfig,
     WebConfig,
     WebConfigError,
@@ -81,8 +83,17 @@ basic_auth_users:
 
 def test_tls_defaults() -> None:
     web = parse_web_config("tls_server_config: {cert_file: c, key_file: k}", base_dir=Path("/d"))
-    assert web.tls == TLSConfig(Path("/d/c"), Path("/d/k"), "NoClientCert", None, "TLS12")
+    assert web.tls == TLSConfig(Path("/d/c"), Path("/d/k"), "NoClientCert", None, "TLS12", "TLS13")
     assert web.users == {}
+
+
+def test_max_version_and_the_key_go_ignores() -> None:
+    text = (
+        "tls_server_config: {cert_file: c, key_file: k, max_version: TLS12,"
+        " prefer_server_cipher_suites: false}"
+    )
+    tls = parse_web_config(text, base_dir=Path("/d")).tls
+    assert tls is not None and (tls.min_version, tls.max_version) == ("TLS12", "TLS12")
 
 
 @pytest.mark.parametrize(
@@ -138,6 +149,21 @@ def test_tls_defaults() -> None:
             "tls_server_config.min_version",
             "TLS12 or TLS13",
         ),
+        (
+            "tls_server_config: {cert_file: c, key_file: k, max_version: TLS11}",
+            "tls_server_config.max_version",
+            "minimum served",
+        ),
+        (
+            "tls_server_config: {cert_file: c, key_file: k, min_version: TLS13, max_version: TLS12}",
+            "tls_server_config.max_version",
+            "below min_version",
+        ),
+        (
+            "tls_server_config: {cert_file: c, key_file: k, client_allowed_sans: [a]}",
+            "tls_server_config.client_allowed_sans",
+            "hypercorn does not hand",
+        ),
         ("http_server_config: {http2: maybe}", "http_server_config.http2", "true or false"),
         ("http_server_config: {gzip: true}", "http_server_config.gzip", "unknown key"),
         (
@@ -177,6 +203,17 @@ def test_tls_defaults() -> None:
             "cost of 04-31",
         ),
         (f"basic_auth_users: {{'a:b': '{HASH}'}}", "basic_auth_users.a:b", "without ':'"),
+        ("rate_limit: 1s", "rate_limit", "expected a mapping"),
+        ("rate_limit: {interval: 1s, burst: 2, period: 3}", "rate_limit.period", "unknown key"),
+        ("rate_limit: {interval: 5, burst: 2}", "rate_limit.interval", "5 nanoseconds"),
+        ("rate_limit: {interval: 1.5, burst: 2}", "rate_limit.interval", "has no unit"),
+        ("rate_limit: {interval: 1d, burst: 2}", "rate_limit.interval", "not a Go duration"),
+        ("rate_limit: {interval: [1s], burst: 2}", "rate_limit.interval", "not a Go duration"),
+        ("rate_limit: {interval: -1s, burst: 2}", "rate_limit.interval", "negative"),
+        ("rate_limit: {interval: 1s, burst: 0}", "rate_limit.burst", "refuses every request"),
+        ("rate_limit: {interval: 1s}", "rate_limit.burst", "1 or more"),
+        ("rate_limit: {interval: 1s, burst: many}", "rate_limit.burst", "whole number"),
+        ("rate_limit: {interval: 0, burst: 1.5}", "rate_limit.burst", "whole number"),
     ],
 )
 def test_an_invalid_file_names_the_key(text: str, key: str, what: str) -> None:
@@ -185,6 +222,55 @@ def test_an_invalid_file_names_the_key(text: str, key: str, what: str) -> None:
     assert found[0].startswith(key), found
     assert what in found[0], found
     assert "hunter2" not in found[0] and HASH[7:] not in found[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [
+        # exporter-toolkit's docs/web-config.yml
+        ('rate_limit:\n  interval: "1s"\n  burst: 20\n', RateLimit(1.0, 20)),
+        ("rate_limit: {interval: 1m30s, burst: 1}", RateLimit(90.0, 1)),
+        ("rate_limit: {interval: 250ms, burst: 5}", RateLimit(0.25, 5)),
+        # no interval, or 0, is no limit (the burst is then unused), as in exporter-toolkit
+        ("rate_limit: {interval: 0, burst: 0}", None),
+        ("rate_limit: {interval: 0s, burst: 3}", None),
+        ("rate_limit: {burst: 20}", None),
+        ("rate_limit: {}", None),
+        ("rate_limit:", None),
+    ],
+)
+def test_rate_limit(text: str, limit: RateLimit | None) -> None:
+    assert parse_web_config(text, base_dir=Path("/")).rate_limit == limit
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("0", 0.0),
+        ("1s", 1.0),
+        ("+1s", 1.0),
+        ("-2s", -2.0),
+        ("1h2m3.5s", 3723.5),
+        ("300ms", 0.3),
+        ("1.5us", 1.5e-6),
+        ("2µs", 2e-6),
+        ("2μs", 2e-6),
+        ("10ns", 1e-8),
+        (".5s", 0.5),
+        ("1.m", 60.0),
+        ("", None),
+        ("1", None),
+        ("s", None),
+        (".s", None),
+        ("1d", None),
+        ("1 s", None),
+        ("1s ", None),
+        ("1h-2m", None),
+    ],
+)
+def test_go_durations(text: str, seconds: float | None) -> None:
+    found = web_config.go_duration(text)
+    assert found == (None if seconds is None else pytest.approx(seconds))
 
 
 def test_every_problem_at_once() -> None:
@@ -295,6 +381,10 @@ def test_what_hypercorn_serves(
     assert context is not None
     assert context.verify_mode == mode
     assert context.minimum_version == version
+    assert context.maximum_version == ssl.TLSVersion.TLSv1_3
+    capped = attrs.evolve(tls, min_version="TLS12", max_version="TLS12")
+    context = hypercorn_config("127.0.0.1", 9102, tls=capped).create_ssl_context()
+    assert context is not None and context.maximum_version == ssl.TLSVersion.TLSv1_2
     assert len(context.get_ca_certs()) == (0 if ca is None else 1)  # no system CAs for clients
     assert hypercorn_config("127.0.0.1", 9102).create_ssl_context() is None
     assert hypercorn_config("127.0.0.1", 9102, tls=tls, http2=False).alpn_protocols == ["http/1.1"]

@@ -164,6 +164,10 @@ async def _serve_http(
         max_requests=cfg.web_max_requests,
         power_log=power_log,
     )
+    if web is not None and web.rate_limit is not None:  # outermost, as exporter-toolkit's
+        from trio_smartmeter.web.rate_limit import rate_limited
+
+        app = rate_limited(app, web.rate_limit, trio.current_time)
     _progress(early, "starting the HTTP server")
     await server.serve(
         app,

@@ -53,7 +53,7 @@ def alive(host: str, port: int, web_config_file: Path | None) -> bool:
             return bool(resp.status == 200)
     except urllib.error.HTTPError as exc:
         exc.close()
-        return exc.code == 401
+        return exc.code in (401, 429)  # it answers: unknown password, or rate_limit spent
     except OSError:  # URLError, ssl.SSLError, timeouts, refused
         return False
 

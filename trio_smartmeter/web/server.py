@@ -14,6 +14,7 @@ import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import hypercorn.config
@@ -24,6 +25,7 @@ from hypercorn.trio.tcp_server import TCPServer
 
 from trio_smartmeter.web.listener import BindError, PortInUseError, bind_address, effective_host
 from trio_smartmeter.web.router import ASGIApp
+from trio_smartmeter.web.tls_files import ReloadingContext
 
 if TYPE_CHECKING:
     from trio_smartmeter.web.web_config import TLSConfig
@@ -36,18 +38,33 @@ _VERIFY_MODES = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
-_MIN_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 
 
 class _Config(hypercorn.config.Config):
-    """Hypercorn's configuration with ``min_version`` (hypercorn fixes TLS 1.2)."""
+    """Hypercorn's configuration with ``min_version`` and ``max_version`` (hypercorn fixes
+    TLS 1.2 and up) and the TLS files read again when they change
+    (:mod:`trio_smartmeter.web.tls_files`)."""
 
     minimum_version = ssl.TLSVersion.TLSv1_2
+    maximum_version = ssl.TLSVersion.TLSv1_3
 
     def create_ssl_context(self) -> ssl.SSLContext | None:
+        if not self.ssl_enabled:
+            return None
+        files = {
+            "cert_file": self.certfile,
+            "key_file": self.keyfile,
+            "client_ca_file": self.ca_certs,
+        }
+        paths = {key: Path(path) for key, path in files.items() if path is not None}
+        return ReloadingContext(self._context_from_files, paths).context
+
+    def _context_from_files(self) -> ssl.SSLContext:
         context = super().create_ssl_context()
-        if context is not None:
-            context.minimum_version = self.minimum_version
+        assert context is not None  # ssl_enabled
+        context.minimum_version = self.minimum_version
+        context.maximum_version = self.maximum_version
         return context
 
 
@@ -92,7 +109,8 @@ def hypercorn_config(
         cfg.keyfile = str(tls.key_file)
         cfg.ca_certs = None if tls.client_ca_file is None else str(tls.client_ca_file)
         cfg.verify_mode = _VERIFY_MODES[tls.client_auth_type]
-        cfg.minimum_version = _MIN_VERSIONS[tls.min_version]
+        cfg.minimum_version = _VERSIONS[tls.min_version]
+        cfg.maximum_version = _VERSIONS[tls.max_version]
     if not http2:
         cfg.alpn_protocols = ["http/1.1"]
     # Logger objects, never "-": hypercorn would otherwise attach its own StreamHandler to

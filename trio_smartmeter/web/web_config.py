@@ -8,12 +8,15 @@ The file node_exporter and every exporter built on exporter-toolkit read
       key_file: server.key
       client_auth_type: RequireAndVerifyClientCert   # default NoClientCert (or, with
       client_ca_file: clients-ca.crt                 # client_ca_file, RequireAndVerify...)
-      min_version: TLS12               # or TLS13
+      min_version: TLS12               # or TLS13; max_version likewise
     http_server_config:
       http2: true
       headers: {Strict-Transport-Security: max-age=31536000}
     basic_auth_users:
       prometheus: $2y$10$...           # bcrypt: htpasswd -nBC 10 USER, or bcrypt.hashpw
+    rate_limit:
+      interval: 1s                     # a Go duration; 0 (the default): no limit
+      burst: 20
 
 :func:`parse_web_config` is pure (text in, value out). :func:`read_web_config` reads the
 file and checks what only the machine can tell: the certificates load, bcrypt is installed.
@@ -28,13 +31,14 @@ import re
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import attrs
 import yaml
 
 __all__ = [
     "ClientAuth",
+    "RateLimit",
     "TLSConfig",
     "WebConfig",
     "WebConfigError",
@@ -53,31 +57,46 @@ _CLIENT_AUTH: Final[tuple[ClientAuth, ...]] = (
     "VerifyClientCertIfGiven",
     "RequireAndVerifyClientCert",
 )
-_MIN_VERSIONS: Final[tuple[TLSVersion, ...]] = ("TLS12", "TLS13")
+_VERSIONS: Final[tuple[TLSVersion, ...]] = ("TLS12", "TLS13")
 #: exporter-toolkit's keys that have no counterpart here: an error, never silently ignored.
 _UNSUPPORTED: Final = {
     "tls_server_config": {
         "cert": "give the certificate as cert_file",
         "key": "give the key as key_file",
         "client_ca": "give the client CA as client_ca_file",
-        "client_allowed_sans": "not supported",
-        "cipher_suites": "not supported (Python's ssl defaults apply)",
-        "curve_preferences": "not supported (Python's ssl defaults apply)",
-        "max_version": "not supported",
-        "prefer_server_cipher_suites": "not supported",
+        "client_allowed_sans": (
+            "not supported (Python's ssl cannot check a client certificate's names during "
+            "the handshake, and hypercorn does not hand the certificate to the app)"
+        ),
+        "cipher_suites": (
+            "not supported (Python's ssl takes OpenSSL's cipher names, not Go's; its "
+            "defaults, without weak suites, apply)"
+        ),
+        "curve_preferences": (
+            "not supported (Python's ssl sets a single curve at most; its defaults apply)"
+        ),
     },
 }
 _KNOWN: Final = {
-    "": ("tls_server_config", "http_server_config", "basic_auth_users"),
+    "": ("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"),
     "tls_server_config": (
         "cert_file",
         "key_file",
         "client_auth_type",
         "client_ca_file",
         "min_version",
+        "max_version",
+        # Go ignores it since 1.18 (crypto/tls orders the suites itself); so is it here
+        "prefer_server_cipher_suites",
     ),
     "http_server_config": ("http2", "headers"),
+    "rate_limit": ("interval", "burst"),
 }
+#: Go's ``time.ParseDuration`` units, in seconds (``µs`` in both of Go's spellings).
+_DURATION_UNITS: Final = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+}  # fmt: skip
+_DURATION_RE: Final = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 #: The response headers exporter-toolkit lets a web config set, by lower-case name.
 _HEADERS: Final = {
     name.lower(): name
@@ -115,6 +134,17 @@ class TLSConfig:
     client_auth_type: ClientAuth = "NoClientCert"
     client_ca_file: Path | None = None
     min_version: TLSVersion = "TLS12"
+    max_version: TLSVersion = "TLS13"
+
+
+@attrs.frozen
+class RateLimit:
+    """exporter-toolkit's ``rate_limit``: ``burst`` requests at once, then one per ``interval``."""
+
+    #: Seconds, > 0 (an interval of 0 is no limit: :attr:`WebConfig.rate_limit` is None).
+    interval: float
+    #: >= 1 (exporter-toolkit's 0 would refuse every request; the file is refused instead).
+    burst: int
 
 
 @attrs.frozen
@@ -125,6 +155,8 @@ class WebConfig:
     headers: tuple[tuple[str, str], ...] = ()
     #: user -> bcrypt hash (ASCII bytes). Empty: no authentication.
     users: Mapping[str, bytes] = attrs.field(factory=dict, repr=False, hash=False)
+    #: None: no limit.
+    rate_limit: RateLimit | None = None
 
 
 def bcrypt_cost(hashed: bytes) -> int:
@@ -170,9 +202,12 @@ def parse_web_config(text: str, *, base_dir: Path) -> WebConfig:
         )
     headers = _headers(http.get("headers") or {}, problems)
     users = _users(top.get("basic_auth_users") or {}, problems)
+    rate_limit = _rate_limit(top.get("rate_limit") or {}, problems)
     if problems:
         raise WebConfigError(problems)
-    return WebConfig(tls=tls, http2=http2 is not False, headers=headers, users=users)
+    return WebConfig(
+        tls=tls, http2=http2 is not False, headers=headers, users=users, rate_limit=rate_limit
+    )
 
 
 def _mapping(raw: Any, key: str, problems: list[str]) -> dict[str, Any]:
@@ -221,19 +256,32 @@ def _tls(raw: dict[str, Any], base_dir: Path, problems: list[str]) -> TLSConfig 
         )
     elif auth != "NoClientCert" and ca is None:
         problems.append(f"tls_server_config.client_ca_file: required by client_auth_type {auth}")
-    version = raw.get("min_version", "TLS12")
+    low = _version(raw, "min_version", "TLS12", problems)
+    high = _version(raw, "max_version", "TLS13", problems)
+    if low == "TLS13" and high == "TLS12":
+        problems.append("tls_server_config.max_version: TLS12 is below min_version TLS13")
+        return None
+    if cert is None or key is None or auth not in _CLIENT_AUTH or low is None or high is None:
+        return None
+    return TLSConfig(cert, key, auth, ca, low, high)
+
+
+def _version(
+    raw: dict[str, Any], name: str, default: str, problems: list[str]
+) -> TLSVersion | None:
+    version = raw.get(name, default)
     if version in ("TLS10", "TLS11"):
         problems.append(
-            f"tls_server_config.min_version: {version} is not supported (TLS 1.2 is the "
+            f"tls_server_config.{name}: {version} is not supported (TLS 1.2 is the "
             "minimum served); expected TLS12 or TLS13"
         )
-    elif version not in _MIN_VERSIONS:
+    elif version not in _VERSIONS:
         problems.append(
-            f"tls_server_config.min_version: {version!r} is not accepted; expected TLS12 or TLS13"
+            f"tls_server_config.{name}: {version!r} is not accepted; expected TLS12 or TLS13"
         )
-    if cert is None or key is None or auth not in _CLIENT_AUTH or version not in _MIN_VERSIONS:
-        return None
-    return TLSConfig(cert, key, auth, ca, version)
+    else:
+        return cast(TLSVersion, version)
+    return None
 
 
 def _headers(raw: Any, problems: list[str]) -> tuple[tuple[str, str], ...]:
@@ -271,6 +319,55 @@ def _users(raw: Any, problems: list[str]) -> dict[str, bytes]:
         else:
             users[name] = hashed.encode("ascii")
     return users
+
+
+def go_duration(text: str) -> float | None:
+    """Seconds of a Go duration (``1s``, ``1m30s``, ``250ms``, ``-2s``, ``0``); None: not one."""
+    sign, body = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
+    if body == "0":
+        return 0.0
+    if not body or _DURATION_RE.sub("", body):
+        return None
+    seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_RE.findall(body))
+    return -seconds if sign == "-" else seconds
+
+
+def _rate_limit(raw: Any, problems: list[str]) -> RateLimit | None:
+    """As exporter-toolkit reads it: no interval (or 0) is no limit, the burst then unused."""
+    given = _mapping(raw, "rate_limit", problems)
+    interval = given.get("interval", 0)
+    if isinstance(interval, (int, float)) and not isinstance(interval, bool) and interval != 0:
+        problems.append(
+            f"rate_limit.interval: {interval!r} has no unit (exporter-toolkit would read "
+            f"{interval!r} nanoseconds); write a Go duration such as 1s or 250ms"
+        )
+        return None
+    seconds = go_duration(interval) if isinstance(interval, str) else 0.0
+    if seconds is None or isinstance(interval, bool) or not isinstance(interval, (int, str)):
+        problems.append(
+            f"rate_limit.interval: {interval!r} is not a Go duration; expected e.g. 1s, "
+            "250ms or 1m30s (0: no limit)"
+        )
+        return None
+    if seconds < 0:
+        problems.append(
+            f"rate_limit.interval: {interval} is negative (exporter-toolkit would not limit "
+            "at all); expected a positive duration, or 0 for no limit"
+        )
+        return None
+    burst = given.get("burst", 0)
+    if isinstance(burst, bool) or not isinstance(burst, int):
+        problems.append(f"rate_limit.burst: {burst!r} is not accepted; expected a whole number")
+        return None
+    if seconds == 0:
+        return None
+    if burst < 1:
+        problems.append(
+            f"rate_limit.burst: {burst} refuses every request (exporter-toolkit would answer "
+            "429 to all); expected 1 or more: how many requests may come at once"
+        )
+        return None
+    return RateLimit(seconds, burst)
 
 
 def _tls_problems(tls: TLSConfig) -> list[str]:
