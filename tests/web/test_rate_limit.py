@@ -4,6 +4,7 @@ then the same through the HTTP server task on loopback."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import httpx
@@ -12,10 +13,10 @@ import trio
 from prometheus_client import CollectorRegistry
 
 from trio_smartmeter.core.state import ExporterState
-from trio_smartmeter.service.http import serve_http
 from trio_smartmeter.web.rate_limit import TokenBucket, rate_limited, retry_after
-from trio_smartmeter.web.router import make_app
-from trio_smartmeter.web.web_config import RateLimit, WebConfig
+from trio_smartmeter.web.router import ExporterApp
+from trio_smartmeter.web.server import serve
+from trio_smartmeter.web.web_config import RateLimit
 
 from .helpers import Clock, call, setup
 
@@ -98,18 +99,25 @@ async def test_the_http_server_limits_every_request_before_authentication() -> N
     """The web configuration's limit reaches the server: real HTTP on loopback."""
     state = ExporterState(interval=60.0)
 
-    async def registry() -> CollectorRegistry:
-        raise AssertionError("never reached: no request is authorized")
-
     async def refuse_all(authorization: str) -> bool:
         return False
 
-    app = make_app(state, registry, monotonic=trio.current_time, version="t", authorized=refuse_all)
-    web = WebConfig(rate_limit=RateLimit(interval=60.0, burst=2))
+    app = ExporterApp(
+        state, CollectorRegistry(), monotonic=trio.current_time, version="t", authorized=refuse_all
+    )
+    limit = RateLimit(interval=60.0, burst=2)
     stop = trio.Event()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery, httpx.AsyncClient(timeout=5) as client:
-            binds = await nursery.start(serve_http, app, "127.0.0.1", 0, stop, web)
+            binds = await nursery.start(
+                partial(
+                    serve,
+                    rate_limited(app, limit, trio.current_time),
+                    host="127.0.0.1",
+                    port=0,
+                    shutdown_trigger=stop.wait,
+                )
+            )
             statuses = [(await client.get(binds[0] + "/-/healthy")).status_code for _ in range(2)]
             refused = await client.get(binds[0] + "/metrics")
             stop.set()
