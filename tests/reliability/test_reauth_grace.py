@@ -12,7 +12,7 @@ from tests.support.rig import start_rig, wait_until
 from trio_smartmeter.sim import Fault
 
 from .faults import EVENT29_NO_REAUTH
-from .harness import T, T_GET
+from .harness import T_GET, T
 
 
 async def _event29_then(nursery: trio.Nursery, reauth_after: float | None) -> tuple[float, int]:
