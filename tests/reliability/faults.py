@@ -125,7 +125,16 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "drop_response_x3",
-        f"dropped responses (×3; interval {SEED_INTERVAL:g} s)",
+        "dropped responses (×3)",
+        f"3 × no Get_Res within {T.response:g} s",
+        "RESEND ×2 → REJOIN",
+        INTERVAL + 3 * RESEND + _backoffs(3) + T.command + T_JOIN + 2 * T_GET,
+        errors={"query": 3},
+        inject=FaultSpec(Fault.DROP_RESPONSE, count=3),
+    ),
+    Case(
+        "drop_response_x3_seed",
+        f"dropped responses (×3), interval {SEED_INTERVAL:g} s as in the seed's figure",
         f"3 × no Get_Res within {T.response:g} s",
         "RESEND ×2 → REJOIN",
         SEED_INTERVAL + 3 * RESEND + _backoffs(3) + T.command + T_JOIN + 2 * T_GET,
