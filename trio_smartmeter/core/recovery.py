@@ -64,7 +64,7 @@ UNSUPPORTED_MODULE     REOPEN (a J11 stick: look again rarely)                ``
   answers still gets reset and finally reopened. The resend count starts again after
   any other rung.
 * ``response`` and ``reauth`` are deadlines of ``link.timing.Timing`` (why those values:
-  there). EVENT 29 without re-auth: a fresh reading ~11 s later (5 s + 2 s + a rejoin).
+  there). EVENT 29 without re-auth: a fresh reading ~10 s later (5 s + 2 s + a rejoin).
 * "backoff" is :meth:`Backoff.delay` with ``attempt`` = number of faults since the last
   success minus one: with the defaults 1, 2, 4, 8 … 256, then 300 s (the cap), each
   ±10 % jitter and never above the cap.
