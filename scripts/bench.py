@@ -160,18 +160,36 @@ def startup() -> list[float]:
     return healthy_times
 
 
-def recovery() -> None:
+#: The Go program we replace, built from its source and run side by side on the same
+#: emulated stick at a 10-s interval (issue 19 item 15; no Go toolchain here to measure it
+#: again): seconds from the fault to a fresh reading. Ours before the 5-s re-auth grace and
+#: the 12-s Get deadline: 64.9 s and 80.1 s here (the issue's 66 s and 80 s).
+SEED_RECOVERY = {"event29": 21.0, "drop_x3": 62.0}
+
+
+def recovery(only: tuple[str, ...] = ()) -> None:
     for kind, label, virtual in (
         ("event29_reauth", "EVENT 29 + module re-auth", False),
         ("event29", "EVENT 29, no re-auth", False),
+        ("drop_x3", "three dropped responses (interval 10 s)", False),
         ("event26", "EVENT 26", False),
         ("hang", "module hang", False),
         ("unplug", "unplug/replug (2 s)", False),
     ):
+        if only and kind not in only:
+            continue
         r = inproc.recovery(kind, virtual=virtual)
-        row(f"recovery {label} [{r['clock']} clock, ts 1]", f"{r['seconds']:.2f} s",
+        ref, ratio, goal = (
             f"floor {r['floor']:.2f} s ({r['rung']})", f"{r['seconds'] / r['floor']:.2f}×",
-            "≤ 1.20×")  # fmt: skip
+            "≤ 1.20×",
+        )  # fmt: skip
+        if kind in SEED_RECOVERY:
+            seed = SEED_RECOVERY[kind]
+            ref += f"; seed {seed:g} s (issue 19)"
+            ratio += f", {r['seconds'] / seed:.2f}× seed"
+            goal += ", ≤ seed"
+        row(f"recovery {label} [{r['clock']} clock, ts 1]", f"{r['seconds']:.2f} s", ref,
+            ratio, goal)  # fmt: skip
 
 
 def airtime(tmp: Path) -> None:
@@ -454,8 +472,14 @@ def main() -> int:
     p.add_argument("--wrk-seconds", type=int, default=5)
     p.add_argument("--skip", action="append", default=[],
                    help="startup, recovery, airtime, http, pi, footprint, mqtt")  # fmt: skip
+    p.add_argument("--recovery-only", action="append", default=[], metavar="KIND",
+                   help="run only these recovery cases (event29, drop_x3, …) and nothing else")  # fmt: skip
     args = p.parse_args()
     started = time.monotonic()
+    if args.recovery_only:
+        recovery(tuple(args.recovery_only))
+        print_table(started)
+        return 0
     healthy: list[float] = [float("nan")]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -486,13 +510,17 @@ def main() -> int:
             pool.shutdown()
             if fp is not None:
                 fp.close()
+    print_table(started)
+    return 0
+
+
+def print_table(started: float) -> None:
     print("| measurement | value | floor / peer | ratio | goal |")
     print("|---|---|---|---|---|")
     for r in ROWS:
         print("| " + " | ".join(r) + " |")
     print(f"\nbench wall time {time.monotonic() - started:.0f} s; python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs; simulator time scale 1")  # fmt: skip
-    return 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import trio.testing
 from loguru import logger
 
 from tests.support import PluggableDevice, free_port
+from tests.support.rig import start_rig
 from trio_smartmeter.app.root import run_exporter
 from trio_smartmeter.cli.entry import parse
 from trio_smartmeter.core.recovery import Backoff
@@ -115,6 +116,27 @@ async def _scenario(kind: str, interval: int, result: dict[str, Any]) -> None:
             nursery.cancel_scope.cancel()
 
 
+async def _dropped_responses(interval: int, result: dict[str, Any]) -> None:
+    """Three Get_Res lost, the fault right after a reading (the next poll one interval
+    away): the session supervisor alone, as the fault matrix drives it, so that the lost
+    answers are the polls' (run_exporter's history filler would take some of them)."""
+    t, backoff = Timing(), Backoff()
+    async with trio.open_nursery() as nursery:
+        rig = await start_rig(nursery, "bp35a1", interval=float(interval), watch=False)
+        module = rig.module
+        join, get = module.floor_join(), module.floor_get()
+        t_fault = await rig.reading_then_settle()
+        module.inject(Fault.DROP_RESPONSE, count=3)
+        got = await rig.next_reading_after(t_fault)
+        backoffs = sum(backoff.delay(i, _Nominal()) for i in range(3))
+        result.update(
+            kind="drop_x3", seconds=got - t_fault, scans=module.stats.scans,
+            floor=interval + 3 * (t.response + get) + backoffs + join + get,
+            rung=f"next poll + 3 × Get deadline {t.response:g} s + backoff {backoffs:g} s + rejoin",
+        )  # fmt: skip
+        nursery.cancel_scope.cancel()
+
+
 class _Nominal(random.Random):
     """Draws the middle of the jitter band: the documented (nominal) backoff."""
 
@@ -125,7 +147,10 @@ class _Nominal(random.Random):
 def recovery(kind: str, *, virtual: bool, interval: int = 10) -> dict[str, Any]:
     result: dict[str, Any] = {"clock": "virtual" if virtual else "real"}
     clock = trio.testing.MockClock(autojump_threshold=0.0) if virtual else None
-    trio.run(_scenario, kind, interval, result, clock=clock)
+    if kind == "drop_x3":
+        trio.run(_dropped_responses, interval, result, clock=clock)
+    else:
+        trio.run(_scenario, kind, interval, result, clock=clock)
     return result
 
 

@@ -60,9 +60,18 @@ class Case:
     custom: str | None = None  # special driver in the test (unplug, permission, lifetime)
     state_file: str | None = None  # the state file's content at start (a cached address)
     after: Callable[..., None] | None = None
+    #: the seed's (the Go program's) measured recovery in the same situation (issue 19):
+    #: ours must be no slower
+    seed: float | None = None
 
 
 RESEND = T.response + T_GET
+#: the poll interval of the seed's side-by-side figures (issue 19: the fault right after
+#: a reading, the next poll 10 s away)
+SEED_INTERVAL = 10.0
+#: EVENT 29 without re-auth: the module's grace, then the session row's first rung
+#: (the WAIT_REAUTH decision itself waits 0 s, the REJOIN after it attempt 1's backoff)
+EVENT29_NO_REAUTH = T.reauth + backoff_max(1) + T.command + T_JOIN + 2 * T_GET
 #: a state file from another meter (same channel 0x21 is not assumed: the PAN and MAC differ)
 STALE_ADDRESS = (
     '{"version": 1, "channel": "2A", "pan_id": "1234", "mac": "001C640003001234",'
@@ -122,6 +131,17 @@ CASES: tuple[Case, ...] = (
         INTERVAL + 3 * RESEND + _backoffs(3) + T.command + T_JOIN + 2 * T_GET,
         errors={"query": 3},
         inject=FaultSpec(Fault.DROP_RESPONSE, count=3),
+    ),
+    Case(
+        "drop_response_x3_seed",
+        f"dropped responses (×3), interval {SEED_INTERVAL:g} s as in the seed's figure",
+        f"3 × no Get_Res within {T.response:g} s",
+        "RESEND ×2 → REJOIN",
+        SEED_INTERVAL + 3 * RESEND + _backoffs(3) + T.command + T_JOIN + 2 * T_GET,
+        errors={"query": 3},
+        inject=FaultSpec(Fault.DROP_RESPONSE, count=3),
+        sim={"interval": SEED_INTERVAL},
+        seed=62.0,
     ),
     Case(
         "delay_response",
@@ -202,9 +222,10 @@ CASES: tuple[Case, ...] = (
         "EVENT 29 without re-auth",
         f"EVENT 29, no EVENT 25 within {T.reauth:g} s",
         "WAIT_REAUTH → REJOIN",
-        T.reauth + _backoffs(2) + T.command + T_JOIN + 2 * T_GET,
+        EVENT29_NO_REAUTH,
         errors={"auth": 1},
         events={"29": 1},
+        seed=21.0,
         inject=FaultSpec(Fault.EVENT_29),
     ),
     Case(
@@ -223,9 +244,10 @@ CASES: tuple[Case, ...] = (
         "lifetime end, module's re-auth fails (EVENT 29)",
         f"EVENT 29, no EVENT 25 within {T.reauth:g} s",
         "WAIT_REAUTH → REJOIN",
-        T.reauth + _backoffs(2) + T.command + T_JOIN + 2 * T_GET,
+        EVENT29_NO_REAUTH,
         errors={"auth": 1},
         events={"29": 1},
+        seed=21.0,
         sim={"session_lifetime": 600.0},
         at_start=(FaultSpec(Fault.NO_REAUTH, duration=600.0),),
         custom="lifetime",

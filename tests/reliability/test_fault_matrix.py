@@ -90,6 +90,9 @@ async def run_case(nursery: trio.Nursery, case: Case, model: str) -> tuple[Rig, 
 
     # 1. recovered within the derived bound
     assert measured <= case.bound, (case.name, model, measured, case.bound)
+    # …and no slower than the program we replace (issue 19's side-by-side figures)
+    if case.seed is not None:
+        assert measured <= case.seed, (case.name, model, measured, "seed", case.seed)
     # 2. the matching counters, and nothing else
     expected = {k: 0 for k in deltas} | case.errors
     if expected.get("serial") == -1:

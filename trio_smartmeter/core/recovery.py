@@ -16,9 +16,13 @@ Ladder (counters run from the last successful reading; the last rung of each row
 fault                  rungs, in order                                        delay
 =====================  =====================================================  ============
 TIMEOUT, SEND_FAILED   RESEND ×2 (``max_resends``), then the next step of     backoff
-                       the *session row*
-SESSION_EXPIRED        WAIT_REAUTH once (the supervisor waits ≤ 60 s for      0, then
-  (EVENT 29)           EVENT 25), then the next step of the session row       backoff
+  (no Get_Res within   the *session row* (three lost responses: a fresh
+  ``response`` 12 s,   reading ~47 s after the first lost Get)
+  or EVENT 21 01/02)
+SESSION_EXPIRED        WAIT_REAUTH once (the supervisor waits ≤ ``reauth``    0, then
+  (EVENT 29)           5 s for the EVENT 25 of a re-auth                      backoff
+                       already in flight), then the next step of the
+                       session row (REJOIN after 2 s)
 SESSION_ENDED          next step of the session row                           backoff
   (EVENT 26/27/28)
 JOIN_FAILED            next step of the session row                           backoff
@@ -59,6 +63,8 @@ UNSUPPORTED_MODULE     REOPEN (a J11 stick: look again rarely)                ``
   failed join all climb the same steps, so a module that keeps "joining" but never
   answers still gets reset and finally reopened. The resend count starts again after
   any other rung.
+* ``response`` and ``reauth`` are deadlines of ``link.timing.Timing`` (why those values:
+  there). EVENT 29 without re-auth: a fresh reading ~10 s later (5 s + 2 s + a rejoin).
 * "backoff" is :meth:`Backoff.delay` with ``attempt`` = number of faults since the last
   success minus one: with the defaults 1, 2, 4, 8 … 256, then 300 s (the cap), each
   ±10 % jitter and never above the cap.

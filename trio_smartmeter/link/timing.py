@@ -13,8 +13,12 @@ import attrs
 @attrs.frozen
 class Timing:
     """Defaults follow protocol.md §5: joins take seconds but PANA retransmissions end
-    after ~40 s; the ECHONET AIF response timer is ≥ 20 s; the module answers commands
-    at once (a reset one after a moment: "some implementations wait a little after it")."""
+    after ~40 s; the module answers commands at once (a reset one after a moment: "some
+    implementations wait a little after it"). A meter answers a Get within about a second
+    (its frames are ~0.3 s on air); the ECHONET AIF timer (≥ 20 s) is a certification
+    figure, and the wait for a lost response is what a user feels: ``response`` is
+    momonga's 12 s, proven on real meters (protocol.md §5.2: "practical implementations
+    use 10–20 s and retry"), so three lost responses cost ~37 s, not 60 s."""
 
     command: float = 5.0  # OK/FAIL of an ordinary command
     reset: float = 5.0  # SKRESET's OK at start-up
@@ -29,8 +33,14 @@ class Timing:
     scan_trailing: float = 0.5  # EPANDESC may trail EVENT 22 (hsakoh)
     join: float = 60.0  # SKJOIN → EVENT 25/24
     send_ack: float = 10.0  # SKSENDTO → EVENT 21 + OK
-    response: float = 20.0  # Get → Get_Res (AIF response timer 1)
-    reauth: float = 60.0  # EVENT 29 → the module's own EVENT 25
+    response: float = 12.0  # Get → Get_Res (momonga's 12 s; a late answer is ignored by TID)
+    #: EVENT 29 → the module's own EVENT 25. EVENT 29 means the lifetime ran out because
+    #: the module's re-authentication (begun at 80 % of it, hours earlier) did not complete
+    #: (protocol.md §5.3, transcripts T20 S3b): an EVENT 25 can still come only from a
+    #: PANA exchange already in flight, which ends within a join (~3 s) plus PANA's first
+    #: retransmission (2 s). Waiting longer only delays the rejoin that is almost always
+    #: needed (hsakoh, node-wisunrb and uchinopower rejoin at once).
+    reauth: float = 5.0
     #: EVENT 32 → EVENT 33 (the ARIB window is ~1 h): polls pause at most this long.
     rate_limit: float = 3900.0
     #: A history frame is sent only with at least this deadline (a round trip takes ~1 s)…
