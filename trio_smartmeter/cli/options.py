@@ -216,7 +216,7 @@ def _mqtt_url(text: str) -> MqttBroker:
 def _topic_prefix(text: str) -> str:
     value = text.strip()
     if not value or value.startswith("/") or any(c in value for c in "#+\0"):
-        raise Rejected("an MQTT topic prefix without # or + (Home Assistant's is homeassistant)")
+        raise Rejected(_("an MQTT topic prefix without # or + (Home Assistant's is homeassistant)"))
     return value
 
 
@@ -357,28 +357,30 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option(
         "web_max_requests",
         str(DEFAULT_WEB_MAX_REQUESTS),
-        "HTTP requests answered at once, 503 beyond; 0 = no limit (as --web.max-requests)",
+        N_("HTTP requests answered at once, 503 beyond; 0 = no limit (as --web.max-requests)"),
         _whole_number("a whole number >= 0", 0),
     ),
-    # MQTT for Home Assistant (issue 23): the lead re-applies these four rows after merging.
+    # MQTT for Home Assistant (issue 23)
     Option(
         "mqtt_url",
-        "none (MQTT off)",
-        "publish to Home Assistant: mqtt://[user[:password]@]host[:port] or mqtts://",
+        N_("none (MQTT off)"),
+        N_("publish to Home Assistant: mqtt://[user[:password]@]host[:port] or mqtts://"),
         _mqtt_url,
         secret=True,
     ),
-    Option("mqtt_ca_file", "system CAs", "CA bundle (PEM) for an mqtts:// broker", _file_path),
+    Option(
+        "mqtt_ca_file", N_("system CAs"), N_("CA bundle (PEM) for an mqtts:// broker"), _file_path
+    ),
     Option(
         "mqtt_password_file",
-        "none",
-        "the MQTT password from this file (systemd credentials, container secrets)",
+        N_("none"),
+        N_("the MQTT password from this file (systemd credentials, container secrets)"),
         _file_path,
     ),
     Option(
         "mqtt_discovery_prefix",
         "homeassistant",
-        "Home Assistant's MQTT discovery prefix",
+        N_("Home Assistant's MQTT discovery prefix"),
         _topic_prefix,
     ),
 )
@@ -630,7 +632,11 @@ def _mqtt_problems(given: dict[str, _Given], values: dict[str, Any], home: str) 
     for name in ("mqtt_ca_file", "mqtt_password_file", "mqtt_discovery_prefix"):
         if name in given and url not in given:
             o, u = _BY_NAME[name], _BY_NAME[url]
-            problems.append(f"{_where(o, given[name])}: needs {u.env} (flag -{u.flag}) too")
+            problems.append(
+                _("{where}: needs {env} (flag -{flag}) too").format(
+                    where=_where(o, given[name]), env=u.env, flag=u.flag
+                )
+            )
     for name in ("mqtt_ca_file", "mqtt_password_file"):
         if name in values:
             values[name] = _expand_home(values[name], home)
@@ -640,12 +646,22 @@ def _mqtt_problems(given: dict[str, _Given], values: dict[str, Any], home: str) 
         return problems
     where = _where(_BY_NAME["mqtt_password_file"], given["mqtt_password_file"])
     if broker.username is None:
-        return [*problems, f"{where}: the URL needs a user (mqtt://user@host) for a password"]
+        return [
+            *problems,
+            _("{where}: the URL needs a user (mqtt://user@host) for a password").format(
+                where=where
+            ),
+        ]
     try:
         password = path.read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        return [*problems, f"{where} {path}: cannot be read ({reason})"]
+        return [
+            *problems,
+            _("{where} {path}: cannot be read ({reason})").format(
+                where=where, path=path, reason=reason
+            ),
+        ]
     values[url] = broker.with_password(Secret(password))
     return problems
 

@@ -18,6 +18,7 @@ from loguru import logger
 
 from trio_smartmeter.core.address import MeterAddress, StateFileError, decode_state, encode_state
 from trio_smartmeter.core.skstack import Dialect
+from trio_smartmeter.i18n import _
 from trio_smartmeter.service.durable import write_atomic
 
 #: Far beyond any state file (a few hundred bytes): a bigger one is not ours.
@@ -63,7 +64,12 @@ class AddressCache:
         try:
             write_atomic(self.path, encode_state(address, dialect))
         except OSError as exc:
-            logger.warning("cannot write state file {}: {}", self.path, exc.strerror or exc)
+            logger.warning(
+                "{}",
+                _("cannot write state file {path}: {reason}").format(
+                    path=self.path, reason=exc.strerror or exc
+                ),
+            )
             return
         if recreated:
             logger.warning("state directory {} was missing: recreated it for {}", parent, self.path)

@@ -41,6 +41,7 @@ from loguru import logger
 
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.recovery import STORE_WRITE_BACKOFF, Backoff
+from trio_smartmeter.i18n import _
 
 #: Kept this long past the newest slot (the meter's history 1 reaches 99 days back).
 RETENTION_SECONDS = 100 * 86400
@@ -264,12 +265,23 @@ class HistoryStore:
             full = getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or (
                 isinstance(exc, OSError) and exc.errno == errno.ENOSPC
             )
-            logger.warning(
-                "{}: holding {} half-hours in memory until the history store {} can be written",
-                "disk full" if full else f"cannot write the history store ({exc})",
-                len(self._held) or "the",
-                self.path,
-            )
+            if full:
+                logger.warning(
+                    "{}",
+                    _(
+                        "disk full: holding {count} half-hours in memory until the history "
+                        "store {path} can be written; free some space on its disk (readings go "
+                        "on)"
+                    ).format(count=len(self._held), path=self.path),
+                )
+            else:
+                logger.warning(
+                    "cannot write the history store ({}): holding {} half-hours in memory until "
+                    "the history store {} can be written",
+                    exc,
+                    len(self._held),
+                    self.path,
+                )
         else:
             logger.debug("history store still not writable ({}): next try in {:.0f} s", exc, delay)
 
@@ -351,11 +363,11 @@ class HistoryStore:
         if self.path is not None:
             aside = self.path.with_name(self.path.name + ".unreadable")
             logger.warning(
-                "history store {} cannot be read ({}): moved to {}, starting anew (the meter"
-                " still has the data)",
-                self.path,
-                exc,
-                aside,
+                "{}",
+                _(
+                    "history store {path} cannot be read ({error}): moved to {aside}, starting "
+                    "anew (the meter still has the data)"
+                ).format(path=self.path, error=exc, aside=aside),
             )
             for suffix in ("", "-wal", "-shm"):
                 src = Path(str(self.path) + suffix)

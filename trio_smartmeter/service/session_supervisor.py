@@ -15,6 +15,7 @@ from trio_smartmeter.core.errors import ExporterError, LinkLost, UnsupportedModu
 from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.core.recovery import Fault, Ladder, Rung, classify, drops_session
 from trio_smartmeter.core.state import Counter, ExporterState
+from trio_smartmeter.i18n import _
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.fault_log import FaultLog
 from trio_smartmeter.service.module_session import ModuleSession
@@ -89,11 +90,13 @@ class SessionSupervisor:
             self.state.set_credentials_latched(True)
             self.state.set_session_state(SessionState.LATCHED)
             logger.error(
-                "the meter keeps rejecting the B-route ID/password (EVENT 24): {} joins were "
-                "rejected, after a rejoin and a module reset that set the credentials again; "
-                "retrying only every {:.0f} s; check SMARTMETER_ID and SMARTMETER_PASSWORD",
-                self.state.counters[Counter.JOIN_FAILURES],
-                decision.delay,
+                "{}",
+                _(
+                    "the meter keeps rejecting the B-route ID/password (EVENT 24): {count} joins "
+                    "were rejected, after a rejoin and a module reset that set the credentials "
+                    "again; retrying only every {delay:.0f} s; check SMARTMETER_ID and "
+                    "SMARTMETER_PASSWORD"
+                ).format(count=self.state.counters[Counter.JOIN_FAILURES], delay=decision.delay),
             )
         else:
             self.state.set_session_state(SessionState.BACKOFF)
