@@ -81,6 +81,17 @@ def test_meter_info_only_when_given() -> None:
     assert meter_info_from({}) is None
     info = meter_info_from({epc.EPC_MANUFACTURER: bytes.fromhex("000016")})
     assert info is not None and info.manufacturer == "000016"
+    assert info.production_number is None
+
+
+def test_the_production_number_names_the_meter_when_answered() -> None:
+    """EPC 0x8D (12 ASCII, padded) becomes Home Assistant's serial_number; garbage is absent."""
+    base = {epc.EPC_MANUFACTURER: bytes.fromhex("000016")}
+    info = meter_info_from({**base, epc.EPC_PRODUCTION_NUMBER: b"A12345678\x00\x00\x00"})
+    assert info is not None and info.production_number == "A12345678"
+    garbled = meter_info_from({**base, epc.EPC_PRODUCTION_NUMBER: b"\xff" * 12})
+    assert garbled is not None and garbled.production_number is None
+    assert epc.EPC_PRODUCTION_NUMBER in STATIC_EPCS  # asked once, in the session's first frame
 
 
 def test_fixed_time_is_stamped_with_the_meter_clock_in_jst() -> None:

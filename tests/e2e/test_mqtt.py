@@ -135,6 +135,8 @@ def test_start_states_equal_metrics_and_sigterm_says_offline(tmp_path: Path) -> 
                 assert config["state_topic"] == STATE, topic
             keys = {t.split("/")[-2] for t in found}
             assert {"power", "current_r", "energy_bought", "link_quality"} <= keys
+            meter = next(c["device"] for t, c in found.items() if t.endswith("/power/config"))
+            assert meter["serial_number"] == "SIM000000001"  # the meter's EPC 0x8D
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(6) == 0

@@ -105,7 +105,7 @@ class MeterIdentity:
 
     manufacturer: str | None = None  # ECHONET maker code (EPC 0x8A), 6 hex digits
     standard_version: str | None = None  # Appendix release letter (EPC 0x82)
-    identification: str | None = None  # EPC 0x83, when the service reads it
+    identification: str | None = None  # the production number (EPC 0x8D), when the meter answers it
     stick_model: str | None = None
     stick_firmware: str | None = None
     has_reverse: bool = True  # EPC 0xE3 in the Get map: energy sold exists

@@ -55,6 +55,7 @@ class FixedTimeEnergy:
 class MeterInfo:
     manufacturer: str  # 6 hex digits (EPC 0x8A)
     standard_version: str  # ECHONET Appendix release letter (EPC 0x82), "" when unknown
+    production_number: str | None = None  # EPC 0x8D, when the meter answers it
 
 
 @attrs.frozen

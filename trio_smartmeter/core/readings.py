@@ -36,6 +36,7 @@ FIXED_EPCS = (epc.EPC_FIXED_FORWARD, epc.EPC_FIXED_REVERSE)
 STATIC_EPCS = (
     epc.EPC_STANDARD_VERSION,
     epc.EPC_MANUFACTURER,
+    epc.EPC_PRODUCTION_NUMBER,
     epc.EPC_COEFFICIENT,
     epc.EPC_DIGITS,
     epc.EPC_UNIT,
@@ -124,6 +125,7 @@ def meter_info_from(props: Properties) -> MeterInfo | None:
         manufacturer=epc.decode_manufacturer(props.get(epc.EPC_MANUFACTURER, b"")),
         standard_version=epc.decode_standard_version(props.get(epc.EPC_STANDARD_VERSION, b""))
         or "",
+        production_number=epc.decode_production_number(props.get(epc.EPC_PRODUCTION_NUMBER, b"")),
     )
 
 

@@ -114,6 +114,7 @@ def identity_of(state: ExporterState, reading: Reading, three_wire: bool) -> Met
     return MeterIdentity(
         manufacturer=None if meter is None else meter.manufacturer,
         standard_version=(meter.standard_version or None) if meter is not None else None,
+        identification=None if meter is None else meter.production_number,
         stick_model=None if module is None else module.model,
         stick_firmware=None if module is None else module.firmware,
         has_reverse=has_reverse,

@@ -36,6 +36,7 @@ from .history import (
 
 # -- EPCs of the smart meter (0x028801) -------------------------------------------------
 EPC_STANDARD_VERSION = 0x82
+EPC_PRODUCTION_NUMBER = 0x8D
 EPC_MANUFACTURER = 0x8A
 EPC_SET_MAP = 0x9E
 EPC_GET_MAP = 0x9F
@@ -173,6 +174,11 @@ def decode_standard_version(edt: bytes) -> str | None:
     if len(edt) != 4 or not 0x41 <= edt[2] <= 0x5A:
         return None
     return chr(edt[2])
+
+
+def decode_production_number(edt: bytes) -> str | None:
+    """EPC 0x8D: the meter's production (serial) number, 12 ASCII; malformed -> None."""
+    return _render_ascii(edt) or None
 
 
 def decode_manufacturer(edt: bytes) -> str:
