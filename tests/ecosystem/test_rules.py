@@ -149,6 +149,15 @@ def test_the_remote_write_example_forwards() -> None:
     assert "\nremote_write:\n  - url: https://" in text
 
 
+@pytest.mark.parametrize("mode", [["--agent"], []], ids=["agent", "server"])
+def test_the_remote_write_example_passes_in_both_modes(tmp_path: Path, mode: list[str]) -> None:
+    """It recommends agent mode, which refuses rule_files; a server must take it as well."""
+    name = "prometheus-remote-write.yml"
+    (tmp_path / name).write_text((DEPLOY / name).read_text())
+    out = promtool("check", "config", *mode, name, cwd=tmp_path)
+    assert "SUCCESS" in out and "FAILED" not in out
+
+
 def test_the_alloy_example_as_far_as_it_can_be_checked_here() -> None:
     """No Alloy binary here (nor in Debian): its syntax and components are not run. What is
     checked: blocks and strings balance, the scrape's job name is the one the rules and the
