@@ -100,6 +100,7 @@ def wheelhouse(into: Path) -> Path:
     upgrades in its shared venv) for the container's Python: what a machine without network
     needs to run the README's pipx command."""
     into.mkdir(parents=True, exist_ok=True)
+    into.chmod(0o755)  # pytest's 0700 would keep the container's non-root user out
     pip = (sys.executable, "-m", "pip", "--disable-pip-version-check")
     run(*pip, "wheel", "-q", "--no-deps", "-w", str(into), str(ROOT), timeout=300)
     (wheel,) = into.glob("trio_smartmeter-*.whl")

@@ -12,12 +12,20 @@ scores it no worse than the unit with ``ProcSubset=pid`` did (1.5).
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from .systemd_container import ROOT, SystemdContainer, missing_tools, systemd_image, wheelhouse
+from .systemd_container import (
+    PODMAN,
+    ROOT,
+    SystemdContainer,
+    missing_tools,
+    systemd_image,
+    wheelhouse,
+)
 
 README = ROOT / "README.md"
 UNIT = ROOT / "trio_smartmeter" / "deploy" / "trio-smartmeter.service"
@@ -156,8 +164,7 @@ def security_exposure(box: SystemdContainer) -> float:
 def test_a_unit_with_procsubset_pid_loses_the_process_metrics(booted: SystemdContainer) -> None:
     """What the unit had before: proves the check above can fail."""
     box = booted
-    if box.sh("test -x /usr/local/bin/trio-smartmeter", check=False).returncode != 0:
-        pytest.skip("the README install did not run")
+    require_the_readme_install(box)
     box.sh(
         "mkdir -p /run/systemd/system/trio-smartmeter.service.d && printf '[Service]\\n"
         "ProcSubset=pid\\n' >/run/systemd/system/trio-smartmeter.service.d/old.conf"
@@ -169,3 +176,57 @@ def test_a_unit_with_procsubset_pid_loses_the_process_metrics(booted: SystemdCon
     finally:
         box.sh("rm -r /run/systemd/system/trio-smartmeter.service.d && systemctl daemon-reload")
         box.sh("systemctl stop trio-smartmeter")
+
+
+def require_the_readme_install(box: SystemdContainer) -> None:
+    if box.sh("test -f /etc/systemd/system/trio-smartmeter.service", check=False).returncode:
+        pytest.skip(
+            "needs the unit that test_the_readme_recipe_runs_the_unit_under_systemd installs"
+        )
+
+
+def readme_block_after(marker: str) -> list[str]:
+    """The command lines of the README's first ```sh block after ``marker``."""
+    text = README.read_text()
+    block = re.search(r"```sh\n(.*?)```", text[text.index(marker) :], re.DOTALL)
+    assert block, f"no ```sh block after {marker!r}"
+    return [ln for ln in block.group(1).splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def test_a_user_installs_the_release_wheel_with_pipx(booted: SystemdContainer) -> None:
+    """Step 3 of "With a real Wi-SUN stick", as a user without sudo."""
+    (line,) = [ln for ln in readme_block_after("3. Install and run") if "pipx install" in ln]
+    box = booted
+    box.sh("id pi >/dev/null 2>&1 || useradd -m pi")
+    box.sh(f"su pi -c 'cd /wheels && PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels {line}'", timeout=300)
+    out = box.sh("su pi -c '~/.local/bin/trio-smartmeter --version'").stdout
+    assert out.startswith("trio-smartmeter "), out
+
+
+def test_the_checkout_route_installs_what_the_unit_starts(booted: SystemdContainer) -> None:
+    """ "From a checkout": the clone (here: a copy of this working tree) installed system-wide
+    with the README's command; the unit then runs it."""
+    lines = readme_block_after("**From a checkout.**")
+    assert lines[0].startswith("git clone https://github.com/trio-smartmeter/trio-smartmeter")
+    box = booted
+    require_the_readme_install(box)
+    files = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True, timeout=60
+    ).stdout.split(b"\0")
+    tar = subprocess.run(
+        ["tar", "-C", str(ROOT), "-cf", "-", "--null", "-T", "-"],
+        input=b"\0".join(f for f in files if f and (ROOT / f.decode()).exists()),
+        capture_output=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    subprocess.run(
+        [*PODMAN, "exec", "-i", box.name, "sh", "-c", "mkdir -p /src && tar -xf - -C /src"],
+        input=tar, capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheels"}
+    for line in lines[1:]:
+        # --force: the release wheel's install is already there (the README: "to upgrade")
+        box.sh("cd /src && " + line.replace("sudo ", "") + " --force", env=offline, timeout=300)
+    assert box.sh("readlink -f /usr/local/bin/trio-smartmeter").stdout.startswith("/opt/pipx/")
+    box.sh("systemctl restart trio-smartmeter")
+    metrics(box, want=("smartmeter_power_watts", "process_start_time_seconds"))
+    box.sh("systemctl stop trio-smartmeter")
