@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,10 +96,17 @@ def systemd_image() -> str:
     return tag
 
 
+def build_requires() -> list[str]:
+    """pyproject.toml's build-system requirements: `pipx install .` builds offline too."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    requires: list[str] = config["build-system"]["requires"]
+    return requires
+
+
 def wheelhouse(into: Path) -> Path:
     """The project's wheel and every dependency (plus pip, setuptools and wheel, which pipx
-    upgrades in its shared venv) for the container's Python: what a machine without network
-    needs to run the README's pipx command."""
+    upgrades in its shared venv, and the build requirements) for the container's Python:
+    what a machine without network needs to run the README's pipx commands."""
     into.mkdir(parents=True, exist_ok=True)
     into.chmod(0o755)  # pytest's 0700 would keep the container's non-root user out
     pip = (sys.executable, "-m", "pip", "--disable-pip-version-check")
@@ -110,7 +118,7 @@ def wheelhouse(into: Path) -> Path:
     run(
         *pip, "download", "-q", "--only-binary=:all:", f"--python-version={CONTAINER_PYTHON}",
         "--implementation=cp", f"--abi=cp{CONTAINER_PYTHON.replace('.', '')}", *tags,
-        "-d", str(into), str(wheel), "pip", "setuptools", "wheel", timeout=300,
+        "-d", str(into), str(wheel), "pip", "setuptools", "wheel", *build_requires(), timeout=300,
     )  # fmt: skip
     return into
 
