@@ -10,6 +10,7 @@ from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 from prometheus_client import CollectorRegistry
@@ -18,7 +19,8 @@ from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web.page import status_page
 from trio_smartmeter.web.router import ExporterApp
-from trio_smartmeter.web.status import DAY_LOOKAROUND, PowerLog, half_hours_of_day, status_dict
+from trio_smartmeter.web.status import DAY_LOOKAROUND, PowerLog, status_dict
+from trio_smartmeter.web.today import energy_today
 
 from .helpers import PWD, RBID, UNIX, VERSION, Clock, call, connect, reading, setup
 
@@ -117,7 +119,7 @@ def test_page_with_a_full_reading() -> None:
     state, mono = ExporterState(interval=5.0), Clock(100.0)
     page = page_of(state, 100.0, connect(state, mono))
     assert table(page).rows == {
-        "Link / session": "ready (session up)",
+        "Link / session": "connected to the meter (session up)",
         "Module": "bp35c2 firmware 1.2.10, dual-stack, binary",
         "Current R / T": f"12.3{NBSP}A / {NONE}",
         "Energy today (bought)": f"0.90{NBSP}kWh (since 00:50 JST)",
@@ -139,9 +141,9 @@ def test_a_stale_reading_shows_no_values() -> None:
     rows = table(page_of(state, 100.0 + 600, log)).rows
     assert rows["Current R / T"] == f"{NONE} / {NONE}"
     assert rows["Last reading"] == "600 s ago (stale)"
-    assert rows["Link / session"] == (
-        "starting \N{EM DASH} B-route ID/password rejected \N{EM DASH} transmit-time limit active"
-    )
+    assert rows["Link / session"] == "starting"
+    page = page_of(state, 100.0 + 600, log)
+    assert "Check SMARTMETER_ID and SMARTMETER_PASSWORD" in page  # the latch comes first
 
 
 async def test_a_module_string_with_markup_comes_out_escaped() -> None:
@@ -177,8 +179,22 @@ def test_the_template_is_packaged_and_fully_filled() -> None:
     template = string.Template(resource.read_text("utf-8"))
     assert template.is_valid()
     assert set(template.get_identifiers()) == {
+        "lang",
         "refresh",
         "version",
+        "tagline",
+        "status_json",
+        "ready",
+        "problem_block",
+        "th_link",
+        "th_module",
+        "th_currents",
+        "th_energy_today",
+        "th_link_quality",
+        "th_last_reading",
+        "h_power",
+        "h_half_hours",
+        "bill",
         "freshness_class",
         "power",
         "freshness",
@@ -215,24 +231,28 @@ def test_each_half_hour_is_the_difference_of_two_registers() -> None:
         register(MIDNIGHT + 9000, "101.0"),  # went backwards (a replaced meter)
         HalfHour(MIDNIGHT + 10800),  # stored without a forward value
     ]
-    day = half_hours_of_day(rows)
+    day = energy_today(rows, None)
     assert day is not None
     assert (day["date"], day["midnight_unix"]) == ("2025-11-26", MIDNIGHT)
-    assert len(day["kwh"]) == 48
-    assert day["kwh"][:6] == [0.25, 0.5, None, None, None, None]
-    assert day["kwh"][6:] == [None] * 42
+    assert len(day["half_hours_kwh"]) == 48
+    assert day["half_hours_kwh"][:6] == [0.25, 0.5, None, None, None, None]
+    assert day["half_hours_kwh"][6:] == [None] * 42
+    assert day["missing_half_hours"] == 3  # 01:00, 01:30, 02:00 (before the last boundary)
+    assert day["complete"] is False
+    assert day["energy_forward_kwh"] == 0.75
 
 
-def test_the_day_is_the_meters_newest_not_the_hosts() -> None:
-    """The slot ending at 00:00 is the last of its day; the next day starts with 00:30."""
-    assert half_hours_of_day([]) is None
-    last = half_hours_of_day([register(MIDNIGHT - 1800, "1"), register(MIDNIGHT, "2")])
-    assert last is not None
-    assert last["date"] == "2025-11-25"
-    assert last["kwh"][47] == 1.0
-    first = half_hours_of_day([register(MIDNIGHT, "2"), register(MIDNIGHT + 1800, "2.5")])
+def test_the_register_at_midnight_opens_the_meters_day() -> None:
+    """The slot ending at 00:00 is the last of its day, and its register is the new day's
+    start: with it stored, the day is complete from 00:00 before any slot of it ends."""
+    assert energy_today([], None) is None
+    day = energy_today([register(MIDNIGHT - 1800, "1"), register(MIDNIGHT, "2")], None)
+    assert day is not None
+    assert (day["date"], day["since_unix"], day["complete"]) == ("2025-11-26", MIDNIGHT, True)
+    assert day["energy_forward_kwh"] == 0.0
+    first = energy_today([register(MIDNIGHT, "2"), register(MIDNIGHT + 1800, "2.5")], None)
     assert first is not None
-    assert (first["date"], first["kwh"][0]) == ("2025-11-26", 0.5)
+    assert (first["date"], first["half_hours_kwh"][0]) == ("2025-11-26", 0.5)
 
 
 def bars(page: str) -> list[tuple[float, str]]:
@@ -248,18 +268,25 @@ def bars(page: str) -> list[tuple[float, str]]:
 def test_the_page_draws_one_bar_per_known_half_hour() -> None:
     rows = [register(MIDNIGHT + 1800 * i, str(100 + i * i / 10)) for i in range(27)]
     status = status_dict(
-        ExporterState(interval=60.0), PowerLog(), now_monotonic=5.0, now_unix=UNIX, version=VERSION
+        ExporterState(interval=60.0),
+        PowerLog(),
+        now_monotonic=5.0,
+        now_unix=UNIX,
+        version=VERSION,
+        rows=rows,
     )
-    page = status_page(status, now_unix=UNIX, half_hours=half_hours_of_day(rows)).decode()
+    page = status_page(status, now_unix=UNIX).decode()
     drawn = bars(page)
     assert len(drawn) == 26  # 00:00-13:00: 26 differences of 27 registers
     assert drawn[0] == (drawn[0][0], f"00:00{NBSP}0.10{NBSP}kWh")
     assert drawn[25][1] == f"12:30{NBSP}5.10{NBSP}kWh"
     heights = [height for height, _ in drawn]
     assert heights == sorted(heights) and heights[0] < heights[-1]  # more each half-hour
-    assert 'aria-label="kWh per half-hour, 2025-11-26"' in page
-    assert "2025-11-26 JST" in page
-    assert "Energy bought per half-hour" in "".join(table(page).text)
+    assert 'aria-label="kWh per half-hour, 26 Nov 2025"' in page
+    assert "Energy bought per half-hour, 26 Nov 2025" in "".join(table(page).text)
+    # the bars add up to "energy today": 13 hours of registers 100.0 .. 167.6 kWh
+    assert f"67.60{NBSP}kWh" in table(page).rows["Energy today (bought)"]
+    assert sum(float(tip.split(NBSP)[1]) for _, tip in drawn) == pytest.approx(67.6)
 
 
 def test_without_half_hours_the_chart_says_so() -> None:

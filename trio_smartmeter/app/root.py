@@ -163,6 +163,7 @@ async def _serve_http(
         history=store.between,
         max_requests=cfg.web_max_requests,
         power_log=power_log,
+        device=str(cfg.device),
     )
     if web is not None and web.rate_limit is not None:  # outermost, as exporter-toolkit's
         from trio_smartmeter.web.rate_limit import rate_limited

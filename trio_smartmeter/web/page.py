@@ -4,26 +4,45 @@ The page is self-contained (no external assets, so it works on an offline LAN) a
 refreshes itself. Markup lives in the template; here are only the values, as text, and
 every one goes through :func:`html.escape` (a module's firmware string comes from the
 serial line). The exceptions are the two charts (power over the last hour, energy per
-half-hour of the meter's day), SVG drawn here from numbers alone.
+half-hour of the meter's day), SVG drawn here from numbers alone (web/charts.py).
+
+Every label comes from the gettext catalog of the negotiated language
+(:mod:`trio_smartmeter.web.language`); numbers carry a thousands separator in both
+languages (1,234 W), dates are 2026年12月7日 in Japanese and 7 Dec 2026 in English.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import gettext
 import html
 import importlib.resources
 import string
 from typing import Any, Final
 
 from trio_smartmeter.core.jst import JST
-from trio_smartmeter.web.status import HISTORY_WINDOW, SLOT_SECONDS
+from trio_smartmeter.i18n import translation
+from trio_smartmeter.web.charts import half_hour_chart, power_chart
 
-__all__ = ["status_page"]
+__all__ = ["day_label", "status_page"]
 
 _NONE: Final = "\N{EN DASH}"
 _NBSP: Final = "\N{NO-BREAK SPACE}"
-_SEP: Final = " \N{EM DASH} "
+_MONTHS: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 
 
 @functools.cache
@@ -39,148 +58,165 @@ def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
     return _NONE if value is None else f"{value:,.{digits}f}{_NBSP}{unit}"
 
 
-def _energy_today(today: dict[str, Any] | None) -> str:
+def day_label(iso_date: str, lang: str) -> str:
+    """2026年12月7日 / 7 Dec 2026."""
+    d = datetime.date.fromisoformat(iso_date)
+    return (
+        f"{d.year}年{d.month}月{d.day}日"
+        if lang == "ja"
+        else f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+    )
+
+
+def _clock(unix: float) -> str:
+    return datetime.datetime.fromtimestamp(unix, JST).strftime("%H:%M")
+
+
+def _energy_today(t: gettext.NullTranslations, today: dict[str, Any] | None) -> str:
+    _ = t.gettext
     if today is None:
         return _NONE
-    since = datetime.datetime.fromtimestamp(today["since_unix"], JST).strftime("%H:%M")
     kwh = _fmt(today["energy_forward_kwh"], "kWh", 2)
-    return kwh if since == "00:00" else f"{kwh} (since {since} JST)"
+    notes = []
+    if today["since_unix"] != today["midnight_unix"]:
+        notes.append(_("since {time} JST").format(time=_clock(today["since_unix"])))
+    if today["missing_half_hours"]:
+        notes.append(_("half-hours not stored: {n}").format(n=today["missing_half_hours"]))
+    return f"{kwh} ({', '.join(notes)})" if notes else kwh
 
 
-def _link(status: dict[str, Any]) -> str:
-    text: str = status["session_state"]
-    if status["session_up"]:
-        text += " (session up)"
-    if status["credentials_latched"]:
-        text += _SEP + "B-route ID/password rejected"
-    if status["rate_limited"]:
-        text += _SEP + "transmit-time limit active"
-    return text
+def _session(t: gettext.NullTranslations, state: str) -> str:
+    """A session state in words (``/api/status`` keeps the stable code)."""
+    _ = t.gettext
+    words = {
+        "starting": _("starting"),
+        "no_device": _("no Wi-SUN stick"),
+        "initialising": _("setting up the Wi-SUN stick"),
+        "scanning": _("looking for the meter"),
+        "joining": _("connecting to the meter"),
+        "ready": _("connected to the meter"),
+        "reauth": _("the meter is renewing the session"),
+        "rate_limited": _("pausing: transmit-time limit"),
+        "backoff": _("waiting before trying again"),
+        "latched": _("B-route ID/password rejected"),
+        "unsupported": _("unsupported Wi-SUN stick"),
+        "stopping": _("stopping"),
+    }
+    return words.get(state, state)
 
 
-def _module(module: dict[str, Any] | None) -> str:
+def _problem(t: gettext.NullTranslations, status: dict[str, Any]) -> str:
+    """What is wrong and what to do, in words; empty while all is well."""
+    _ = t.gettext
+    device = status.get("device") or _("the configured device")
+    if status["credentials_latched"] or status["session_state"] == "latched":
+        return _(
+            "The meter rejected the B-route ID/password. Check SMARTMETER_ID and "
+            "SMARTMETER_PASSWORD (from the power company's B-route application) and restart; "
+            "until then the exporter retries slowly."
+        )
+    if status["rate_limited"] or status["session_state"] == "rate_limited":
+        return _(
+            "The Wi-SUN stick reached its transmit-time limit (EVENT 32). Nothing to do: "
+            "readings resume by themselves when the limit lifts (EVENT 33, within an hour)."
+        )
+    if status["session_state"] == "no_device":
+        return _(
+            "No Wi-SUN stick at {device}. Is the stick plugged in? Check the device path "
+            "(SMARTMETER_DEVICE; /dev/serial/by-id/... names stay stable), that this user is "
+            "in the 'dialout' group, and that no other program holds the stick."
+        ).format(device=device)
+    if status["session_state"] == "unsupported":
+        return _(
+            "The stick at {device} does not speak SKSTACK IP (e.g. a J11 binary-protocol "
+            "stick). Use one of the sticks the README lists."
+        ).format(device=device)
+    if status["up"]:
+        return ""
+    if status["reading"] is None:
+        return _(
+            "No meter reading yet. The first one comes once the stick has found and joined "
+            "the meter, usually within two minutes; if it takes longer, see the exporter's log."
+        )
+    return _(
+        "The last meter reading is too old. The link to the meter is being recovered; "
+        "if this lasts, move the stick closer to the meter or see the exporter's log."
+    )
+
+
+def _link(t: gettext.NullTranslations, status: dict[str, Any]) -> str:
+    _ = t.gettext
+    text = _session(t, status["session_state"])
+    session_up = _("session up")
+    return f"{text} ({session_up})" if status["session_up"] else text
+
+
+def _module(t: gettext.NullTranslations, module: dict[str, Any] | None) -> str:
     if module is None:
         return _NONE
-    return (
-        f"{module['model']} firmware {module['firmware']}, "
-        f"{module['dialect']}, {module['payload_format']}"
-    )
+    return t.gettext("{model} firmware {firmware}, {dialect}, {payload_format}").format(**module)
 
 
-def _power_chart(points: list[list[float]], now_unix: float) -> str:
-    w, h, pad = 720, 200, 60  # room for labels such as "-12,345"
-    start = now_unix - HISTORY_WINDOW
-    if not points:
-        return (
-            f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="no data">'
-            f'<text x="{w / 2}" y="{h / 2}" text-anchor="middle">no readings in the last hour</text>'
-            "</svg>"
-        )
-    values = [p[1] for p in points]
-    lo, hi = min(0.0, *values), max(0.0, *values)
-    if hi - lo < 1:
-        hi = lo + 1
-    span = hi - lo
-
-    def x(t: float) -> float:
-        return pad + (t - start) / HISTORY_WINDOW * (w - 2 * pad)
-
-    def y(v: float) -> float:
-        return h - pad / 2 - (v - lo) / span * (h - pad)
-
-    path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
-    # A single reading draws no line: mark every point too (at most 360 of them).
-    dots = "".join(
-        f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" class="dot"/>' for t, v in points
-    )
-    zero = y(0.0)
-    labels = "".join(
-        f'<text x="{pad - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{v:,.0f}</text>'
-        for v in sorted({lo, hi, 0.0})
-    )
-    ticks = "".join(
-        f'<text x="{x(now_unix - m * 60):.1f}" y="{h - 2}" text-anchor="middle">-{m} min</text>'
-        for m in (60, 45, 30, 15)
-    )
-    return (
-        f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="power, last hour">'
-        f'<line x1="{pad}" x2="{w - pad}" y1="{zero:.1f}" y2="{zero:.1f}" class="axis"/>'
-        f'<polyline points="{path}" class="line"/>{dots}{labels}{ticks}'
-        f'<text x="{w - pad}" y="{h - 2}" text-anchor="end">now (W)</text></svg>'
-    )
+def _last_reading(t: gettext.NullTranslations, status: dict[str, Any]) -> str:
+    age = (status["reading"] or {}).get("age_seconds")
+    if age is None:
+        return t.gettext("never")
+    text = t.gettext("{seconds:,.0f} s ago").format(seconds=age)
+    stale = t.gettext("stale")
+    return text if status["up"] else f"{text} ({stale})"
 
 
-def _half_hour_chart(day: dict[str, Any] | None) -> str:
-    """Bars of kWh bought per half-hour (a :func:`~trio_smartmeter.web.status.half_hours_of_day`)."""
-    w, h, pad = 720, 200, 60
-    if day is None or not any(v is not None for v in day["kwh"]):
-        return (
-            f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="no half-hours">'
-            f'<text x="{w / 2}" y="{h / 2}" text-anchor="middle">'
-            "no half-hours stored yet</text></svg>"
-        )
-    values: list[float | None] = day["kwh"]
-    hi = max(0.1, *(v for v in values if v is not None))
-    step = (w - 2 * pad) / len(values)
-    base = h - pad / 2
-
-    def y(v: float) -> float:
-        return base - v / hi * (h - pad)
-
-    bars = []
-    for i, v in enumerate(values):
-        if v is None:
-            continue
-        start = datetime.datetime.fromtimestamp(day["midnight_unix"] + i * SLOT_SECONDS, JST)
-        label = f"{start:%H:%M}{_NBSP}{v:.2f}{_NBSP}kWh"
-        bars.append(
-            f'<rect x="{pad + i * step + 1:.1f}" y="{y(v):.1f}" width="{step - 2:.1f}"'
-            f' height="{base - y(v):.1f}" class="bar"><title>{label}</title></rect>'
-        )
-    labels = "".join(
-        f'<text x="{pad - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.2f}</text>'
-        for v in (0.0, hi)
-    )
-    ticks = "".join(
-        f'<text x="{pad + hour * 2 * step:.1f}" y="{h - 2}" text-anchor="middle">{hour:02d}:00</text>'
-        for hour in (0, 6, 12, 18, 24)
-    )
-    return (
-        f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="kWh per half-hour, {day["date"]}">'
-        f'<line x1="{pad}" x2="{w - pad}" y1="{base:.1f}" y2="{base:.1f}" class="axis"/>'
-        f"{''.join(bars)}{labels}{ticks}"
-        f'<text x="{w - pad}" y="{pad / 4:.1f}" text-anchor="end">'
-        f"{day['date']} JST, meter clock (kWh)</text></svg>"
-    )
-
-
-def status_page(
-    status: dict[str, Any], *, now_unix: float, half_hours: dict[str, Any] | None = None
-) -> bytes:
-    """The HTML page for a :func:`~trio_smartmeter.web.status.status_dict`; ``half_hours``
-    (:func:`~trio_smartmeter.web.status.half_hours_of_day`) draws the bar chart."""
+def _texts(t: gettext.NullTranslations, status: dict[str, Any], lang: str) -> dict[str, str]:
+    _ = t.gettext
     fresh = status["up"]
     # Readings are shown only while fresh, as on /metrics.
-    r = status["reading"] or {}
-    shown = r if fresh else {}
-    age = r.get("age_seconds")
-    text = {
+    shown = (status["reading"] or {}) if fresh else {}
+    today = status["today"]
+    return {
         "refresh": str(int(min(max(status["interval_seconds"], 10), 60))),
         "version": status["version"],
         "freshness_class": "ok" if fresh else "bad",
-        "freshness": "meter data fresh" if fresh else "no fresh meter data",
+        "freshness": _("meter data fresh") if fresh else _("no fresh meter data"),
+        "problem": _problem(t, status),
         "power": _fmt(shown.get("power_watts"), "W", 0),
-        "link": _link(status),
-        "module": _module(status["module"]),
+        "link": _link(t, status),
+        "module": _module(t, status["module"]),
         "currents": f"{_fmt(shown.get('current_r_amperes'), 'A')} / "
         f"{_fmt(shown.get('current_t_amperes'), 'A')}",
-        "energy_today": _energy_today(status["today"]),
+        "energy_today": _energy_today(t, today),
         "link_quality": _fmt(status["rssi_dbm"], "dBm", 0),
-        "last_reading": "never"
-        if age is None
-        else f"{age:.0f} s ago" + ("" if fresh else " (stale)"),
+        "last_reading": _last_reading(t, status),
+        "tagline": _(
+            "Prometheus exporter for a Japanese smart electricity meter (Wi-SUN B-route)."
+        ),
+        "status_json": _("status JSON"),
+        "ready": _("ready"),
+        "th_link": _("Link / session"),
+        "th_module": _("Module"),
+        "th_currents": _("Current R / T"),
+        "th_energy_today": _("Energy today (bought)"),
+        "th_link_quality": _("Link quality"),
+        "th_last_reading": _("Last reading"),
+        "h_power": _("Power, last hour"),
+        "h_half_hours": _("Energy bought per half-hour")
+        if today is None
+        else _("Energy bought per half-hour, {date}").format(date=day_label(today["date"], lang)),
     }
-    values = {name: html.escape(value) for name, value in text.items()}
-    values["power_chart"] = _power_chart(status["history"], now_unix)
-    values["half_hour_chart"] = _half_hour_chart(half_hours)
+
+
+def status_page(status: dict[str, Any], *, now_unix: float, language: str = "en") -> bytes:
+    """The HTML page for a :func:`~trio_smartmeter.web.status.status_dict`, in ``language``
+    (one of :data:`~trio_smartmeter.web.language.LANGUAGES`)."""
+    t = translation((language,))
+    values = {name: html.escape(value) for name, value in _texts(t, status, language).items()}
+    values["lang"] = language
+    values["problem_block"] = (
+        f'<p class="problem" role="alert">{values["problem"]}</p>' if values["problem"] else ""
+    )
+    del values["problem"]
+    values["power_chart"] = power_chart(t, status["history"], now_unix)
+    today = status["today"]
+    date = "" if today is None else day_label(today["date"], language)
+    values["half_hour_chart"] = half_hour_chart(t, today, date)
+    values["bill"] = ""  # the bill section (core/bill.py) fills this when there is one
     return _template().substitute(values).encode()

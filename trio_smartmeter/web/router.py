@@ -40,12 +40,12 @@ from trio_smartmeter.core.config import DEFAULT_WEB_MAX_REQUESTS
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.web import history as history_view
+from trio_smartmeter.web.language import negotiate
 from trio_smartmeter.web.metrics import render
 from trio_smartmeter.web.page import status_page
 from trio_smartmeter.web.status import (
     DAY_LOOKAROUND,
     PowerLog,
-    half_hours_of_day,
     ready_reason,
     status_dict,
     status_json,
@@ -139,6 +139,7 @@ class ExporterApp:
         history: HistoryReader | None = None,
         max_requests: int = DEFAULT_WEB_MAX_REQUESTS,
         power_log: PowerLog | None = None,
+        device: str | None = None,
     ) -> None:
         self.state = state
         self.power_log = power_log if power_log is not None else PowerLog.following(state)
@@ -149,6 +150,7 @@ class ExporterApp:
         self.authorized = authorized
         self.history = history
         self.max_requests = max_requests
+        self.device = device
         self.in_flight = 0
         self._added: Headers = tuple(
             (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
@@ -198,19 +200,28 @@ class ExporterApp:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def status(self) -> tuple[dict[str, Any], float]:
+    async def status(self) -> tuple[dict[str, Any], float]:
+        """The status facts and the wall time they are for; "energy today" from the
+        store's half-hours around now (none when the store is slow to answer)."""
         now_unix = self.wall()
+        rows: list[HalfHour] = []
+        if self.history is not None:
+            with trio.move_on_after(STORE_WAIT):
+                rows = await self.history(now_unix - DAY_LOOKAROUND, now_unix + DAY_LOOKAROUND)
         facts = status_dict(
             self.state,
             self.power_log,
             now_monotonic=self.monotonic(),
             now_unix=now_unix,
             version=self.version,
+            rows=rows,
+            device=self.device,
         )
         return facts, now_unix
 
 
 _RETRY: Final[Headers] = ((b"retry-after", b"1"),)
+_VARY_LANGUAGE: Final = (b"vary", b"Accept-Language")
 #: Not counted against ``max_requests``: liveness must not fail because others flood.
 _UNBOUNDED: Final = frozenset({"/-/healthy"})
 #: Answers about the request itself, not the resource: their body goes even to a HEAD.
@@ -264,17 +275,14 @@ async def ready(app: ExporterApp, request: Request) -> Response:
 
 
 async def index(app: ExporterApp, request: Request) -> Response:
-    facts, now_unix = app.status()
-    rows: list[HalfHour] = []
-    if app.history is not None:
-        with trio.move_on_after(STORE_WAIT):  # a store slow to answer: no bars
-            rows = await app.history(now_unix - DAY_LOOKAROUND, now_unix + DAY_LOOKAROUND)
-    page = status_page(facts, now_unix=now_unix, half_hours=half_hours_of_day(rows))
-    return Response(200, page, HTML)
+    facts, now_unix = await app.status()
+    lang = negotiate(request.header(b"accept-language"), request.query().get("lang", [""])[-1])
+    page = status_page(facts, now_unix=now_unix, language=lang)
+    return Response(200, page, HTML, ((b"content-language", lang.encode()), _VARY_LANGUAGE))
 
 
 async def api_status(app: ExporterApp, request: Request) -> Response:
-    facts, _ = app.status()
+    facts, _ = await app.status()
     return Response(200, status_json(facts), JSON)
 
 

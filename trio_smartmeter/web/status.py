@@ -8,7 +8,6 @@ ID/password are not in the state.
 from __future__ import annotations
 
 import collections
-import datetime
 import json
 from collections.abc import Sequence
 from decimal import Decimal
@@ -16,15 +15,15 @@ from typing import Any, Final
 
 import attrs
 
-from trio_smartmeter.core.jst import JST, jst_date
+from trio_smartmeter.core.jst import jst_date
 from trio_smartmeter.core.model import HalfHour, Reading
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web.today import energy_today
 
 __all__ = [
     "DAY_LOOKAROUND",
     "HISTORY_WINDOW",
     "PowerLog",
-    "half_hours_of_day",
     "ready_reason",
     "status_dict",
     "status_json",
@@ -35,8 +34,6 @@ HISTORY_WINDOW: Final = 3600.0
 #: How far around the host's "now" the page looks for the meter's newest day: the slots
 #: are filed by the meter's clock, so a host clock off by hours still finds them.
 DAY_LOOKAROUND: Final = 2 * 86400.0
-SLOT_SECONDS: Final = 1800
-SLOTS_PER_DAY: Final = 48
 _JOULES_PER_KWH: Final = Decimal(3_600_000)
 
 
@@ -55,8 +52,8 @@ class PowerLog:
     points: collections.deque[tuple[float, int]] = attrs.field(
         factory=lambda: collections.deque(maxlen=HISTORY_POINTS)
     )
-    #: First forward-energy reading of the current JST day: (ISO date, joules, unix time).
-    #: A restart mid-day gives "since HH:MM".
+    #: First forward-energy reading of the current JST day: (ISO date, joules, unix time),
+    #: where "energy today" starts when the store holds nothing of the day (web/today.py).
     day_start: tuple[str, Decimal, float] | None = None
 
     @classmethod
@@ -75,15 +72,6 @@ class PowerLog:
             if ds is None or ds[0] != day or forward < ds[1]:  # new day, or meter reset
                 self.day_start = (day, forward, reading.received_unix)
 
-    def energy_today(self, latest: Reading | None, now_unix: float) -> tuple[Decimal, float] | None:
-        """(forward joules since ``day_start``, its unix time) if both are from today (JST)."""
-        ds = self.day_start
-        if latest is None or latest.energy_forward_joules is None or ds is None:
-            return None
-        if ds[0] != jst_date(now_unix) or jst_date(latest.received_unix) != ds[0]:
-            return None
-        return latest.energy_forward_joules - ds[1], ds[2]
-
 
 def _kwh(joules: Decimal | None) -> float | None:
     return None if joules is None else float(joules / _JOULES_PER_KWH)
@@ -100,8 +88,12 @@ def status_dict(
     now_monotonic: float,
     now_unix: float,
     version: str,
+    rows: Sequence[HalfHour] = (),
+    device: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the status page shows, as plain JSON-able values (no secrets)."""
+    """Everything the status page shows, as plain JSON-able values (no secrets).
+
+    ``rows``: the stored half-hours around now, for "energy today" (web/today.py)."""
     fresh = state.is_fresh(now_monotonic)
     r = state.reading
     reading: dict[str, Any] | None = None
@@ -116,7 +108,6 @@ def status_dict(
             "energy_forward_kwh": _kwh(r.energy_forward_joules),
             "energy_reverse_kwh": _kwh(r.energy_reverse_joules),
         }
-    today = log.energy_today(state.reading, now_unix)
     mod, met = state.module_info, state.meter_info
     return {
         "exporter": "trio-smartmeter",
@@ -124,6 +115,7 @@ def status_dict(
         "up": fresh,
         "interval_seconds": state.interval,
         "max_age_seconds": state.max_age,
+        "device": device,
         "session_state": state.session_state.value,
         "session_up": state.session_up,
         "rate_limited": state.rate_limited,
@@ -143,36 +135,11 @@ def status_dict(
         if met is None
         else {"manufacturer": met.manufacturer, "standard_version": met.standard_version},
         "reading": reading,
-        "today": None
-        if today is None
-        else {"energy_forward_kwh": _kwh(today[0]), "since_unix": today[1]},
+        "today": energy_today(rows, state.reading, log.day_start),
         "history": [
             [t, w] for t, w in log.points if now_unix - HISTORY_WINDOW <= t <= now_unix + 60
         ],
     }
-
-
-def half_hours_of_day(rows: Sequence[HalfHour]) -> dict[str, Any] | None:
-    """The newest day among ``rows`` as kWh bought in each of its 48 half-hours.
-
-    The day is the meter's (JST, from the slots' end times), not the host's. A slot's
-    energy is its forward register minus the one before it, so a slot whose neighbour is
-    not stored (or that went backwards: a replaced meter) is ``None``. ``None`` without rows.
-    """
-    forward = {r.end_unix: r.forward_joules for r in rows if r.forward_joules is not None}
-    if not forward:
-        return None
-    day = datetime.datetime.fromtimestamp(max(forward) - SLOT_SECONDS, JST).date()
-    midnight = int(datetime.datetime.combine(day, datetime.time(), JST).timestamp())
-    kwh: list[float | None] = []
-    for i in range(SLOTS_PER_DAY):
-        start = midnight + i * SLOT_SECONDS
-        before, after = forward.get(start), forward.get(start + SLOT_SECONDS)
-        if before is None or after is None or after < before:
-            kwh.append(None)
-        else:
-            kwh.append(float((after - before) / _JOULES_PER_KWH))
-    return {"date": day.isoformat(), "midnight_unix": midnight, "kwh": kwh}
 
 
 def status_json(status: dict[str, Any]) -> bytes:
