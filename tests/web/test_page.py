@@ -15,8 +15,9 @@ import trio
 import trio.testing
 from prometheus_client import CollectorRegistry
 
-from trio_smartmeter.core.model import HalfHour
+from trio_smartmeter.core.model import HalfHour, SessionState
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web.language import negotiate
 from trio_smartmeter.web.page import status_page
 from trio_smartmeter.web.router import ExporterApp
 from trio_smartmeter.web.status import DAY_LOOKAROUND, PowerLog, status_dict
@@ -332,3 +333,95 @@ async def test_a_store_still_opening_does_not_hold_the_page(
         status, _, body = await call(app_with_history(reader), "/")
     assert status == 200
     assert b"no half-hours stored yet" in body
+
+
+# -- the language: Accept-Language, lang, Vary, the catalog ---------------------------------
+@pytest.mark.parametrize(
+    ("accept", "lang"),
+    [
+        ("ja", "ja"),
+        ("ja-JP", "ja"),
+        ("ja-JP,ja;q=0.9,en-US;q=0.8,en;q=0.7", "ja"),
+        ("en-US,en;q=0.9,ja;q=0.8", "en"),
+        ("en;q=0.1, ja;q=0.5", "ja"),
+        ("ja;q=0, *", "en"),
+        ("fr-FR", "en"),
+        ("", "en"),
+    ],
+)
+def test_accept_language_picks_the_page_language(accept: str, lang: str) -> None:
+    assert negotiate(accept) == lang
+
+
+async def test_the_page_speaks_the_negotiated_language() -> None:
+    state, mono, _, app = setup()
+    connect(state, mono)
+    for accept, lang, label in (
+        (b"ja-JP,ja;q=0.9,en;q=0.8", "ja", "今日の買電量"),
+        (b"en-GB", "en", "Energy today (bought)"),
+    ):
+        status, headers, body = await call(app, "/", headers=[(b"accept-language", accept)])
+        page = body.decode()
+        assert status == 200
+        assert f'<html lang="{lang}">' in page
+        assert label in table(page).rows or label in "".join(table(page).text)
+        assert headers[b"vary"] == b"Accept-Language"
+        assert headers[b"content-language"] == lang.encode()
+    ja = (await call(app, "/", headers=[(b"accept-language", b"ja")]))[2].decode()
+    assert "2025年11月25日" in ja  # the chart's day, the Japanese way
+    assert f"1,400{NBSP}W" in ja  # a thousands separator in both languages
+
+
+def states() -> dict[str, ExporterState]:
+    no_device = ExporterState(interval=60.0)
+    no_device.set_session_state(SessionState.NO_DEVICE)
+    latched = ExporterState(interval=60.0)
+    latched.set_session_state(SessionState.LATCHED)
+    latched.set_credentials_latched(True)
+    limited = ExporterState(interval=60.0)
+    limited.set_session_state(SessionState.RATE_LIMITED)
+    limited.set_rate_limited(True)
+    return {
+        "no_device": no_device,
+        "no_reading": ExporterState(interval=60.0),
+        "latched": latched,
+        "rate_limited": limited,
+    }
+
+
+SAYS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "no_device": ("/dev/ttyUSB7", "Is the stick plugged in?", "dialout"),
+        "no_reading": ("No meter reading yet",),
+        "latched": ("SMARTMETER_ID", "SMARTMETER_PASSWORD", "rejected"),
+        "rate_limited": ("EVENT 32", "transmit-time limit", "resume by themselves"),
+    },
+    "ja": {
+        "no_device": ("/dev/ttyUSB7", "挿さっていますか", "dialout"),
+        "no_reading": ("まだスマートメーターの値がありません",),
+        "latched": ("SMARTMETER_ID", "SMARTMETER_PASSWORD", "拒否"),
+        "rate_limited": ("EVENT 32", "送信時間の上限", "自動で再開"),
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("name", ["no_device", "no_reading", "latched", "rate_limited"])
+def test_each_problem_says_what_is_wrong_and_what_to_do(lang: str, name: str) -> None:
+    state = states()[name]
+    status = status_dict(
+        state, PowerLog(), now_monotonic=5.0, now_unix=UNIX, version=VERSION, device="/dev/ttyUSB7"
+    )
+    page = status_page(status, now_unix=UNIX, language=lang).decode()
+    problem = re.search(r'<p class="problem" role="alert">(.*?)</p>', page, re.S)
+    assert problem is not None
+    for words in SAYS[lang][name]:
+        assert words in html.unescape(problem[1])
+    assert name not in "".join(table(page).text)  # no raw state code shown
+    assert "no_device" not in page and "rate_limited" not in page
+
+
+def test_a_fresh_reading_shows_no_problem() -> None:
+    state, mono = ExporterState(interval=5.0), Clock(100.0)
+    page = page_of(state, 100.0, connect(state, mono))
+    assert 'class="problem"' not in page
