@@ -2,23 +2,37 @@
 
 ``--dump-dom`` gives the rendered DOM: the power figure it shows must equal
 ``smartmeter_power_watts`` on ``/metrics`` for the same reading. ``--screenshot`` keeps
-``artifacts/status-page.png``; a good one is copied to ``docs/images/status-page.png``
-when that file is missing or ``UPDATE_DOCS_SCREENSHOT=1``.
+``artifacts/status-page*.png``; good ones are copied to ``docs/images/`` (the English page
+at 1280 px, the Japanese one at 360 px) when missing or ``UPDATE_DOCS_SCREENSHOT=1``.
+
+The layout at 360 and 1280 px is measured in Chromium itself: the page, rendered here in
+each language with long values and a problem notice, gets a script that, once laid out,
+writes what it found (the smallest text in CSS px, SVG text scaled by its chart, anything
+outside the viewport or its box, chart labels overlapping) into the DOM, which
+``--dump-dom`` returns.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support import stop, value, wait_for
+from tests.web.helpers import UNIX, Clock, connect, reading
+from trio_smartmeter.core.model import HalfHour
+from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web.page import status_page
+from trio_smartmeter.web.status import status_dict
 
 from .helpers import ROOT, DemoExporter, which
 
@@ -39,6 +53,61 @@ FLAGS = (
 )
 ARTIFACT = ROOT / "artifacts" / "status-page.png"
 DOCS_IMAGE = ROOT / "docs" / "images" / "status-page.png"
+DOCS_IMAGE_JA = ROOT / "docs" / "images" / "status-page-ja-360.png"
+#: The smallest text a phone reader is asked to read, in CSS px (issue 22).
+MIN_TEXT_PX = 11.0
+SELF_CHECK = r"""
+<script>
+window.addEventListener('load', () => {
+  const out = {width: innerWidth, scrollWidth: document.documentElement.scrollWidth,
+               minPx: 1e9, small: [], clipped: [], overlaps: []};
+  const name = el => el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 40);
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg') || ['SCRIPT', 'STYLE', 'PRE'].includes(el.tagName)) continue;
+    if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const px = parseFloat(getComputedStyle(el).fontSize);
+    out.minPx = Math.min(out.minPx, px);
+    if (px < 11) out.small.push(name(el) + ' ' + px);
+    const r = el.getBoundingClientRect();
+    if (r.left < -0.5 || r.right > innerWidth + 0.5) out.clipped.push(name(el));
+    if (getComputedStyle(el).display !== 'inline' && el.scrollWidth > el.clientWidth + 1)
+      out.clipped.push(name(el) + ' (overflows its box)');
+  }
+  for (const svg of document.querySelectorAll('svg')) {
+    const vb = svg.viewBox.baseVal;
+    const scale = svg.getBoundingClientRect().width / vb.width;
+    const texts = [...svg.querySelectorAll('text')];
+    const boxes = texts.map(t => t.getBBox());
+    texts.forEach((t, i) => {
+      const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+      out.minPx = Math.min(out.minPx, px);
+      if (px < 11) out.small.push('svg ' + name(t) + ' ' + px.toFixed(1));
+      const b = boxes[i];
+      if (b.x < -0.5 || b.y < -0.5 || b.x + b.width > vb.width + 0.5 || b.y + b.height > vb.height + 0.5)
+        out.clipped.push('svg ' + name(t));
+      for (let j = 0; j < i; j++) {
+        const o = boxes[j];
+        if (b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height)
+          out.overlaps.push(name(texts[j]) + ' / ' + name(t));
+      }
+    });
+  }
+  parent.postMessage(JSON.stringify(out), '*');
+});
+</script>
+"""
+
+
+def framed(src: str, width: int, height: int) -> str:
+    """A page showing ``src`` in a ``width`` px frame (headless Chromium's window is at least
+    500 px wide); the frame's self-check message lands in ``<pre id="selfcheck">``."""
+    return (
+        '<!doctype html><body style="margin:0;background:#ddd">'
+        f'<iframe src="{html.escape(src)}" style="display:block;border:0;background:#fff;'
+        f'width:{width}px;height:{height}px"></iframe><pre id="selfcheck"></pre><script>'
+        "addEventListener('message', e => {"
+        "document.getElementById('selfcheck').textContent = e.data })</script></body>"
+    )
 
 
 def chromium(*args: str) -> str:
@@ -107,14 +176,78 @@ def test_status_page_shows_the_metrics_power(demo_exporter: DemoExporter) -> Non
     assert "<svg" in dom  # the power chart
 
 
-def test_status_page_screenshot(demo_exporter: DemoExporter) -> None:
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    ARTIFACT.unlink(missing_ok=True)
-    chromium(f"--screenshot={ARTIFACT}", "--window-size=900,820", demo_exporter.base + "/")
-    data = ARTIFACT.read_bytes()
+@pytest.mark.parametrize(
+    ("lang", "size", "docs"),
+    [("en", (1280, 1100), DOCS_IMAGE), ("ja", (360, 1300), DOCS_IMAGE_JA)],
+)
+def test_status_page_screenshot(
+    demo_exporter: DemoExporter, lang: str, size: tuple[int, int], docs: Path
+) -> None:
+    artifact = ARTIFACT.with_name(docs.name)
+    artifact.parent.mkdir(parents=True, exist_ok=True)
+    artifact.unlink(missing_ok=True)
+    width, height = size
+    url = f"{demo_exporter.base}/?lang={lang}"
+    if width < 500:  # headless Chromium's narrowest window: the page in a phone-wide frame
+        frame = Path(tempfile.mkdtemp(prefix="smartmeter-frame-")) / "frame.html"
+        frame.write_text(framed(url, width, height), encoding="utf-8")
+        url = frame.as_uri()
+    chromium(f"--screenshot={artifact}", f"--window-size={max(width, 500)},{height}", url)
+    data = artifact.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000, "screenshot suspiciously small (blank page?)"
     good = demo_exporter.status()["up"]
-    if good and (not DOCS_IMAGE.exists() or os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1"):
-        DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ARTIFACT, DOCS_IMAGE)
+    if good and (not docs.exists() or os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1"):
+        docs.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(artifact, docs)
+
+
+def crowded_status(problem: bool) -> dict[str, Any]:
+    """A page with the widest values it can show: -12,345 W, a long firmware string, every
+    table row filled, both charts drawn (some half-hours missing), and a problem notice."""
+    state, mono = ExporterState(interval=10.0), Clock(100.0)
+    log = connect(state, mono, firmware="1.2.10-rev26e-build2026.12.07-long")
+    state.record_reading(reading(mono.now, UNIX, watts=-12_345, fwd="3700000000"), 1.0)
+    rows = [
+        HalfHour(int(UNIX) - 3600 - 1800 * i, 0, None, Decimal(3_600_000_000 - 900_000 * i))
+        for i in range(2)
+    ]
+    status = status_dict(
+        state,
+        log,
+        now_monotonic=100.0,
+        now_unix=UNIX,
+        version="9.8.7",
+        rows=rows,
+        device="/dev/serial/by-id/usb-ROHM_BP35C2_0123456789ABCDEF-if00-port0",
+    )
+    status["credentials_latched"] = problem
+    return status
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_status_page_layout(lang: str, width: int, tmp_path: Path) -> None:
+    page = status_page(crowded_status(problem=True), now_unix=UNIX, language=lang).decode()
+    page = re.sub(r'<meta http-equiv="refresh"[^>]*>', "", page)
+    (tmp_path / "page.html").write_text(
+        page.replace("</body>", SELF_CHECK + "</body>"), encoding="utf-8"
+    )
+    frame = tmp_path / "frame.html"
+    frame.write_text(framed("page.html", width, 1400), encoding="utf-8")
+    dom = chromium(
+        "--dump-dom",
+        "--virtual-time-budget=3000",
+        "--allow-file-access-from-files",
+        f"--window-size={max(width, 500)},1400",
+        frame.as_uri(),
+    )
+    found = re.search(r'<pre id="selfcheck">(.*?)</pre>', dom, re.S)
+    assert found is not None, f"the self-check did not run: {dom[-800:]}"
+    result = json.loads(html.unescape(found[1]))
+    assert result["width"] == width
+    assert result["scrollWidth"] <= width, "the page scrolls sideways"
+    assert result["small"] == [], f"text below {MIN_TEXT_PX} px"
+    assert result["minPx"] >= MIN_TEXT_PX
+    assert result["clipped"] == []
+    assert result["overlaps"] == []

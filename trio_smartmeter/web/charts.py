@@ -82,7 +82,7 @@ def power_chart(t: gettext.NullTranslations, points: list[list[float]], now_unix
     )
     grid = _grid([(v, f"{v:,.0f}{_NBSP}W".replace("-", _MINUS)) for v in sorted({lo, hi, 0.0})], y)
     ticks = _ticks(
-        [*(_("{minutes} min ago").format(minutes=m) for m in (60, 45, 30, 15)), _("now")]
+        [*(_("\N{MINUS SIGN}{minutes} min").format(minutes=m) for m in (60, 45, 30, 15)), _("now")]
     )
     label = _("power, last hour")
     return (
