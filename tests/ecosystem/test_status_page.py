@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -251,3 +252,43 @@ def test_status_page_layout(lang: str, width: int, tmp_path: Path) -> None:
     assert result["minPx"] >= MIN_TEXT_PX
     assert result["clipped"] == []
     assert result["overlaps"] == []
+
+
+def get(url: str, accept_language: str) -> tuple[str, dict[str, str]]:
+    request = urllib.request.Request(url, headers={"Accept-Language": accept_language})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return resp.read().decode("utf-8"), {k.lower(): v for k, v in resp.headers.items()}
+
+
+def test_the_served_page_speaks_japanese_to_a_japanese_browser(
+    demo_exporter: DemoExporter,
+) -> None:
+    """``curl -H 'Accept-Language: ja' /``, over the real server (issue 22's acceptance)."""
+    ja, headers = get(demo_exporter.base + "/", "ja-JP,ja;q=0.9,en;q=0.8")
+    assert '<html lang="ja">' in ja
+    assert "今日の買電量" in ja and "Energy today" not in ja
+    assert headers["vary"] == "Accept-Language"
+    en, _ = get(demo_exporter.base + "/", "en")
+    assert '<html lang="en">' in en and "Energy today (bought)" in en
+
+
+def test_energy_today_is_one_number_in_the_json_the_page_and_the_chart(
+    demo_exporter: DemoExporter,
+) -> None:
+    def same_reading() -> tuple[dict[str, Any], str] | None:
+        before = demo_exporter.status()
+        page, _ = get(demo_exporter.base + "/", "en")
+        after = demo_exporter.status()
+        return (after, page) if before["reading"] == after["reading"] else None
+
+    status, page = wait_for("a page and JSON of one reading", same_reading, 40)
+    today = status["today"]
+    assert today is not None
+    kwh = today["energy_forward_kwh"]
+    known = [v for v in today["half_hours_kwh"] if v is not None]
+    assert kwh == pytest.approx(sum(known) + (today["live_kwh"] or 0.0))
+    row = re.search(r"<th>Energy today \(bought\)</th><td>([^<]*)</td>", page)
+    assert row is not None
+    assert html.unescape(row[1]).startswith(f"{kwh:,.2f}\N{NO-BREAK SPACE}kWh")
+    tips = re.findall(r"<title>[^<]*?([\d.]+)\N{NO-BREAK SPACE}kWh</title>", page)
+    assert sum(map(float, tips)) == pytest.approx(kwh, abs=0.005 * (len(tips) + 1))

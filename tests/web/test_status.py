@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from trio_smartmeter.core.model import HalfHour, Reading
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.web.page import status_page
 from trio_smartmeter.web.router import ExporterApp
 from trio_smartmeter.web.status import PowerLog, ready_reason, status_dict, status_json
 from trio_smartmeter.web.today import energy_today
@@ -202,3 +203,24 @@ async def test_a_day_whose_morning_is_missing_says_since_when() -> None:
     day = energy_today(rows, energy(1.0, MIDNIGHT_JST + 10 * 3600, rows[-1].forward_joules))
     assert day is not None
     assert (day["since_unix"], day["complete"]) == (MIDNIGHT_JST + 9000, False)
+
+
+def test_a_day_without_a_live_reading_says_until_when() -> None:
+    """The store's morning and no reading since: the count stops at the last half-hour."""
+    rows = morning()
+    day = energy_today(rows, None)
+    assert day is not None and day["live_kwh"] is None
+    page = status_page(
+        {
+            **status_dict(
+                ExporterState(),
+                PowerLog(),
+                now_monotonic=1.0,
+                now_unix=NOON_JST,
+                version="v",
+                rows=rows,
+            )
+        },
+        now_unix=NOON_JST,
+    ).decode()
+    assert "until 09:00 JST" in page

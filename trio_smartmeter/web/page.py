@@ -80,6 +80,8 @@ def _energy_today(t: gettext.NullTranslations, today: dict[str, Any] | None) -> 
     notes = []
     if today["since_unix"] != today["midnight_unix"]:
         notes.append(_("since {time} JST").format(time=_clock(today["since_unix"])))
+    if today["live_kwh"] is None:  # no reading of today past the last stored half-hour
+        notes.append(_("until {time} JST").format(time=_clock(today["live_since_unix"])))
     if today["missing_half_hours"]:
         notes.append(_("half-hours not stored: {n}").format(n=today["missing_half_hours"]))
     return f"{kwh} ({', '.join(notes)})" if notes else kwh
