@@ -425,3 +425,9 @@ def test_a_fresh_reading_shows_no_problem() -> None:
     state, mono = ExporterState(interval=5.0), Clock(100.0)
     page = page_of(state, 100.0, connect(state, mono))
     assert 'class="problem"' not in page
+
+
+def test_a_lang_query_overrides_the_header_only_with_a_language_we_have() -> None:
+    assert negotiate("en-US", "ja") == "ja"
+    assert negotiate("ja", "en") == "en"
+    assert negotiate("ja", "fr") == "ja"

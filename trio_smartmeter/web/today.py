@@ -89,8 +89,10 @@ def energy_today(
     for i in range(SLOTS_PER_DAY):
         before = forward.get(midnight + i * SLOT_SECONDS)
         after = forward.get(midnight + (i + 1) * SLOT_SECONDS)
-        known = before is not None and after is not None and after >= before
-        slots.append(after - before if known else None)  # type: ignore[operator]
+        if before is None or after is None or after < before:  # not stored; a replaced meter
+            slots.append(None)
+        else:
+            slots.append(after - before)
     if ends:
         since, base_unix, base = float(ends[0]), float(ends[-1]), forward[ends[-1]]
         first, last = (ends[0] - midnight) // SLOT_SECONDS, (ends[-1] - midnight) // SLOT_SECONDS
