@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import free_port
 from trio_smartmeter.app.startup import EarlyListener
-from trio_smartmeter.web.listener import PortInUseError
+from trio_smartmeter.web.listener import PortInUseError, listening_socket
 
 
 def ask(port: int, path: str) -> bytes:
@@ -23,7 +23,7 @@ def ask(port: int, path: str) -> bytes:
 
 def test_healthy_is_200_and_everything_else_503_starting() -> None:
     port = free_port()
-    early = EarlyListener("127.0.0.1", port)
+    early = EarlyListener.bind([("127.0.0.1", port)])
     try:
         healthy = ask(port, "/-/healthy")
         assert healthy.startswith(b"HTTP/1.1 200 OK\r\n")
@@ -38,7 +38,7 @@ def test_healthy_is_200_and_everything_else_503_starting() -> None:
 def test_healthy_turns_503_with_the_step_when_a_step_overruns_its_deadline() -> None:
     """A start-up stuck (a FIFO as the state path blocks its open) is not called healthy."""
     port = free_port()
-    early = EarlyListener("127.0.0.1", port, step_deadline=0.3)
+    early = EarlyListener([listening_socket("127.0.0.1", port)], step_deadline=0.3)
     try:
         early.progress("opening the history store")
         assert ask(port, "/-/healthy").startswith(b"HTTP/1.1 200 OK\r\n")
@@ -57,8 +57,8 @@ def test_healthy_turns_503_with_the_step_when_a_step_overruns_its_deadline() -> 
 
 def test_the_socket_is_handed_over_listening() -> None:
     port = free_port()
-    early = EarlyListener("127.0.0.1", port)
-    fd = early.hand_over()
+    early = EarlyListener.bind([("127.0.0.1", port)])
+    (fd,) = early.hand_over()
     sock = socket.socket(fileno=fd)
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2):
@@ -74,4 +74,4 @@ def test_a_busy_port_is_port_in_use() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         with pytest.raises(PortInUseError, match="already in use"):
-            EarlyListener("127.0.0.1", busy.getsockname()[1])
+            EarlyListener.bind([("127.0.0.1", busy.getsockname()[1])])

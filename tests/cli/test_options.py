@@ -16,7 +16,7 @@ from trio_smartmeter.cli.options import (
     help_text,
     load_config,
 )
-from trio_smartmeter.core.config import Config, SerialDevice, SimulatedDevice
+from trio_smartmeter.core.config import Config, ListenAddress, SerialDevice, SimulatedDevice
 from trio_smartmeter.core.secret import Secret
 
 RBID = "0123456789ABCDEF0123456789ABCDEF"  # 32
@@ -54,7 +54,7 @@ def test_defaults() -> None:
     assert cfg.dse == "auto"  # NOT true like the Go seed
     assert cfg.verbosity == 1
     assert cfg.log_format == "text"
-    assert cfg.listen_address == "::"
+    assert cfg.listen_address == (ListenAddress("::"),)
     assert cfg.state_file == Path("/home/pi/.local/state/trio-smartmeter/state.json")
     assert cfg.demo is False
     assert RBID not in repr(cfg)
@@ -109,7 +109,7 @@ def test_every_variable_from_env() -> None:
     assert cfg.dse is True
     assert cfg.verbosity == 3
     assert cfg.log_format == "json"
-    assert cfg.listen_address == "::1"
+    assert cfg.listen_address == (ListenAddress("::1"),)
     assert cfg.state_file == Path("/tmp/x.json")
 
 
@@ -161,7 +161,7 @@ def test_all_flags() -> None:
     assert cfg.dse is False
     assert cfg.verbosity == 0
     assert cfg.log_format == "text"  # the last repeated flag wins, as in Go
-    assert cfg.listen_address == "127.0.0.1"
+    assert cfg.listen_address == (ListenAddress("127.0.0.1"),)
     assert cfg.state_file == Path("/srv/s.json")
 
 
@@ -185,10 +185,55 @@ def test_empty_env_means_unset() -> None:
     assert cfg.ipaddr is None
 
 
-def test_listen_address_forms() -> None:
-    assert load_config(["-listen-address", "0.0.0.0"], ENV).listen_address == "0.0.0.0"
-    assert load_config(["-listen-address", "::"], ENV).listen_address == "::"
-    assert load_config(["-listen-address", "pi.local"], ENV).listen_address == "pi.local"
+@pytest.mark.parametrize(
+    ("text", "host", "port"),
+    [
+        ("0.0.0.0", "0.0.0.0", None),
+        ("::", "::", None),
+        ("pi.local", "pi.local", None),
+        ("::1", "::1", None),  # more than one colon: an IPv6 address alone
+        ("[::1]", "::1", None),
+        ("[::1]:9200", "::1", 9200),
+        ("127.0.0.1:9200", "127.0.0.1", 9200),
+        (":9100", "::", 9100),  # node_exporter's --web.listen-address=:9100
+    ],
+)
+def test_listen_address_forms(text: str, host: str, port: int | None) -> None:
+    cfg = load_config(["-listen-address", text], ENV)
+    assert cfg.listen_address == (ListenAddress(host, port),)
+    assert cfg.listen_binds() == [(host, port or cfg.port)]
+
+
+def test_listen_address_repeated_or_comma_separated() -> None:
+    """IPv4 and IPv6 at once: the flag repeated (node_exporter) or the variable a list."""
+    both = (ListenAddress("127.0.0.1"), ListenAddress("::1", 9200))
+    flags = ["-listen-address", "127.0.0.1", "--listen-address=[::1]:9200"]
+    assert load_config(flags, ENV).listen_address == both
+    env = {**ENV, "SMARTMETER_LISTEN_ADDRESS": "127.0.0.1, [::1]:9200"}
+    assert load_config(["-port", "9300"], env).listen_binds() == [
+        ("127.0.0.1", 9300),
+        ("::1", 9200),
+    ]
+    # the flags replace the variable's list, they do not add to it
+    assert load_config(["-listen-address", "::1"], env).listen_address == (ListenAddress("::1"),)
+
+
+@pytest.mark.parametrize("text", ["a:b", "[::1]x", "1.2.3.4:0", ":", "[::1]:", "x,,y", "::1%lo"])
+def test_bad_listen_addresses_name_the_accepted_forms(text: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(["-listen-address", text], ENV)
+    (problem,) = err.value.problems
+    assert problem.startswith(
+        f"flag -listen-address (SMARTMETER_LISTEN_ADDRESS): invalid value {text!r}"
+    )
+    assert "host:port" in problem
+
+
+def test_web_systemd_socket_is_a_bool_flag() -> None:
+    assert load_config([], ENV).web_systemd_socket is False
+    assert load_config(["-web-systemd-socket"], ENV).web_systemd_socket is True
+    env = {**ENV, "SMARTMETER_WEB_SYSTEMD_SOCKET": "true"}
+    assert load_config([], env).web_systemd_socket is True
 
 
 def test_sim_device_uses_demo_credentials() -> None:

@@ -172,12 +172,11 @@ async def _serve_http(
     _progress(early, "starting the HTTP server")
     await server.serve(
         app,
-        host=cfg.listen_address,
-        port=cfg.port,
+        addresses=cfg.listen_binds(),
         shutdown_trigger=stop.wait,
         tls=None if web is None else web.tls,
         http2=True if web is None else web.http2,
-        fd=None if early is None else early.hand_over(),
+        fds=() if early is None else early.hand_over(),
         task_status=task_status,
     )
 

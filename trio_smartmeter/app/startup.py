@@ -3,12 +3,17 @@
 On a Pi Zero, importing trio and hypercorn takes seconds; a service manager or a container
 health check asking ``/-/healthy`` meanwhile would see a refused connection. So:
 
-1. the CLI binds the listening socket first, with the standard library only
-   (:class:`EarlyListener`), and a small thread answers ``/-/healthy`` and everything
-   else (503, retry in a second) until hypercorn takes the same socket over (``fd://``);
+1. the CLI binds the listening sockets first (every ``-listen-address``), with the standard
+   library only, or takes the ones systemd passed (``-web-systemd-socket``), into an
+   :class:`EarlyListener`; a small thread answers ``/-/healthy`` and everything else
+   (503, retry in a second) until hypercorn takes the same sockets over (``fd://``);
 2. the root starts the link stack first (the module's reset and join take seconds on the
    radio) and meanwhile imports the HTTP stack (hypercorn, prometheus_client) in a worker
    thread (:func:`import_http_stack`).
+
+Socket activation opens the port before the interpreter starts (the kernel queues the
+connections), but an answer still has to wait for the app: the stand-in gives one as soon
+as this module is imported, with socket activation or without (a container, ``pipx run``).
 
 The stand-in's ``/-/healthy`` is 200 only while the start-up progresses: each step the
 root takes is a :meth:`EarlyListener.progress`; one that has not moved on within
@@ -17,7 +22,8 @@ root takes is a :meth:`EarlyListener.progress`; one that has not moved on within
 that will never read the meter. Nothing is parsed beyond the request line; a connection
 gets one answer and is closed.
 
-Not used with a web configuration file: its TLS and its users protect ``/-/healthy`` too.
+No stand-in with a web configuration file (``stand_in=False``): its TLS and its users
+protect ``/-/healthy`` too; the sockets are still held, connections wait in the backlog.
 Standard library (and attrs) only: this module is imported before trio.
 """
 
@@ -28,7 +34,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Final
 
@@ -44,14 +50,33 @@ STEP_DEADLINE: Final = Timing().startup_step
 class EarlyListener:
     """The bound socket and its stand-in answerer, until :meth:`hand_over`."""
 
-    def __init__(self, host: str, port: int, *, step_deadline: float = STEP_DEADLINE) -> None:
-        self.host, self.port = host, port
-        self.sock = listening_socket(host, port)
+    def __init__(
+        self,
+        socks: list[socket.socket],
+        *,
+        stand_in: bool = True,
+        step_deadline: float = STEP_DEADLINE,
+    ) -> None:
+        self.socks = socks
         self.step_deadline = step_deadline
         self._step = ("loading trio and the link stack", time.monotonic())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._answer, name="early-http", daemon=True)
-        self._thread.start()
+        if stand_in:
+            self._thread.start()
+
+    @classmethod
+    def bind(cls, addresses: Iterable[tuple[str, int]], *, stand_in: bool = True) -> EarlyListener:
+        """Every ``(host, port)`` bound; none left open if one fails (BindError)."""
+        socks: list[socket.socket] = []
+        try:
+            for host, port in addresses:
+                socks.append(listening_socket(host, port))
+        except OSError:
+            for sock in socks:
+                sock.close()
+            raise
+        return cls(socks, stand_in=stand_in)
 
     def progress(self, step: str) -> None:
         """The start-up moved on to ``step`` (its deadline starts now)."""
@@ -65,16 +90,18 @@ class EarlyListener:
             return None
         return f"start-up stuck for {waited:.0f} s at: {step}"
 
-    def hand_over(self) -> int:
-        """Stop answering; the socket's file descriptor, now hypercorn's (``fd://``)."""
+    def hand_over(self) -> list[int]:
+        """Stop answering; the sockets' file descriptors, now hypercorn's (``fd://``)."""
         self._stop_answering()
-        self.sock.setblocking(False)
-        return self.sock.detach()
+        for sock in self.socks:
+            sock.setblocking(False)
+        return [sock.detach() for sock in self.socks]
 
     def close(self) -> None:
-        """Stop answering and close the socket, unless it was handed over."""
+        """Stop answering and close the sockets, unless they were handed over."""
         self._stop_answering()
-        self.sock.close()
+        for sock in self.socks:
+            sock.close()
 
     def _stop_answering(self) -> None:
         self._stop.set()
@@ -83,15 +110,14 @@ class EarlyListener:
 
     def _answer(self) -> None:
         while not self._stop.is_set():
-            ready, _, _ = select.select([self.sock], [], [], 0.05)
-            if not ready:
-                continue
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                _reply(conn, self.stuck)
+            ready, _, _ = select.select(self.socks, [], [], 0.05)
+            for sock in ready:
+                try:
+                    conn, _ = sock.accept()
+                except OSError:
+                    continue
+                with conn:
+                    _reply(conn, self.stuck)
 
 
 def _reply(conn: socket.socket, stuck: Callable[[], str | None]) -> None:

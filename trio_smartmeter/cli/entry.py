@@ -33,6 +33,7 @@ from trio_smartmeter.core.config import Config
 from trio_smartmeter.i18n import _
 
 if TYPE_CHECKING:
+    from trio_smartmeter.app.startup import EarlyListener
     from trio_smartmeter.web.web_config import WebConfig
 
 SUBCOMMANDS = ("scan", "read", "history", "bill", "simulate", "deploy-files")
@@ -71,22 +72,22 @@ def _config_or_exit_status(args: list[str], prog: str) -> Config | int:
 
 def run(cfg: Config, web: WebConfig | None = None) -> int:
     """``web``: the parsed web configuration file; by default ``cfg.web_config_file``'s."""
-    # The port is bound first, with the standard library only: /-/healthy answers while
-    # trio and the HTTP stack load (seconds on a Pi Zero). Not with a web configuration
-    # file, whose TLS and users protect /-/healthy too.
-    from trio_smartmeter.app.startup import EarlyListener
-    from trio_smartmeter.web.listener import BindError, PortInUseError
+    # The ports are bound first (or taken from systemd), with the standard library only:
+    # /-/healthy answers while trio and the HTTP stack load (seconds on a Pi Zero). No
+    # stand-in with a web configuration file, whose TLS and users protect /-/healthy too.
+    from trio_smartmeter.web.listener import ActivationError, BindError, PortInUseError
 
-    early = None
-    if web is None and cfg.web_config_file is None:
-        try:
-            early = EarlyListener(cfg.listen_address, cfg.port)
-        except PortInUseError:
-            print(f"trio-smartmeter: {_port_in_use(cfg.port)}", file=sys.stderr)
-            return 1
-        except BindError as exc:
-            print(f"trio-smartmeter: {exc}", file=sys.stderr)
-            return 1
+    try:
+        early = _early_listener(cfg, stand_in=web is None and cfg.web_config_file is None)
+    except ActivationError as exc:
+        print(f"trio-smartmeter: {exc}", file=sys.stderr)
+        return 2
+    except PortInUseError as exc:
+        print(f"trio-smartmeter: {_port_in_use(exc.port)}", file=sys.stderr)
+        return 1
+    except BindError as exc:
+        print(f"trio-smartmeter: {exc}", file=sys.stderr)
+        return 1
 
     import trio
 
@@ -121,9 +122,25 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
             return 0
         raise
     finally:
-        if early is not None:
-            early.close()
+        early.close()
     return 0
+
+
+def _early_listener(cfg: Config, *, stand_in: bool) -> EarlyListener:
+    """The sockets systemd passed (``-web-systemd-socket``), else every listen address bound."""
+    from trio_smartmeter.app.startup import EarlyListener
+    from trio_smartmeter.web.listener import activated_sockets
+
+    if cfg.web_systemd_socket:
+        socks = activated_sockets(os.environ)
+        if socks is not None:
+            return EarlyListener(socks, stand_in=stand_in)
+        print(
+            "trio-smartmeter: socket activation: LISTEN_PID is another process's,"
+            " its sockets are not ours; binding -listen-address instead",
+            file=sys.stderr,
+        )
+    return EarlyListener.bind(cfg.listen_binds(), stand_in=stand_in)
 
 
 def _port_in_use(port: int) -> str:

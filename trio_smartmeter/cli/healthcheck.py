@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, HelpRequested, VersionRequested) as exc:
         print(f"healthcheck: {exc}", file=sys.stderr)
         return 1
-    return 0 if alive(probe_host(cfg.listen_address), cfg.port, cfg.web_config_file) else 1
+    host, port = cfg.listen_binds()[0]  # the first listen address: each serves the same app
+    return 0 if alive(probe_host(host), port, cfg.web_config_file) else 1
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from trio_smartmeter.core.config import (
     PASSWORD_LENGTH,
     Config,
     Device,
+    ListenAddress,
     SimulatedDevice,
     default_state_file,
     parse_device,
@@ -184,19 +185,49 @@ def _log_format(text: str) -> str:
     return value
 
 
-def _listen_address(text: str) -> str:
-    host = text.strip()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
+def _listen_addresses(text: str) -> tuple[ListenAddress, ...]:
+    """A comma-separated list (the variable; a repeated flag is joined so too)."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise Rejected(_listen_expected())
+    return tuple(dict.fromkeys(_listen_address(item) for item in items))
+
+
+def _listen_expected() -> str:
+    return _(
+        "a host or host:port, comma-separated or the flag repeated: an IPv4 address,"
+        " an IPv6 address ([::1]:9102 with a port), a host name, :PORT (all interfaces);"
+        " :: = all"
+    )
+
+
+def _listen_address(text: str) -> ListenAddress:
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or ``:port`` (node_exporter's ``:9100``)."""
+    host, port, has_port = text, "", False
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or rest[:1] not in ("", ":"):
+            raise Rejected(_listen_expected())
+        port, has_port = rest[1:], bool(rest)
+    elif text.count(":") == 1:  # one colon: host:port; more: an IPv6 address alone
+        host, _colon, port = text.partition(":")
+        host, has_port = host or "::", True
+    if not _valid_host(host) or (has_port and not _is_port(port)):
+        raise Rejected(_listen_expected())
+    return ListenAddress(host, int(port) if has_port else None)
+
+
+def _valid_host(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
-        ok = "%" not in host
     except ValueError:
         labels = host.rstrip(".").split(".")
-        ok = 0 < len(host) <= 253 and all(_HOST_LABEL_RE.fullmatch(x) for x in labels)
-    if not ok:
-        raise Rejected(_("an IPv4 or IPv6 address (:: = all) or a host name"))
-    return host
+        return 0 < len(host) <= 253 and all(_HOST_LABEL_RE.fullmatch(x) for x in labels)
+    return "%" not in host
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
 def _file_path(text: str) -> Path:
@@ -252,6 +283,9 @@ class Option:
     #: (-demo; -demo=false works) or only a ``valid`` one (-dse false).
     next_word: Literal["any", "none", "valid"] = "any"
     secret: bool = False  # never echo the value, only its length
+    #: The flag may be given more than once; its values are joined with "," (as the
+    #: variable lists them), not the last one winning.
+    repeatable: bool = False
 
     @property
     def flag(self) -> str:
@@ -329,8 +363,22 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option(
         "listen_address",
         N_("all interfaces"),
-        N_("address to bind: IPv4 or IPv6 literal or host name"),
-        _listen_address,
+        N_(
+            "where to listen: host or host:port ([::1]:9102, :9102), the flag repeated"
+            " or the variable comma-separated (IPv4 and IPv6 at once)"
+        ),
+        _listen_addresses,
+        repeatable=True,
+    ),
+    Option(
+        "web_systemd_socket",
+        "false",
+        N_(
+            "serve on the sockets systemd passes (LISTEN_FDS, trio-smartmeter.socket)"
+            " instead of binding -listen-address (as --web.systemd-socket)"
+        ),
+        _boolean,
+        next_word="none",
     ),
     Option(
         "state_file",
@@ -454,7 +502,8 @@ def _flag_parser() -> argparse.ArgumentParser:
     """
     parser = _FlagParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     for o in OPTIONS:
-        parser.add_argument("--" + o.flag, dest=o.name, nargs="?", const=_NO_VALUE)
+        action = "append" if o.repeatable else "store"
+        parser.add_argument("--" + o.flag, dest=o.name, nargs="?", const=_NO_VALUE, action=action)
     parser.add_argument("--help", dest="help", action="store_true")
     parser.add_argument("--version", dest="version", action="store_true")
     return parser
@@ -532,6 +581,8 @@ def _from_argv(
     given: dict[str, _Given] = {}
     for o in OPTIONS:
         value = getattr(parsed, o.name)
+        if isinstance(value, list):  # a repeatable flag
+            value = _NO_VALUE if _NO_VALUE in value else ",".join(value)
         if value is _NO_VALUE:
             problems.append(
                 _("flag -{flag}: needs a value ({help})").format(flag=o.flag, help=option_help(o))

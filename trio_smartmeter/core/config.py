@@ -27,6 +27,7 @@ __all__ = [
     "SIM_PREFIX",
     "Config",
     "Device",
+    "ListenAddress",
     "SerialDevice",
     "SimulatedDevice",
     "default_state_file",
@@ -99,6 +100,20 @@ def default_state_file(environ: Mapping[str, str], *, simulated: bool = False) -
     return Path("/var/lib/trio-smartmeter") / name
 
 
+@attrs.frozen
+class ListenAddress:
+    """One ``-listen-address``: a host, and a port of its own or ``None`` (then ``-port``)."""
+
+    #: Without brackets; ``"::"`` = all interfaces (dual-stack).
+    host: str
+    port: int | None = None
+
+    def __str__(self) -> str:
+        if self.port is None:
+            return self.host
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """The validated configuration. Field names are the option names of design.md §2."""
@@ -114,8 +129,10 @@ class Config:
     dse: bool | Literal["auto"] = "auto"
     verbosity: int = 1
     log_format: Literal["text", "json"] = "text"
-    #: Host to bind, without brackets; ``"::"`` = all interfaces (dual-stack).
-    listen_address: str = DEFAULT_LISTEN_ADDRESS
+    #: Where to listen, each bound (``-listen-address`` repeated: IPv4 and IPv6 at once).
+    listen_address: tuple[ListenAddress, ...] = (ListenAddress(DEFAULT_LISTEN_ADDRESS),)
+    #: Serve on the sockets systemd passed (LISTEN_FDS) instead of binding listen_address.
+    web_systemd_socket: bool = False
     state_file: Path = attrs.field(factory=lambda: default_state_file({}))
     demo: bool = False
     #: exporter-toolkit's web configuration file (TLS, basic auth), read by the CLI.
@@ -127,3 +144,7 @@ class Config:
     mqtt_discovery_prefix: str = "homeassistant"
     #: HTTP requests answered at once; beyond, 503. ``0``: no bound.
     web_max_requests: int = DEFAULT_WEB_MAX_REQUESTS
+
+    def listen_binds(self) -> list[tuple[str, int]]:
+        """Every ``(host, port)`` to bind, an address without its own port on ``port``."""
+        return [(a.host, self.port if a.port is None else a.port) for a in self.listen_address]

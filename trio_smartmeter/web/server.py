@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -167,29 +167,33 @@ def _bind_failure(group: BaseExceptionGroup[OSError], host: str, port: int) -> B
 async def serve(
     app: ASGIApp,
     *,
-    host: str,
-    port: int,
+    host: str = "::",
+    port: int = 0,
     shutdown_trigger: Callable[[], Awaitable[None]],
     tls: TLSConfig | None = None,
     http2: bool = True,
-    fd: int | None = None,
+    addresses: Sequence[tuple[str, int]] = (),
+    fds: Sequence[int] = (),
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` until ``shutdown_trigger`` returns; ``task_status.started(binds)``.
 
-    ``fd``: an already listening socket to serve on instead of binding ``host``/``port``.
+    ``addresses``: every ``(host, port)`` to bind (``-listen-address`` repeated); without
+    them, ``host``/``port``. ``fds``: already listening sockets to serve on instead of
+    binding (bound before trio loaded, or passed by systemd: app/startup.py).
     With ``tls``, every connection is HTTPS (binds are reported as ``https://...``).
 
-    ``host`` is a literal or host name without brackets; ``"::"`` means all interfaces,
+    A host is a literal or host name without brackets; ``"::"`` means all interfaces,
     IPv4 included (one dual-stack socket; never ``0.0.0.0`` and ``[::]`` together).
     Raises :class:`PortInUseError` or :class:`BindError` (plain, not in a group).
     """
-    host = effective_host(host)
-    if fd is None:
-        _precheck(host, port)
+    binds = [(effective_host(h), p) for h, p in addresses or [(host, port)]]
+    host, port = binds[0]
+    if not fds:
+        for each in binds:
+            _precheck(*each)
     cfg = hypercorn_config(host, port, tls=tls, http2=http2)
-    if fd is not None:  # the socket bound before trio loaded (app/startup.py)
-        cfg.bind = [f"fd://{fd}"]
+    cfg.bind = [f"fd://{fd}" for fd in fds] or [bind_address(h, p) for h, p in binds]
     failure: BindError | None = None
     try:
         await hypercorn.trio.serve(
