@@ -229,6 +229,29 @@ def test_bad_listen_addresses_name_the_accepted_forms(text: str) -> None:
     assert "host:port" in problem
 
 
+@pytest.mark.parametrize(
+    ("listen", "says"),
+    [
+        (["::", "127.0.0.1"], ":: already listens on 127.0.0.1 (port 9102)"),
+        (["0.0.0.0", "127.0.0.1:9102"], "0.0.0.0 already listens on 127.0.0.1 (port 9102)"),
+    ],
+)
+def test_an_address_covered_by_all_interfaces_is_refused(listen: list[str], says: str) -> None:
+    """The second bind would fail as "port in use", naming the wrong cause."""
+    argv = [word for address in listen for word in ("-listen-address", address)]
+    with pytest.raises(ConfigError) as err:
+        load_config(argv, ENV)
+    (problem,) = err.value.problems
+    assert says in problem
+
+
+def test_all_interfaces_beside_another_port_or_family_is_fine() -> None:
+    both = ["-listen-address", "0.0.0.0", "-listen-address", "::1"]  # 0.0.0.0 is IPv4 only
+    assert len(load_config(both, ENV).listen_address) == 2
+    ports = ["-listen-address", "::", "-listen-address", "127.0.0.1:9200"]
+    assert len(load_config(ports, ENV).listen_address) == 2
+
+
 def test_web_systemd_socket_is_a_bool_flag() -> None:
     assert load_config([], ENV).web_systemd_socket is False
     assert load_config(["-web-systemd-socket"], ENV).web_systemd_socket is True

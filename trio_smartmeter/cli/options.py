@@ -717,6 +717,35 @@ def _mqtt_problems(given: dict[str, _Given], values: dict[str, Any], home: str) 
     return problems
 
 
+def _listen_overlaps(given: dict[str, _Given], values: dict[str, Any]) -> list[str]:
+    """An address that another one on its port already covers: ``::`` is every address,
+    IPv4 included, and ``0.0.0.0`` every IPv4 one. The second bind would fail as "port in
+    use", which names the wrong cause."""
+    if "listen_address" not in values:
+        return []
+    port = values.get("port", DEFAULT_PORT)
+    binds = [(a.host, port if a.port is None else a.port) for a in values["listen_address"]]
+    for host, p in binds:
+        if host not in ("::", "0.0.0.0"):
+            continue
+        covered = [h for h, q in binds if q == p and h != host and (host == "::" or _is_ipv4(h))]
+        if covered:
+            where = _where(_BY_NAME["listen_address"], given["listen_address"])
+            return [
+                _(
+                    "{where}: {all} already listens on {covered} (port {port}); list it alone"
+                ).format(where=where, all=host, covered=", ".join(covered), port=p)
+            ]
+    return []
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 4
+    except ValueError:
+        return False  # a host name: resolved when bound
+
+
 def load_config(
     argv: Sequence[str],
     environ: Mapping[str, str],
@@ -755,6 +784,7 @@ def load_config(
         values["web_config_file"] = path
         problems += _web_config_problems(given["web_config_file"], path)
     problems += _mqtt_problems(given, values, environ.get("HOME", ""))
+    problems += _listen_overlaps(given, values)
 
     if problems:
         raise ConfigError(problems)
