@@ -103,6 +103,7 @@ def run(cfg: Config, web: WebConfig | None = None) -> int:
         except WebConfigError as exc:
             for line in exc.problems:
                 print(f"trio-smartmeter: {cfg.web_config_file}: {line}", file=sys.stderr)
+            early.close()
             return 2
     mqtt_password = cfg.mqtt_url.password if cfg.mqtt_url is not None else None
     secrets = (cfg.id, cfg.password) + ((mqtt_password,) if mqtt_password else ())
