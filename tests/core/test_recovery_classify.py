@@ -21,40 +21,41 @@ from trio_smartmeter.core.errors import (
     UnsupportedModule,
 )
 from trio_smartmeter.core.recovery import Fault, StepRetry, classify, drops_session
+from trio_smartmeter.core.state import ErrorType
 
 
 @pytest.mark.parametrize(
     ("exc", "facts", "expected"),
     [
-        (LinkLost("gone"), {}, (Fault.SERIAL_LOST, "serial")),
-        (DeviceBusy("held", holder_pid=1), {}, (Fault.SERIAL_LOST, "serial")),
+        (LinkLost("gone"), {}, (Fault.SERIAL_LOST, ErrorType.SERIAL)),
+        (DeviceBusy("held", holder_pid=1), {}, (Fault.SERIAL_LOST, ErrorType.SERIAL)),
         (UnsupportedModule("J11"), {}, (Fault.UNSUPPORTED_MODULE, None)),
-        (ModuleRestarted("echo"), {}, (Fault.MODULE_RESTARTED, "serial")),
-        (ModuleTimeout("x"), {}, (Fault.MODULE_SILENT, "serial")),
-        (CommandFailed("SKSREG", 4), {}, (Fault.MODULE_SILENT, "serial")),
-        (ScanEmpty("x"), {}, (Fault.SCAN_EMPTY, "ip_resolve")),
-        (JoinFailed("24", rejected=True), {}, (Fault.AUTH_REJECTED, "auth")),
-        (JoinFailed("t", rejected=False), {}, (Fault.JOIN_FAILED, "auth")),
+        (ModuleRestarted("echo"), {}, (Fault.MODULE_RESTARTED, ErrorType.SERIAL)),
+        (ModuleTimeout("x"), {}, (Fault.MODULE_SILENT, ErrorType.SERIAL)),
+        (CommandFailed("SKSREG", 4), {}, (Fault.MODULE_SILENT, ErrorType.SERIAL)),
+        (ScanEmpty("x"), {}, (Fault.SCAN_EMPTY, ErrorType.IP_RESOLVE)),
+        (JoinFailed("24", rejected=True), {}, (Fault.AUTH_REJECTED, ErrorType.AUTH)),
+        (JoinFailed("t", rejected=False), {}, (Fault.JOIN_FAILED, ErrorType.AUTH)),
         (
             JoinFailed("24", rejected=True),
             {"address_verified": False},
-            (Fault.UNCONFIRMED_ADDRESS, "auth"),
+            (Fault.UNCONFIRMED_ADDRESS, ErrorType.AUTH),
         ),
         # rejected although the module holds no credentials: it forgot them, not a password
         (
             JoinFailed("24", rejected=True),
             {"credentials_set": False},
-            (Fault.MODULE_RESTARTED, "auth"),
+            (Fault.MODULE_RESTARTED, ErrorType.AUTH),
         ),
-        (SessionLost("29", expired=True), {}, (Fault.SESSION_EXPIRED, "auth")),
+        (SessionLost("29", expired=True), {}, (Fault.SESSION_EXPIRED, ErrorType.AUTH)),
         (SessionLost("x", expired=False, counted=True), {}, (Fault.SESSION_ENDED, None)),
-        (SendFailed("21"), {}, (Fault.SEND_FAILED, "query")),
-        (RequestTimeout("x"), {}, (Fault.TIMEOUT, "query")),
-        (MalformedResponse("x"), {}, (Fault.TIMEOUT, "parse")),
+        (SendFailed("21"), {}, (Fault.SEND_FAILED, ErrorType.QUERY)),
+        (RequestTimeout("x"), {}, (Fault.TIMEOUT, ErrorType.QUERY)),
+        (MalformedResponse("x"), {}, (Fault.TIMEOUT, ErrorType.PARSE)),
     ],
 )
 def test_each_failure_is_one_fault(
-    exc: ExporterError, facts: dict[str, bool], expected: tuple[Fault, str | None]
+    exc: ExporterError, facts: dict[str, bool], expected: tuple[Fault, ErrorType | None]
 ) -> None:
     assert classify(exc, **facts) == expected
 

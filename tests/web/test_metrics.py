@@ -28,7 +28,7 @@ from trio_smartmeter.core.model import (
     Reading,
     SessionState,
 )
-from trio_smartmeter.core.state import ERROR_TYPES, Counter, ExporterState
+from trio_smartmeter.core.state import ERROR_TYPES, Counter, ErrorType, ExporterState
 from trio_smartmeter.web import metrics
 from trio_smartmeter.web.metrics import build_registry, render
 
@@ -81,7 +81,7 @@ def connected_state(**kw: object) -> ExporterState:
     s.count_module_event(0x25)
     s.count_module_event(0x25)
     s.count_module_event(0x99)
-    s.record_failed_poll("query", 12.5)
+    s.record_failed_poll(ErrorType.QUERY, 12.5)
     s.record_reading(reading(**kw), 2.4)
     s.set_fixed(
         forward=FixedTimeEnergy(
@@ -135,7 +135,7 @@ def rate_limited() -> tuple[ExporterState, float]:
     s.count_module_event(0x32)
     s.set_rate_limited(True)
     s.set_session_state(SessionState.RATE_LIMITED)
-    s.record_failed_poll("rate_limit")
+    s.record_failed_poll(ErrorType.RATE_LIMIT)
     return s, T0 + 70
 
 
@@ -147,7 +147,7 @@ def latched() -> tuple[ExporterState, float]:
         s.bump(Counter.JOINS)
         s.bump(Counter.JOIN_FAILURES)
         s.count_module_event(0x24)
-        s.count_error("auth")
+        s.count_error(ErrorType.AUTH)
     return s, 500.0
 
 

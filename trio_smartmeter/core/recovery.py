@@ -103,6 +103,7 @@ from trio_smartmeter.core.errors import (
     SessionLost,
     UnsupportedModule,
 )
+from trio_smartmeter.core.state import ErrorType
 
 __all__ = [
     "MQTT_RECONNECT",
@@ -160,7 +161,7 @@ def drops_session(fault: Fault) -> bool:
 
 def classify(
     exc: ExporterError, *, address_verified: bool = True, credentials_set: bool = True
-) -> tuple[Fault, str | None]:
+) -> tuple[Fault, ErrorType | None]:
     """The ladder's fault for a failure, and the ``smartmeter_scrape_errors_total`` type
     it counts as (None: not counted).
 
@@ -169,32 +170,32 @@ def classify(
     reset. Only with both can an EVENT 24 mean the credentials are wrong.
     """
     if isinstance(exc, LinkLost):
-        return Fault.SERIAL_LOST, "serial"
+        return Fault.SERIAL_LOST, ErrorType.SERIAL
     if isinstance(exc, UnsupportedModule):
         return Fault.UNSUPPORTED_MODULE, None
     if isinstance(exc, ModuleRestarted):
-        return Fault.MODULE_RESTARTED, "serial"
+        return Fault.MODULE_RESTARTED, ErrorType.SERIAL
     if isinstance(exc, ModuleTimeout | CommandFailed):
-        return Fault.MODULE_SILENT, "serial"
+        return Fault.MODULE_SILENT, ErrorType.SERIAL
     if isinstance(exc, ScanEmpty):
-        return Fault.SCAN_EMPTY, "ip_resolve"
+        return Fault.SCAN_EMPTY, ErrorType.IP_RESOLVE
     if isinstance(exc, JoinFailed):
         if not address_verified:
-            return Fault.UNCONFIRMED_ADDRESS, "auth"
+            return Fault.UNCONFIRMED_ADDRESS, ErrorType.AUTH
         if not exc.rejected:
-            return Fault.JOIN_FAILED, "auth"
+            return Fault.JOIN_FAILED, ErrorType.AUTH
         if not credentials_set:  # nothing to reject: the module forgot them
-            return Fault.MODULE_RESTARTED, "auth"
-        return Fault.AUTH_REJECTED, "auth"
+            return Fault.MODULE_RESTARTED, ErrorType.AUTH
+        return Fault.AUTH_REJECTED, ErrorType.AUTH
     if isinstance(exc, SessionLost):
         fault = Fault.SESSION_EXPIRED if exc.expired else Fault.SESSION_ENDED
-        return fault, None if exc.counted else "auth"
+        return fault, None if exc.counted else ErrorType.AUTH
     if isinstance(exc, SendFailed):
-        return Fault.SEND_FAILED, "query"
+        return Fault.SEND_FAILED, ErrorType.QUERY
     if isinstance(exc, RequestTimeout):
-        return Fault.TIMEOUT, "query"
+        return Fault.TIMEOUT, ErrorType.QUERY
     if isinstance(exc, MalformedResponse):
-        return Fault.TIMEOUT, "parse"
+        return Fault.TIMEOUT, ErrorType.PARSE
     raise TypeError(f"no fault for {exc!r}")  # pragma: no cover - every ExporterError is mapped
 
 

@@ -152,20 +152,14 @@ class ExporterState:
         for sink in self.reading_sinks:
             sink(reading)
 
-    def record_failed_poll(
-        self, error_type: ErrorType | str, duration: float | None = None
-    ) -> None:
+    def record_failed_poll(self, error_type: ErrorType, duration: float | None = None) -> None:
         self.counters[Counter.POLLS] += 1
         self.count_error(error_type)
         if duration is not None:
             self.durations.observe(duration)
 
-    def count_error(self, error_type: ErrorType | str) -> None:
-        """``error_type`` by name too (``"auth"``); an unknown one is a ``ValueError``."""
-        try:
-            self.errors[ErrorType(error_type)] += 1
-        except ValueError:
-            raise ValueError(f"unknown error type {error_type!r}") from None
+    def count_error(self, error_type: ErrorType) -> None:
+        self.errors[error_type] += 1
 
     def bump(self, counter: Counter, by: int = 1) -> None:
         self.counters[counter] += by

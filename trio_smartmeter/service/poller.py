@@ -29,7 +29,7 @@ from trio_smartmeter.core.readings import (
     reading_from,
     scaling_from,
 )
-from trio_smartmeter.core.state import Counter, ExporterState
+from trio_smartmeter.core.state import Counter, ErrorType, ExporterState
 from trio_smartmeter.link.meter_client import MeterClient, readable
 from trio_smartmeter.service.events import record_fixed
 from trio_smartmeter.service.history_filler import HistoryFiller
@@ -65,7 +65,7 @@ class Poller:
         while True:
             await self.session.watch.sleep_until(next_tick)
             if self._rate_limited():
-                self.state.count_error("rate_limit")
+                self.state.count_error(ErrorType.RATE_LIMIT)
                 self.state.set_session_state(SessionState.RATE_LIMITED)
                 logger.debug("transmit-time limit active (EVENT 32): poll skipped")
             else:
@@ -122,7 +122,7 @@ class Poller:
                 props, scaling, received_monotonic=trio.current_time(), received_unix=self._wall()
             )
         except UnreadableAnswer as exc:
-            self.state.record_failed_poll("parse", duration)
+            self.state.record_failed_poll(ErrorType.PARSE, duration)
             raise MalformedResponse(str(exc)) from None
         minute = minute_energy_from(props, scaling, trio.current_time())
         if minute is not None:

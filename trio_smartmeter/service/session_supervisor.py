@@ -14,7 +14,7 @@ from loguru import logger
 from trio_smartmeter.core.errors import ExporterError, LinkLost, UnsupportedModule
 from trio_smartmeter.core.model import SessionState
 from trio_smartmeter.core.recovery import Fault, Ladder, Rung, classify, drops_session
-from trio_smartmeter.core.state import Counter, ExporterState
+from trio_smartmeter.core.state import Counter, ErrorType, ExporterState
 from trio_smartmeter.i18n import _
 from trio_smartmeter.link.skstack_client import SkStackClient
 from trio_smartmeter.service.fault_log import FaultLog
@@ -66,7 +66,7 @@ class SessionSupervisor:
                 fault, error_type = self.classify(exc)
                 rung = await self._climb(fault, error_type, str(exc))
 
-    def classify(self, exc: ExporterError) -> tuple[Fault, str | None]:
+    def classify(self, exc: ExporterError) -> tuple[Fault, ErrorType | None]:
         """The ladder's fault and the error type of a step's failure (core.recovery), with
         what this session knows about its address and credentials."""
         return classify(
@@ -79,7 +79,7 @@ class SessionSupervisor:
         self.ladder.on_success()
         self.fault_log.recovered(trio.current_time())
 
-    async def _climb(self, fault: Fault, error_type: str | None, message: str) -> Rung:
+    async def _climb(self, fault: Fault, error_type: ErrorType | None, message: str) -> Rung:
         if error_type is not None:
             self.state.count_error(error_type)
         if drops_session(fault):
