@@ -379,15 +379,12 @@ async def test_sweep_stops_at_the_first_channel_where_done_holds(
             await module.event(0x22, OWN_IP)
 
     nursery.start_soon(play)
-    scanned: list[int] = []
     found = await client.sweep(
         duration=4,
         channels=[0x21, 0x22, 0x23, 0x24],
         done=lambda found: len(found) >= 2,
-        on_scan=scanned.append,
     )
     await trio.sleep(1.0)  # time for a SKSCAN of 0x24 to show up, if one were written
-    assert scanned == [0x21, 0x22, 0x23]
     assert masks == ["00000001", "00000002", "00000004"]
     assert [d.channel for d in found] == [0x22, 0x23]
 

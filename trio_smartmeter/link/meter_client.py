@@ -74,7 +74,6 @@ class MeterClient:
         duration: int,
         channels: Sequence[int],
         done: Callable[[list[skstack.PanDesc]], bool] = bool,
-        on_scan: Callable[[int], None] | None = None,
     ) -> list[skstack.PanDesc]:
         """Scan ``channels`` one at a time, in the given order (single-channel masks).
 
@@ -84,13 +83,10 @@ class MeterClient:
         One subscription covers the whole sweep, so an EPANDESC that trails its channel's
         EVENT 22 is still collected (while the next channel is scanned), and the
         trailing-EPANDESC grace is waited once per sweep, not once per channel.
-        ``on_scan(channel)`` is called before each SKSCAN (the ``scans`` counter).
         """
         found: list[skstack.PanDesc] = []
         with self.client.subscribe(_scan_messages) as inbox:
             for channel in channels:
-                if on_scan is not None:
-                    on_scan(channel)
                 await self._scan_step(inbox, found, channel=channel, duration=duration)
                 if done(found):
                     return found
