@@ -20,6 +20,7 @@ from loguru import logger
 
 from tests.support.device import PluggableDevice
 from tests.support.exposition import Key, key, samples
+from trio_smartmeter.app.root import link_supervisor
 from trio_smartmeter.core.config import SimulatedDevice
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.state import ExporterState
@@ -133,7 +134,7 @@ async def start_rig(
         interval=interval,
         state_file=state_file,
     )
-    supervisor = LinkSupervisor(
+    supervisor = link_supervisor(
         settings,
         state,
         rng=random.Random(seed),

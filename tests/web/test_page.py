@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from trio_smartmeter.core.model import HalfHour, SessionState
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.timing import Timing
 from trio_smartmeter.web.language import negotiate
 from trio_smartmeter.web.page import status_page
 from trio_smartmeter.web.router import ExporterApp
@@ -302,7 +303,13 @@ def app_with_history(reader: Any) -> Any:
     registry = CollectorRegistry()
 
     return ExporterApp(
-        state, registry, monotonic=Clock(5.0), version=VERSION, wall=Clock(UNIX), history=reader
+        state,
+        registry,
+        monotonic=Clock(5.0),
+        version=VERSION,
+        wall=Clock(UNIX),
+        history=reader,
+        history_wait=Timing().history_read,
     )
 
 

@@ -14,16 +14,18 @@ trio.run(run_exporter)
 The only module that imports both ``service`` and ``web``. Stop order: the supervisor
 stops polling and sends SKTERM (bounded), closes the port, MQTT says "offline", then HTTP
 stops. A stop that
-has not finished after ``STOP_DEADLINE`` is cut short.
+has not finished after ``Timing.shutdown`` is cut short.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import trio
 from loguru import logger
@@ -32,9 +34,18 @@ from trio_smartmeter import __version__
 from trio_smartmeter.app.startup import EarlyListener, import_http_stack
 from trio_smartmeter.core.config import Config
 from trio_smartmeter.core.model import HalfHour
+from trio_smartmeter.core.recovery import Ladder
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link import serial_port
+from trio_smartmeter.link.timing import Timing
+from trio_smartmeter.service.address_cache import AddressCache
+from trio_smartmeter.service.fault_log import FaultLog
+from trio_smartmeter.service.history_filler import HistoryFiller, Offload, in_thread
 from trio_smartmeter.service.history_store import HistoryStore
-from trio_smartmeter.service.settings import settings_from_config
+from trio_smartmeter.service.module_session import ModuleSession
+from trio_smartmeter.service.poller import Poller
+from trio_smartmeter.service.session_supervisor import SessionSupervisor
+from trio_smartmeter.service.settings import SessionSettings, settings_from_config
 from trio_smartmeter.service.supervisor import LinkSupervisor
 from trio_smartmeter.web.status import PowerLog
 
@@ -42,15 +53,14 @@ if TYPE_CHECKING:
     from trio_smartmeter.link.serial_port import SimOpener
     from trio_smartmeter.web.web_config import WebConfig
 
-#: Everything (SKTERM, port, HTTP) must be done by then; the issue's bound is 5 s.
-STOP_DEADLINE: Final = 4.5
-
 
 class StoreReader:
     """The history store's reads for the web, one at a time in a worker thread."""
 
-    def __init__(self, store: HistoryStore) -> None:
+    def __init__(self, store: HistoryStore, timing: Timing) -> None:
         self.store = store
+        #: how long the status page waits for its bars
+        self.page_wait = timing.history_read
         self.limiter = trio.CapacityLimiter(1)
 
     async def open(self) -> None:
@@ -73,13 +83,15 @@ async def run_exporter(
 ) -> None:
     """``early``: the port the CLI bound before trio loaded (hypercorn takes it over)."""
     settings = settings_from_config(cfg)
-    state = state if state is not None else ExporterState(interval=settings.interval)
+    if state is None:
+        state = ExporterState()
+    state.interval = settings.interval  # here only: the state's staleness and the poller agree
     power_log = PowerLog.following(state)  # before the link: the page charts every reading
-    store = StoreReader(HistoryStore(settings.history_file))
+    store = StoreReader(HistoryStore(settings.history_file), settings.timing)
     _progress(early, "opening the history store")
     await store.open()
     _progress(early, "starting the link (the device, the state file)")
-    supervisor = LinkSupervisor(
+    supervisor = link_supervisor(
         settings, state, rng=rng, sim_opener=sim_opener, history=store.store
     )
     http_stop = trio.Event()
@@ -108,6 +120,44 @@ async def run_exporter(
         nursery.cancel_scope.deadline = min(
             nursery.cancel_scope.deadline, trio.current_time() + settings.timing.http_drain
         )
+
+
+def link_supervisor(
+    settings: SessionSettings,
+    state: ExporterState,
+    *,
+    rng: random.Random | None = None,
+    sim_opener: SimOpener | None = None,
+    wall_clock: Callable[[], float] = time.time,
+    device_present: Callable[[], bool] | None = None,
+    history: HistoryStore | None = None,
+    history_offload: Offload = in_thread,
+) -> LinkSupervisor:
+    """The link's collaborators, each built once; ``rng``, the clocks and ``device_present``
+    are a test's to replace."""
+    ladder = Ladder(rng=rng if rng is not None else random.Random())
+    session = ModuleSession(settings, state, AddressCache(settings.state_file))
+    filler = (
+        HistoryFiller(history, state, settings.timing, offload=history_offload)
+        if history is not None
+        else None
+    )
+    poller = Poller(
+        session=session,
+        state=state,
+        interval=settings.interval,
+        wall_clock=wall_clock,
+        history=filler,
+    )
+    return LinkSupervisor(
+        settings,
+        state,
+        sessions=SessionSupervisor(session, poller, state, ladder, FaultLog()),
+        history=filler,
+        device_present=device_present
+        or functools.partial(serial_port.device_present, settings.device),
+        sim_opener=sim_opener,
+    )
 
 
 def _progress(early: EarlyListener | None, step: str) -> None:
@@ -161,6 +211,7 @@ async def _serve_http(
         authorized=authorized,
         headers=() if web is None else web.headers,
         history=store.between,
+        history_wait=store.page_wait,
         max_requests=cfg.web_max_requests,
         power_log=power_log,
         device=str(cfg.device),
@@ -199,7 +250,9 @@ async def _watch_signals(
                 "{} received: stopping (again to exit at once)", signal.Signals(signum).name
             )
             supervisor.request_stop()
-            service.deadline = min(service.deadline, trio.current_time() + STOP_DEADLINE)
+            service.deadline = min(
+                service.deadline, trio.current_time() + supervisor.settings.timing.shutdown
+            )
             async for again in signals:
                 if again != signal.SIGHUP:
                     logger.warning("second signal: exiting at once")

@@ -58,6 +58,11 @@ class Timing:
     tool_term: float = 2.0
     #: At a stop, in-flight HTTP requests get this long after the link has ended.
     http_drain: float = 2.0
+    #: A whole stop after SIGTERM (SKTERM, the port, MQTT's "offline", HTTP's drain): cut
+    #: short after this; systemd's and docker's default is 10 s, the issue's bound 5 s.
+    shutdown: float = 4.5
+    #: The status page waits this long for the history store's bars (a slow disk: none).
+    history_read: float = 5.0
     #: Longest one start-up step may take (importing trio and hypercorn on a Pi Zero takes
     #: seconds) before the early stand-in stops calling the process healthy.
     startup_step: float = 30.0

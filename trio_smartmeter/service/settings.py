@@ -6,7 +6,7 @@ from pathlib import Path
 
 import attrs
 
-from trio_smartmeter.core.config import Config, Device, SimulatedDevice
+from trio_smartmeter.core.config import DEFAULT_INTERVAL, Config, Device, SimulatedDevice
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.skstack import Dialect
 from trio_smartmeter.link.timing import Timing
@@ -17,7 +17,7 @@ class SessionSettings:
     rbid: Secret
     password: Secret
     device: Device
-    interval: float = 60.0
+    interval: float = float(DEFAULT_INTERVAL)
     channel: int | None = None
     ipaddr: str | None = None
     dialect: Dialect | None = None  # None = detect

@@ -15,9 +15,6 @@ or the meter refuses the next join until the session expires.
 
 from __future__ import annotations
 
-import functools
-import random
-import time
 from collections.abc import Callable
 
 import trio
@@ -32,61 +29,40 @@ from trio_smartmeter.core.errors import (
     first_failure,
 )
 from trio_smartmeter.core.model import SessionState
-from trio_smartmeter.core.recovery import Fault, Ladder, classify
+from trio_smartmeter.core.recovery import Fault, classify
 from trio_smartmeter.core.state import Counter, ExporterState
 from trio_smartmeter.i18n import _
-from trio_smartmeter.link import serial_port
 from trio_smartmeter.link.serial_port import SimOpener, open_device
 from trio_smartmeter.link.skstack_client import SkStackClient
-from trio_smartmeter.service.address_cache import AddressCache
 from trio_smartmeter.service.events import EventRouter
-from trio_smartmeter.service.fault_log import FaultLog
-from trio_smartmeter.service.history_filler import HistoryFiller, Offload, in_thread
-from trio_smartmeter.service.history_store import HistoryStore
-from trio_smartmeter.service.module_session import ModuleSession
-from trio_smartmeter.service.poller import Poller
+from trio_smartmeter.service.history_filler import HistoryFiller
 from trio_smartmeter.service.session_supervisor import SessionSupervisor
 from trio_smartmeter.service.settings import SessionSettings
 
 
 class LinkSupervisor:
+    """Takes its collaborators built (the composition root, ``app/root.py``, builds each
+    once): the session supervisor and the session, ladder and fault log it shares."""
+
     def __init__(
         self,
         settings: SessionSettings,
         state: ExporterState,
         *,
-        rng: random.Random | None = None,
+        sessions: SessionSupervisor,
+        history: HistoryFiller | None,
+        device_present: Callable[[], bool],
         sim_opener: SimOpener | None = None,
-        wall_clock: Callable[[], float] = time.time,
-        device_present: Callable[[], bool] | None = None,
-        history: HistoryStore | None = None,
-        history_offload: Offload = in_thread,
     ) -> None:
         self.settings = settings
         self.state = state
-        state.interval = settings.interval
-        self.ladder = Ladder(rng=rng if rng is not None else random.Random())
+        self.sessions = sessions
+        self.session = sessions.session
+        self.ladder = sessions.ladder
+        self.fault_log = sessions.fault_log
+        self.history = history
         self.sim_opener = sim_opener
-        self._device_present = device_present or functools.partial(
-            serial_port.device_present, settings.device
-        )
-        self.fault_log = FaultLog()
-        self.session = ModuleSession(settings, state, AddressCache(settings.state_file))
-        self.history = (
-            HistoryFiller(history, state, settings.timing, offload=history_offload)
-            if history is not None
-            else None
-        )
-        self.poller = Poller(
-            session=self.session,
-            state=state,
-            interval=settings.interval,
-            wall_clock=wall_clock,
-            history=self.history,
-        )
-        self.sessions = SessionSupervisor(
-            self.session, self.poller, state, self.ladder, self.fault_log
-        )
+        self._device_present = device_present
         self._run_scope: trio.CancelScope | None = None
         self._session_scope: trio.CancelScope | None = None
         self._stopping = False

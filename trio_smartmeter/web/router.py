@@ -27,6 +27,7 @@ Nothing here touches the serial port or polls the meter: everything is read from
 from __future__ import annotations
 
 import gzip
+import math
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -74,8 +75,6 @@ _ALLOW: Final = b"GET, HEAD"
 #: one that arrives whole in a single 64 KiB read passes it, so the app checks again.
 MAX_HEADER_COUNT: Final = 100
 MAX_HEADER_BYTES: Final = 16 * 1024
-#: How long the status page waits for the store's half-hours before it is sent without bars.
-STORE_WAIT: Final = 5.0
 #: The ``WWW-Authenticate`` value of a 401.
 CHALLENGE: Final = b'Basic realm="trio-smartmeter", charset="UTF-8"'
 
@@ -124,6 +123,8 @@ class ExporterApp:
     ``authorized(authorization_header)`` says whether a request's credentials are accepted.
     ``max_requests``: requests in flight at once, ``0`` for no bound. ``power_log``: the
     readings the page charts (by default one that follows ``state`` from now on).
+    ``history_wait``: how long the page waits for the store's bars (the root's
+    ``Timing.history_read``; a store slow to answer gives a page without them).
     """
 
     def __init__(
@@ -137,6 +138,7 @@ class ExporterApp:
         authorized: Callable[[str], Awaitable[bool]] | None = None,
         headers: Sequence[tuple[str, str]] = (),
         history: HistoryReader | None = None,
+        history_wait: float = math.inf,
         max_requests: int = DEFAULT_WEB_MAX_REQUESTS,
         power_log: PowerLog | None = None,
         device: str | None = None,
@@ -149,6 +151,7 @@ class ExporterApp:
         self.wall = wall
         self.authorized = authorized
         self.history = history
+        self.history_wait = history_wait
         self.max_requests = max_requests
         self.device = device
         self.in_flight = 0
@@ -206,7 +209,7 @@ class ExporterApp:
         now_unix = self.wall()
         rows: list[HalfHour] = []
         if self.history is not None:
-            with trio.move_on_after(STORE_WAIT):
+            with trio.move_on_after(self.history_wait):
                 rows = await self.history(now_unix - DAY_LOOKAROUND, now_unix + DAY_LOOKAROUND)
         facts = status_dict(
             self.state,
