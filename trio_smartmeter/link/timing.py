@@ -61,6 +61,14 @@ class Timing:
     #: A whole stop after SIGTERM (SKTERM, the port, MQTT's "offline", HTTP's drain): cut
     #: short after this; systemd's and docker's default is 10 s, the issue's bound 5 s.
     shutdown: float = 4.5
+    #: MQTT: DNS, TCP, TLS handshake and CONNACK together…
+    mqtt_connect: float = 10.0
+    #: …and the worker thread that connects is abandoned this much later (paho's own
+    #: connect timeout, the same ``mqtt_connect``, normally answers first).
+    mqtt_thread_slack: float = 1.0
+    #: At a stop: MQTT's "offline" and DISCONNECT written within this, else the last will
+    #: says it.
+    mqtt_goodbye: float = 0.5
     #: The status page waits this long for the history store's bars (a slow disk: none).
     history_read: float = 5.0
     #: Longest one start-up step may take (importing trio and hypercorn on a Pi Zero takes

@@ -46,17 +46,14 @@ from trio_smartmeter.core.model import Reading
 from trio_smartmeter.core.mqtt_broker import MqttBroker
 from trio_smartmeter.core.recovery import MQTT_RECONNECT, Backoff
 from trio_smartmeter.core.state import ExporterState
+from trio_smartmeter.link.timing import Timing
 
 __all__ = ["MqttPublisher", "MqttSettings", "ReadingSink", "settings_from_config"]
 
-#: DNS, TCP, TLS handshake and CONNACK together.
-CONNECT_DEADLINE = 10.0
 KEEPALIVE = 60
 #: paho's keep-alive bookkeeping (PINGREQ, a missing PINGRESP) is looked at this often:
 #: a quarter of the keep-alive, so an idle hour costs 240 wake-ups, not 720.
 MISC_EVERY = 15.0
-#: At a stop: "offline" and DISCONNECT written within this, else the last will says it.
-GOODBYE_DEADLINE = 0.5
 
 
 class ReadingSink(Protocol):
@@ -75,6 +72,7 @@ class MqttSettings:
     topics: Topics
     version: str
     ca_file: Path | None = None
+    timing: Timing = attrs.field(factory=Timing)
 
 
 def settings_from_config(cfg: Config, version: str) -> MqttSettings | None:
@@ -169,10 +167,10 @@ class _Connection:
             await trio.sleep(MISC_EVERY)
             self._check(self.client.loop_misc())
 
-    async def goodbye(self, status_topic: str) -> None:
-        """ "offline" and DISCONNECT written out (shielded, bounded): no last will then."""
+    async def goodbye(self, status_topic: str, limit: float) -> None:
+        """ "offline" and DISCONNECT written out (shielded, within ``limit``): no last will then."""
         with trio.CancelScope(shield=True) as scope:
-            scope.deadline = trio.current_time() + GOODBYE_DEADLINE
+            scope.deadline = trio.current_time() + limit
             self.client.publish(status_topic, OFFLINE, qos=1, retain=True)
             self.client.disconnect()
             while self.client.socket() is not None and self.client.want_write():
@@ -246,6 +244,7 @@ class MqttPublisher:
             await trio.sleep(delay)
 
     async def _connection(self) -> None:
+        timing = self.settings.timing
         client = await self._connect()
         conn = _Connection(client)
         try:
@@ -253,18 +252,18 @@ class MqttPublisher:
                 nursery.start_soon(conn.read)
                 nursery.start_soon(conn.write)
                 nursery.start_soon(conn.misc)
-                with trio.move_on_after(CONNECT_DEADLINE):
+                with trio.move_on_after(timing.mqtt_connect):
                     await conn.connack.wait()
                 if conn.refusal is not None:
                     raise BrokerProblem(f"the broker refused the connection: {conn.refusal}")
                 if not conn.connack.is_set():
-                    raise BrokerProblem(f"no answer to CONNECT within {CONNECT_DEADLINE:g} s")
+                    raise BrokerProblem(f"no answer to CONNECT within {timing.mqtt_connect:g} s")
                 self.connected = True
                 logger.info("MQTT connected to {}", self.settings.broker)
                 await self._publish(client)
         finally:
             if self.connected and client.socket() is not None:
-                await conn.goodbye(self.settings.topics.status)
+                await conn.goodbye(self.settings.topics.status, timing.mqtt_goodbye)
             client.on_socket_register_write = None
             if client.socket() is not None:
                 client.socket().close()  # type: ignore[union-attr]
@@ -278,10 +277,12 @@ class MqttPublisher:
             return client
 
         try:
-            with trio.fail_after(CONNECT_DEADLINE + 1.0):
+            with trio.fail_after(settings.timing.mqtt_connect + settings.timing.mqtt_thread_slack):
                 return await trio.to_thread.run_sync(blocking, abandon_on_cancel=True)
         except trio.TooSlowError:
-            raise BrokerProblem(f"no connection within {CONNECT_DEADLINE:g} s") from None
+            raise BrokerProblem(
+                f"no connection within {settings.timing.mqtt_connect:g} s"
+            ) from None
         except ssl.SSLError as exc:
             raise BrokerProblem(
                 f"TLS failed ({exc.reason or exc}); see SMARTMETER_MQTT_CA_FILE"
@@ -350,7 +351,7 @@ def _new_client(settings: MqttSettings) -> paho.Client:
         protocol=MQTTProtocolVersion.MQTTv311,
         clean_session=True,
     )
-    client.connect_timeout = CONNECT_DEADLINE
+    client.connect_timeout = settings.timing.mqtt_connect
     client.will_set(topics.status, OFFLINE, qos=1, retain=True)
     if broker.username is not None:
         password = None if broker.password is None else broker.password.reveal()
