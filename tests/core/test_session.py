@@ -10,6 +10,7 @@ from trio_smartmeter.core.session import (
     choose_pan,
     pair_id,
     scan_plan,
+    send_failure,
     signal_for,
 )
 from trio_smartmeter.core.skstack import ModuleEvent, PanDesc
@@ -75,3 +76,16 @@ def test_signal_for(code: int, sender: str, expected: SessionSignal | None) -> N
     assert (
         signal_for(ModuleEvent(code=code, sender=sender, side=None, param=None), METER) == expected
     )
+
+
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        (None, None),
+        (0, None),
+        (1, "no acknowledgement (EVENT 21 01)"),
+        (2, "not sent (neighbour solicitation instead) (EVENT 21 02)"),
+    ],
+)
+def test_what_an_event_21_says_about_a_send(param: int | None, expected: str | None) -> None:
+    assert send_failure(ModuleEvent(code=0x21, sender=METER, side=0, param=param)) == expected

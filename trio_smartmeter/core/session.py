@@ -116,6 +116,14 @@ def ended_by(event: ModuleEvent, meter_ip: str) -> SessionLost | None:
     return session_end(signal) if signal in _SESSION_OVER else None
 
 
+def send_failure(event: ModuleEvent) -> str | None:
+    """What an EVENT 21 says went wrong with a SKSENDTO (None: the frame went out)."""
+    if event.param in (None, 0):
+        return None
+    what = "not sent (neighbour solicitation instead)" if event.param == 2 else "no acknowledgement"
+    return f"{what} (EVENT {event.code:02X} {event.param:02X})"
+
+
 def pair_id(rbid: str) -> str:
     """The pairing ID the meter advertises: the last 8 characters of the B-route ID."""
     return rbid[-8:].upper()

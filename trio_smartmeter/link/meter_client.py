@@ -33,6 +33,7 @@ from trio_smartmeter.core.session import (
     SESSION_ENDS,
     Event,
     ended_by,
+    send_failure,
 )
 from trio_smartmeter.core.skstack import Dialect, Message
 from trio_smartmeter.i18n import _
@@ -155,10 +156,14 @@ class MeterClient:
                         self.meter_ip = ip
                         return
                     raise JoinFailed(
-                        f"the meter rejected PANA authentication (EVENT 24): {_(CREDENTIALS_HINT)}",
+                        f"the meter rejected PANA authentication (EVENT {m.code:02X}): {_(CREDENTIALS_HINT)}",
                         rejected=True,
                     )
-        raise JoinFailed(f"no EVENT 25/24 within {self.timing.join:g} s of SKJOIN", rejected=False)
+        raise JoinFailed(
+            f"no EVENT {Event.SESSION_UP:02X}/{Event.JOIN_REJECTED:02X} within"
+            f" {self.timing.join:g} s of SKJOIN",
+            rejected=False,
+        )
 
     async def get(self, epcs: Sequence[int]) -> echonet.Frame:
         """One Get frame for ``epcs``; returns the matching Get_Res / Get_SNA frame."""
@@ -205,15 +210,8 @@ class MeterClient:
                     if (ended := _ended(m, ip)) is not None:
                         raise ended
                     if isinstance(m, skstack.ModuleEvent):
-                        if m.param not in (None, 0):
-                            what = (
-                                "not sent (neighbour solicitation instead)"
-                                if m.param == 2
-                                else "no acknowledgement"
-                            )
-                            raise SendFailed(
-                                f"request TID {request.tid:04X}: {what} (EVENT 21 {m.param:02X})"
-                            )
+                        if (what := send_failure(m)) is not None:
+                            raise SendFailed(f"request TID {request.tid:04X}: {what}")
                         continue
                     assert isinstance(m, skstack.RxUdp)
                     try:
