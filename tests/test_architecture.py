@@ -347,3 +347,30 @@ def test_no_function_over_80_lines_and_no_class_over_400() -> None:
             if lines > limit:
                 too_long.append(f"{rel}:{node.lineno} {node.name} ({lines} lines)")
     assert too_long == []
+
+
+#: Waits that are periods, not deadlines: paho's keep-alive bookkeeping (a quarter of
+#: MQTT's keep-alive).
+PERIODS: Final = {("service/mqtt.py", "MISC_EVERY")}
+WAITS: Final = ("move_on_after", "fail_after", "sleep", "move_on_at", "fail_at", "sleep_until")
+
+
+def test_every_wait_takes_its_seconds_from_timing_or_the_ladder() -> None:
+    """No number and no module constant of its own in a trio wait: its seconds come from
+    ``Timing`` (link/timing.py), the ladder (core/recovery.py) or the poll schedule. The
+    simulator's waits are the simulated module's own time."""
+    own = []
+    for path in package_files():
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith("sim/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and ast.unparse(node.func).endswith(WAITS)):
+                continue
+            for arg in node.args:
+                for leaf in ast.walk(arg):
+                    number = isinstance(leaf, ast.Constant) and isinstance(leaf.value, int | float)
+                    constant = isinstance(leaf, ast.Name) and leaf.id.isupper()
+                    if (number or constant) and (rel, getattr(leaf, "id", None)) not in PERIODS:
+                        own.append(f"{rel}:{node.lineno} {ast.unparse(node)}")
+    assert own == []
