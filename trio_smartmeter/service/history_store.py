@@ -106,13 +106,9 @@ class HistoryStore:
         with self._lock:
             try:
                 self._db = self._connect()
-            except NotRegularFile as exc:
+            except (NotRegularFile, NotADirectoryError, FileExistsError) as exc:
                 self._memory_only(exc)
-            except (NotADirectoryError, FileExistsError) as exc:
-                self._memory_only(exc)
-            except sqlite3.OperationalError as exc:
-                self._write_failed(exc)
-            except OSError as exc:
+            except (sqlite3.OperationalError, OSError) as exc:  # a full disk, a lock
                 self._write_failed(exc)
             except sqlite3.DatabaseError as exc:
                 self._set_aside(exc)
@@ -160,9 +156,7 @@ class HistoryStore:
                 return
             try:
                 self._write_held()
-            except sqlite3.OperationalError as exc:
-                self._write_failed(exc)
-            except OSError as exc:
+            except (sqlite3.OperationalError, OSError) as exc:  # a full disk, a lock
                 self._write_failed(exc)
             except sqlite3.DatabaseError as exc:
                 self._set_aside(exc)
