@@ -53,6 +53,12 @@ CONTRACT = {
     # not scraped: backfilled from /api/history?format=openmetrics with promtool
     "smartmeter_history_energy_forward_joules",
     "smartmeter_history_energy_reverse_joules",
+    "smartmeter_bill_yen",
+    "smartmeter_bill_due_yen",
+    "smartmeter_bill_sold_yen",
+    "smartmeter_bill_missing_slots",
+    "smartmeter_bill_projected_yen",
+    "smartmeter_price_yen_per_kwh",
 }
 SESSION_STATES = {
     "starting",

@@ -7,6 +7,7 @@ depend on the interpreter.
 
 from __future__ import annotations
 
+import datetime as dt
 import doctest
 import os
 import re
@@ -20,8 +21,11 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
+from trio_smartmeter.core.bill import Bills, compute_bills
+from trio_smartmeter.core.jst import meter_time_to_unix
 from trio_smartmeter.core.model import (
     FixedTimeEnergy,
+    HalfHour,
     MeterInfo,
     MinuteEnergy,
     ModuleInfo,
@@ -29,6 +33,7 @@ from trio_smartmeter.core.model import (
     SessionState,
 )
 from trio_smartmeter.core.state import ERROR_TYPES, Counter, ErrorType, ExporterState
+from trio_smartmeter.core.tariff import load_tariff
 from trio_smartmeter.web import metrics
 from trio_smartmeter.web.metrics import build_registry, render
 
@@ -102,7 +107,31 @@ def fresh() -> tuple[ExporterState, float]:
         )
     )
     s.set_history(slots=4752, missing=10)
+    s.bills = example_bills()
     return s, T0 + 10
+
+
+def example_bills() -> Bills:
+    """A tiered plan with a sell price, two stored half-hours into the period of 12-15
+    (and one register missing in the previous one)."""
+    tariff = load_tariff(
+        "billing_day: 15\nbasic: {monthly: 1247.00}\n"
+        "energy: {tiers: [{up_to_kwh: 120, price: 29.80}, {price: 36.40}]}\n"
+        "surcharges:\n  fuel_cost_adjustment: [{from: 2026-11-01, price: -1.98}]\n"
+        "  renewable_energy: [{from: 2026-05-01, price: 3.98}]\nsell: {price: 16.00}\n"
+    )
+    start = dt.datetime(2026, 12, 15)
+    rows = [
+        HalfHour(
+            int(meter_time_to_unix(start + k * dt.timedelta(minutes=30))),
+            None,
+            None,
+            Decimal(1000 + k) * 3_600_000,
+            Decimal(10 + k) * 1_800_000,
+        )
+        for k in range(3)
+    ]
+    return compute_bills(tariff, rows, dt.datetime(2026, 12, 15, 1, 10))
 
 
 def two_wire() -> tuple[ExporterState, float]:

@@ -8,6 +8,8 @@ trio.run(run_exporter)
    │    the join (seconds on the radio) runs while the HTTP stack loads (app/startup.py)
    ├─ http: hypercorn on the socket the CLI bound before trio loaded (its stand-in
    │    answered /-/healthy meanwhile); /metrics answers without a device
+   ├─ bill keeper (only with SMARTMETER_TARIFF_FILE): the bills recomputed in a thread
+   │    after each store change (service/bill_keeper.py); the backfill reaches its periods
    └─ mqtt (only with SMARTMETER_MQTT_URL): the publisher, fed by each reading
 ```
 
@@ -51,6 +53,7 @@ from trio_smartmeter.web.status import PowerLog
 
 if TYPE_CHECKING:
     from trio_smartmeter.link.serial_port import SimOpener
+    from trio_smartmeter.service.bill_keeper import BillKeeper
     from trio_smartmeter.web.web_config import WebConfig
 
 
@@ -94,8 +97,13 @@ async def run_exporter(
     supervisor = link_supervisor(
         settings, state, rng=rng, sim_opener=sim_opener, history=store.store
     )
+    bill_keeper = _bill_keeper(cfg, store.store, state)
+    if bill_keeper is not None and supervisor.history is not None:
+        supervisor.history.reach_back = bill_keeper.reach_back
     http_stop = trio.Event()
     async with trio.open_nursery() as nursery:
+        if bill_keeper is not None:
+            nursery.start_soon(bill_keeper.run)
         signal_scope = trio.CancelScope()
         if handle_signals:
             nursery.start_soon(_watch_signals, supervisor, nursery.cancel_scope, signal_scope)
@@ -106,7 +114,15 @@ async def run_exporter(
             nursery.start_soon(_run_mqtt, cfg, state, mqtt_scope)
         await trio.lowlevel.checkpoint()  # let the link task open the device and start
         binds = await nursery.start(
-            _serve_http, cfg, web, state, power_log, store, http_stop, early
+            _serve_http,
+            cfg,
+            web,
+            state,
+            power_log,
+            store,
+            http_stop,
+            early,
+            bill_keeper is not None,
         )
         logger.info("trio-smartmeter {} serving metrics on {}", __version__, ", ".join(binds))
         if on_listening is not None:
@@ -160,6 +176,24 @@ def link_supervisor(
     )
 
 
+def _bill_keeper(cfg: Config, store: HistoryStore, state: ExporterState) -> BillKeeper | None:
+    """The bill keeper with the tariff file (issue 21), checked at start-up already; the
+    bill's modules (and the holiday table) are imported only then."""
+    if cfg.tariff_file is None:
+        return None
+    from trio_smartmeter.core.tariff import TariffError
+    from trio_smartmeter.service.bill_keeper import BillKeeper
+    from trio_smartmeter.service.tariff_file import read_tariff
+
+    try:
+        tariff = read_tariff(cfg.tariff_file)
+    except TariffError as exc:  # changed since the start-up check: run without a bill
+        for line in exc.problems:
+            logger.error("no bill: {}", line)
+        return None
+    return BillKeeper(tariff, store, state)
+
+
 def _progress(early: EarlyListener | None, step: str) -> None:
     if early is not None:
         early.progress(step)
@@ -192,6 +226,7 @@ async def _serve_http(
     store: StoreReader,
     stop: trio.Event,
     early: EarlyListener | None,
+    billing: bool,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The web half: the HTTP stack imported in a thread, the app built, hypercorn serving."""
@@ -215,6 +250,7 @@ async def _serve_http(
         max_requests=cfg.web_max_requests,
         power_log=power_log,
         device=str(cfg.device),
+        billing=billing,
     )
     if web is not None and web.rate_limit is not None:  # outermost, as exporter-toolkit's
         from trio_smartmeter.web.rate_limit import rate_limited

@@ -4,15 +4,19 @@
 trio-smartmeter bill --check FILE
 trio-smartmeter bill [--period current|previous] [--tariff FILE] [--store FILE] [--json]
                      [options that choose the state file]
+trio-smartmeter bill [--period current|previous] --url https://HOST:9102 [--cacert ca.crt]
+                     [--user NAME [--password-file FILE]] [--json]
 ```
 
 ``--check`` reads a tariff file and says what is wrong with it, one line per problem
-naming the key (exit 2), or what it charges (exit 0); nothing is started. Otherwise the
-bill is computed from the history store file (read-only: a running exporter is never
-disturbed), found as ``history`` finds it (``-state-file``, ``-device sim:...``,
-``-demo``; ``SMARTMETER_*``) unless ``--store`` names it. The tariff is ``--tariff`` or
-``SMARTMETER_TARIFF_FILE``. "Now" is the meter's clock as the store last heard it: the end
-of the newest stored half-hour, so the statement is "as of" that time.
+naming the key (exit 2), or what it charges (exit 0); nothing is started. ``--url`` asks a
+running exporter's ``/api/bill`` (its tariff, its meter clock; TLS and basic auth as
+``history --url``). Otherwise the bill is computed from the history store file
+(read-only: a running exporter is never disturbed), found as ``history`` finds it
+(``-state-file``, ``-device sim:...``, ``-demo``; ``SMARTMETER_*``) unless ``--store``
+names it. The tariff is ``--tariff`` or ``SMARTMETER_TARIFF_FILE``. "Now" is the meter's
+clock as the store last heard it: the end of the newest stored half-hour, so the
+statement is "as of" that time.
 """
 
 from __future__ import annotations
@@ -21,29 +25,24 @@ import argparse
 import datetime as _dt
 import json
 import os
-import sqlite3
 import sys
 import textwrap
 import unicodedata
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from trio_smartmeter.cli.commands import Usage, add_url_arguments
+from trio_smartmeter.cli.history import Failure, fetch, read_store
 from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
 from trio_smartmeter.cli.simulator import simulator
-from trio_smartmeter.core.bill import (
-    PROJECTION_METHOD,
-    Bill,
-    Charges,
-    PeriodChoice,
-    bill_document,
-    compute_bill,
-)
+from trio_smartmeter.core.bill import Bill, PeriodChoice, bill_document, compute_bill
 from trio_smartmeter.core.jst import unix_to_meter_time
-from trio_smartmeter.core.model import HalfHour
-from trio_smartmeter.core.tariff import Tariff, TariffError, load_tariff
+from trio_smartmeter.core.tariff import SURCHARGES, Tariff, TariffError
 from trio_smartmeter.i18n import _
 from trio_smartmeter.service.settings import history_file
+from trio_smartmeter.service.tariff_file import read_tariff
 
 PROG = "trio-smartmeter bill"
 TARIFF_ENV = "SMARTMETER_TARIFF_FILE"
@@ -54,17 +53,9 @@ _SURCHARGE_LABELS = {
 }
 
 
-class _Usage(Exception):
-    """A bad argument or file (exit status 2)."""
-
-
-class _Failure(Exception):
-    """The bill could not be had (exit status 1)."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise _Usage(message)
+        raise Usage(message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--store", "-store", metavar="FILE", help=_("the history store file to read"))
     p.add_argument("--json", "-json", action="store_true", help=_("the bill as JSON (/api/bill's)"))
+    add_url_arguments(p)
     p.add_argument("-h", "--help", action="store_true", help=_("show this help and exit"))
     return p
 
@@ -100,12 +92,7 @@ def bill_main(args: list[str]) -> int:
             print(parser.format_help(), end="")
             return 0
         if ours.check is not None:
-            if rest:
-                raise _Usage(
-                    _("--check takes one file; unexpected {arguments}").format(
-                        arguments=" ".join(rest)
-                    )
-                )
+            _no_more(rest, _("--check takes one file; unexpected {arguments}"))
             tariff = read_tariff(Path(ours.check))
             print(
                 _("{path}: valid; {description}").format(
@@ -113,53 +100,52 @@ def bill_main(args: list[str]) -> int:
                 )
             )
             return 0
-        tariff_path = ours.tariff or os.environ.get(TARIFF_ENV)
-        if not tariff_path:
-            raise _Usage(_("no tariff: give --tariff FILE or set {env}").format(env=TARIFF_ENV))
-        tariff = read_tariff(Path(tariff_path))
-        store = Path(ours.store) if ours.store is not None else _store_path(rest)
-        if ours.store is not None and rest:
-            raise _Usage(
-                _("--store names the store; unexpected {arguments}").format(
-                    arguments=" ".join(rest)
-                )
-            )
-        bill = _bill(tariff, store, ours.period)
-    except _Usage as exc:
+        doc = _from_exporter(ours, rest) if ours.url is not None else _from_store(ours, rest)
+    except Usage as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         print(_("{prog}: see --help").format(prog=PROG), file=sys.stderr)
         return 2
-    except TariffError as exc:
+    except (TariffError, ConfigError) as exc:
         for line in exc.problems:
             print(f"{PROG}: {line}", file=sys.stderr)
         return 2
-    except ConfigError as exc:
-        for line in exc.problems:
-            print(f"{PROG}: {line}", file=sys.stderr)
-        return 2
-    except _Failure as exc:
+    except Failure as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     if ours.json:
-        print(json.dumps(bill_document(tariff, bill), ensure_ascii=False, indent=2))
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
-        sys.stdout.write(statement(tariff, bill))
+        sys.stdout.write(statement(doc))
     return 0
 
 
-def read_tariff(path: Path) -> Tariff:
-    """The tariff in ``path``; :class:`TariffError` names the file in every problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise TariffError(
-            [_("{path}: cannot read the file: {reason}").format(path=path, reason=reason)]
-        ) from None
-    try:
-        return load_tariff(text)
-    except TariffError as exc:
-        raise TariffError([f"{path}: {line}" for line in exc.problems]) from None
+def _no_more(rest: list[str], message: str) -> None:
+    if rest:
+        raise Usage(message.format(arguments=" ".join(rest)))
+
+
+def _from_exporter(ours: argparse.Namespace, rest: list[str]) -> dict[str, Any]:
+    """The running exporter's bill (its tariff and meter clock)."""
+    _no_more(rest, _("--url reads from the exporter; unexpected {arguments}"))
+    if ours.tariff is not None or ours.store is not None:
+        raise Usage(_("--url asks the exporter, which has its own tariff and store"))
+    answer: dict[str, Any] = json.loads(fetch(ours, "/api/bill", {"period": ours.period}))
+    return answer
+
+
+def _from_store(ours: argparse.Namespace, rest: list[str]) -> dict[str, Any]:
+    if ours.cacert or ours.user or ours.password_file:
+        raise Usage(_("--cacert, --user and --password-file go with --url"))
+    tariff_path = ours.tariff or os.environ.get(TARIFF_ENV)
+    if not tariff_path:
+        raise Usage(_("no tariff: give --tariff FILE or set {env}").format(env=TARIFF_ENV))
+    tariff = read_tariff(Path(tariff_path))
+    if ours.store is not None:
+        _no_more(rest, _("--store names the store; unexpected {arguments}"))
+        store = Path(ours.store)
+    else:
+        store = _store_path(rest)
+    return bill_document(tariff, _bill(tariff, store, ours.period))
 
 
 def describe(tariff: Tariff) -> str:
@@ -183,15 +169,13 @@ def describe(tariff: Tariff) -> str:
 
 
 def _store_path(rest: list[str]) -> Path:
-    # until the exporter's option table knows the tariff file, its variable is ours alone
-    environ = {k: v for k, v in os.environ.items() if k != TARIFF_ENV}
     try:
-        cfg = load_config(rest, environ, simulator=simulator, require_credentials=False)
+        cfg = load_config(rest, os.environ, simulator=simulator, require_credentials=False)
     except (HelpRequested, VersionRequested):
-        raise _Usage(_("see --help for this command's options")) from None
+        raise Usage(_("see --help for this command's options")) from None
     path = history_file(cfg)
     if path is None or not path.is_file():
-        raise _Failure(
+        raise Failure(
             _(
                 "no history store at {path} (the exporter keeps it beside its state file,"
                 " -state-file); name one with --store FILE"
@@ -201,101 +185,96 @@ def _store_path(rest: list[str]) -> Path:
 
 
 def _bill(tariff: Tariff, store: Path, which: PeriodChoice) -> Bill:
-    rows = read_store(store)
+    rows = read_store(store, 0, 2**62)  # at most the store's 100 days
     if not rows:
-        raise _Failure(_("the history store {path} has no half-hours yet").format(path=store))
+        raise Failure(_("the history store {path} has no half-hours yet").format(path=store))
     now = unix_to_meter_time(max(r.end_unix for r in rows))
     return compute_bill(tariff, rows, now, which)
 
 
-def read_store(path: Path) -> list[HalfHour]:
-    """Every stored half-hour (at most the store's 100 days), opened read-only."""
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            rows = db.execute(
-                "SELECT end_unix, forward_raw, reverse_raw, forward_joules, reverse_joules"
-                " FROM half_hours ORDER BY end_unix"
-            ).fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        raise _Failure(
-            _("cannot read the history store {path}: {error}").format(path=path, error=exc)
-        ) from None
-    return [
-        HalfHour(
-            e, fr, rr, None if fj is None else Decimal(fj), None if rj is None else Decimal(rj)
-        )
-        for e, fr, rr, fj, rj in rows
-    ]
-
-
 # -- the statement -------------------------------------------------------------------------
-def statement(tariff: Tariff, bill: Bill) -> str:
-    """The bill as a Japanese 検針票 lays it out: period, kWh, each component, total."""
-    c = bill.charges
-    start, end = bill.period.start.date(), bill.period.end.date()
+def statement(doc: Mapping[str, Any]) -> str:
+    """The bill (:func:`~trio_smartmeter.core.bill.bill_document`'s, from the store or from
+    a running exporter) as a Japanese 検針票 lays it out: period, kWh, each component, total."""
+    period = doc["period"]
+    start = _dt.date.fromisoformat(period["start"][:10])
+    end = _dt.date.fromisoformat(period["end"][:10])
+    yen = doc["yen"]
+    counted = _dt.datetime.fromisoformat(doc["counted_until"])
     lines = [
         "電気ご使用量のお知らせ (検針票)"
-        + ("  [今月分: 途中 so far]" if bill.which == "current" else ""),
-        _row("ご契約 plan", tariff.name or "-"),
+        + ("  [今月分: 途中 so far]" if period["which"] == "current" else ""),
+        _row("ご契約 plan", doc["tariff"] or "-"),
         _row(
             "ご使用期間 period",
             f"{_date(start)} 〜 {_date(end - _dt.timedelta(days=1))} ({(end - start).days}日間)",
         ),
-        _row("集計 counted until", f"{bill.counted_until:%Y-%m-%d %H:%M} JST"),
-        _row("ご使用量 bought", f"{_kwh(c.bought_kwh)} kWh"),
-        *_energy_lines(tariff, c),
-        _row("基本料金 basic", _yen(c.basic)),
-        _row("電力量料金 energy", _yen(c.energy)),
-        *(_surcharge_line(c, i) for i in range(len(c.surcharges))),
+        _row("集計 counted until", f"{counted:%Y-%m-%d %H:%M} JST"),
+        _row("ご使用量 bought", f"{_kwh(doc['energy_bought_kwh'])} kWh"),
+        *_energy_lines(doc),
+        _row("基本料金 basic", _yen(yen["basic"])),
+        _row("電力量料金 energy", _yen(yen["energy"])),
+        *(_surcharge_line(doc, name) for name in SURCHARGES),
         "-" * 60,
-        _row("ご請求金額 total", f"{c.total:,} 円"),
+        _row("ご請求金額 total", f"{yen['total']:,} 円"),
     ]
-    if c.sold is not None and c.sold_kwh is not None and tariff.sell_price is not None:
+    if yen["sold"] is not None and doc.get("sell_price") is not None:
         lines.append(
             _row(
                 "売電 sold (paid separately)",
-                f"{_kwh(c.sold_kwh)} kWh × {tariff.sell_price} 円 = {_yen(c.sold)}",
+                f"{_kwh(doc['energy_sold_kwh'])} kWh × {_price(doc['sell_price'])} 円"
+                f" = {_yen(yen['sold'])}",
             )
         )
-    lines.append(_row("欠測 missing half-hours", f"{bill.missing_half_hours} コマ (30分)"))
-    if bill.missing_sold_half_hours:
-        lines.append(_row("欠測 (売電) missing, sold", f"{bill.missing_sold_half_hours} コマ"))
-    if bill.projection is not None and bill.which == "current":
-        lines.extend(_projection_lines(bill.projection))
+    lines.append(_row("欠測 missing half-hours", f"{doc['missing_half_hours']} コマ (30分)"))
+    if doc["missing_sold_half_hours"]:
+        lines.append(_row("欠測 (売電) missing, sold", f"{doc['missing_sold_half_hours']} コマ"))
+    if doc["projection"] is not None and period["which"] == "current":
+        lines.extend(_projection_lines(doc["projection"]))
     return "\n".join(lines) + "\n"
 
 
-def _energy_lines(tariff: Tariff, c: Charges) -> list[str]:
+def _energy_lines(doc: Mapping[str, Any]) -> list[str]:
     """One line per band (its name) and tier (第N段階, where it has several)."""
-    tier_counts = {band.name: len(band.tiers) for band in tariff.bands}
+    if "tiers" in doc:
+        groups = [("", doc["tiers"])]
+    else:
+        groups = [(band["name"], band["tiers"]) for band in doc["bands"]]
     out = []
-    for line in c.lines:
-        label = "" if tariff.tiered else line.band
-        if tier_counts[line.band] > 1:
-            label = f"{label} 第{line.tier}段階".strip()
-        out.append(_row(f"  {label}", f"{_kwh(line.kwh)} kWh × {line.price} 円 = {_yen(line.yen)}"))
+    for name, tiers in groups:
+        for tier in tiers:
+            label = f"{name} 第{tier['tier']}段階".strip() if len(tiers) > 1 else name
+            out.append(
+                _row(
+                    f"  {label}",
+                    f"{_kwh(tier['kwh'])} kWh × {_price(tier['price'])} 円 = {_yen(tier['yen'])}",
+                )
+            )
     return out
 
 
-def _surcharge_line(c: Charges, index: int) -> str:
-    s = c.surcharges[index]
-    label = _SURCHARGE_LABELS.get(s.name, s.name)
-    if s.price is None:
+def _surcharge_line(doc: Mapping[str, Any], name: str) -> str:
+    label = _SURCHARGE_LABELS.get(name, name)
+    price = doc["surcharges"][name]["price"]
+    if price is None:
         return _row(label, "0 円 (no value in force for this period)")
-    return _row(label, f"{_kwh(c.bought_kwh)} kWh × {s.price} 円 = {_yen(s.yen)}")
+    return _row(
+        label,
+        f"{_kwh(doc['energy_bought_kwh'])} kWh × {_price(price)} 円 = {_yen(doc['yen'][name])}",
+    )
 
 
-def _projection_lines(p: Charges) -> list[str]:
+def _projection_lines(p: Mapping[str, Any]) -> list[str]:
+    kwh = _exact(p["energy_bought_kwh"]).quantize(Decimal("0.1"))
     return [
-        _row(
-            "見込み projection",
-            f"{_kwh(p.bought_kwh.quantize(Decimal('0.1')))} kWh, 約 {p.total:,} 円",
-        ),
-        *textwrap.wrap(f"({PROJECTION_METHOD})", 88, initial_indent="  ", subsequent_indent="   "),
+        _row("見込み projection", f"{_kwh(kwh)} kWh, 約 {p['yen']['total']:,} 円"),
+        *textwrap.wrap(f"({p['method']})", 88, initial_indent="  ", subsequent_indent="   "),
     ]
+
+
+def _exact(value: float | Decimal) -> Decimal:
+    """A JSON number as the decimal it was written as (``repr``: the shortest that reads back)."""
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
 
 
 def _row(label: str, value: str) -> str:
@@ -307,13 +286,18 @@ def _date(day: _dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def _kwh(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+def _kwh(value: float | Decimal) -> str:
+    text = format(_exact(value).normalize(), "f")
     return text if "." in text else f"{text}.0"
 
 
-def _yen(value: Decimal) -> str:
+def _yen(value: float | Decimal) -> str:
+    return f"{_price(value)} 円"
+
+
+def _price(value: float | Decimal) -> str:
     """Exact: two decimal places at least, more only where the value has them."""
-    exponent = value.normalize().as_tuple().exponent
+    exact = _exact(value)
+    exponent = exact.normalize().as_tuple().exponent
     places = max(2, -exponent) if isinstance(exponent, int) else 2
-    return f"{value:,.{places}f} 円"
+    return f"{exact:,.{places}f}"

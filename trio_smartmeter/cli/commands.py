@@ -106,6 +106,13 @@ def _history_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", metavar="T", help=_("RFC 3339 or Unix time (default: until - 1 day)"))
     p.add_argument("--until", metavar="T", help=_("RFC 3339 or Unix time (default: now)"))
     p.add_argument("--format", choices=HISTORY_FORMATS, default="json")
+    add_url_arguments(p)
+    _add_help(p)
+
+
+def add_url_arguments(p: argparse.ArgumentParser) -> None:
+    """``--url`` and what reaching a running exporter takes, as curl spells it (``history``
+    and ``bill``: :func:`trio_smartmeter.cli.history.fetch`)."""
     p.add_argument("--url", metavar="URL", help=_("a running exporter, http(s)://HOST:9102"))
     p.add_argument(
         "--cacert",
@@ -118,7 +125,6 @@ def _history_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=_("with --user: read the password from FILE (its first line)"),
     )
-    _add_help(p)
 
 
 #: The subcommands' own flags (without dashes), for :func:`go_style`.

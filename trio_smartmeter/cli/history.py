@@ -67,8 +67,8 @@ CSV_COLUMNS = (
 URL_TIMEOUT = 30.0
 
 
-class _Failure(Exception):
-    """The history could not be had (exit status 1)."""
+class Failure(Exception):
+    """The exporter's answer or the store could not be had (exit status 1)."""
 
 
 def history_main(ours: argparse.Namespace, rest: list[str]) -> int:
@@ -96,7 +96,7 @@ def history_main(ours: argparse.Namespace, rest: list[str]) -> int:
         for line in exc.problems:
             print(f"{PROG}: {line}", file=sys.stderr)
         return 2
-    except _Failure as exc:
+    except Failure as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(_csv(body) if ours.format == "csv" else body)
@@ -106,15 +106,21 @@ def history_main(ours: argparse.Namespace, rest: list[str]) -> int:
 # -- from a running exporter ---------------------------------------------------------------
 def _from_exporter(ours: argparse.Namespace, since: float, until: float) -> str:
     """The exporter's answer as text (JSON for csv too: converted here)."""
+    fmt = "json" if ours.format == "csv" else ours.format
+    return fetch(ours, "/api/history", {"since": repr(since), "until": repr(until), "format": fmt})
+
+
+def fetch(ours: argparse.Namespace, endpoint: str, query: dict[str, str]) -> str:
+    """GET ``endpoint`` of the exporter at ``ours.url`` (with ``--cacert``, ``--user``,
+    ``--password-file``: :func:`trio_smartmeter.cli.commands.add_url_arguments`), as text;
+    :class:`Failure` says what it answered or why it could not be reached."""
     url: str = ours.url
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Usage(_("--url: expected http(s)://HOST:PORT, got {url}").format(url=repr(url)))
     netloc = parts.netloc.rpartition("@")[2]  # credentials go to the auth handler
-    fmt = "json" if ours.format == "csv" else ours.format
-    query = urllib.parse.urlencode({"since": repr(since), "until": repr(until), "format": fmt})
     target = urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path.rstrip("/") + "/api/history", query, "")
+        (parts.scheme, netloc, parts.path.rstrip("/") + endpoint, urllib.parse.urlencode(query), "")
     )
     shown = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     opener = _opener(ours, parts, target)
@@ -125,13 +131,13 @@ def _from_exporter(ours: argparse.Namespace, since: float, until: float) -> str:
         with exc:
             reason = exc.read().decode("utf-8", "replace").strip() or exc.reason
         hint = _(" (check --user and its password)") if exc.code == 401 else ""
-        raise _Failure(
+        raise Failure(
             _("{url} answered {code}: {reason}").format(url=shown, code=exc.code, reason=reason)
             + hint
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         why = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        raise _Failure(_("cannot reach {url}: {reason}").format(url=shown, reason=why)) from None
+        raise Failure(_("cannot reach {url}: {reason}").format(url=shown, reason=why)) from None
 
 
 def _opener(
@@ -200,7 +206,7 @@ def _store_path(rest: list[str]) -> Path:
         raise Usage(_("see --help for this command's options")) from None
     path = history_file(cfg)
     if path is None or not path.is_file():
-        raise _Failure(
+        raise Failure(
             _(
                 "no history store at {path} (the exporter keeps it beside its state file,"
                 " -state-file); ask a running exporter instead: {command}"
@@ -221,7 +227,7 @@ def read_store(path: Path, since: float, until: float) -> list[HalfHour]:
     try:
         return HistoryStore.read_between(path, since, until)
     except sqlite3.Error as exc:
-        raise _Failure(
+        raise Failure(
             _(
                 "cannot read the history store {path}: {error}; ask a running exporter instead:"
                 " {command}"

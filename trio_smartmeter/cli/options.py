@@ -403,6 +403,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
         _file_path,
     ),
     Option(
+        "tariff_file",
+        N_("none (no bill)"),
+        N_("the electricity bill in yen: a tariff file (YAML, see bill --check)"),
+        _file_path,
+    ),
+    Option(
         "web_max_requests",
         str(DEFAULT_WEB_MAX_REQUESTS),
         N_("HTTP requests answered at once, 503 beyond; 0 = no limit (as --web.max-requests)"),
@@ -676,6 +682,18 @@ def _web_config_problems(given: _Given, path: Path) -> list[str]:
     return []
 
 
+def _tariff_problems(given: _Given, path: Path) -> list[str]:
+    """The tariff file's problems (issue 21), each naming its key."""
+    from trio_smartmeter.core.tariff import TariffError
+    from trio_smartmeter.service.tariff_file import read_tariff
+
+    try:
+        read_tariff(path)
+    except TariffError as exc:
+        return [f"{_where(_BY_NAME['tariff_file'], given)} {p}" for p in exc.problems]
+    return []
+
+
 def _mqtt_problems(given: dict[str, _Given], values: dict[str, Any], home: str) -> list[str]:
     """The password file read into the broker URL; options that need the URL without it."""
     problems: list[str] = []
@@ -783,6 +801,10 @@ def load_config(
         path = _expand_home(values["web_config_file"], environ.get("HOME", ""))
         values["web_config_file"] = path
         problems += _web_config_problems(given["web_config_file"], path)
+    if "tariff_file" in values:
+        path = _expand_home(values["tariff_file"], environ.get("HOME", ""))
+        values["tariff_file"] = path
+        problems += _tariff_problems(given["tariff_file"], path)
     problems += _mqtt_problems(given, values, environ.get("HOME", ""))
     problems += _listen_overlaps(given, values)
 

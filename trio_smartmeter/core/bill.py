@@ -36,6 +36,7 @@ from trio_smartmeter.core.tariff import DAY_KINDS, SURCHARGES, Band, DayKind, Ta
 __all__ = [
     "PROJECTION_METHOD",
     "Bill",
+    "Bills",
     "Charges",
     "EnergyLine",
     "Period",
@@ -45,7 +46,9 @@ __all__ = [
     "backfill_oldest_slot",
     "bill_document",
     "billing_period",
+    "bills_window",
     "compute_bill",
+    "compute_bills",
     "day_kind",
     "period_for",
     "price_now",
@@ -164,6 +167,36 @@ class PriceNow:
     @property
     def total(self) -> Decimal:
         return self.energy + self.surcharges
+
+
+@attrs.frozen
+class Bills:
+    """Both periods' bills and the price now, as of the meter time ``as_of``: what the
+    service's bill keeper last computed from the store, read by the web and MQTT."""
+
+    tariff: Tariff
+    as_of: _dt.datetime
+    current: Bill
+    previous: Bill
+    price: PriceNow
+
+
+def compute_bills(tariff: Tariff, half_hours: Iterable[HalfHour], now: _dt.datetime) -> Bills:
+    """:class:`Bills` from the stored half-hours (any superset of :func:`bills_window`'s)."""
+    rows = list(half_hours)
+    current = compute_bill(tariff, rows, now, "current")
+    return Bills(
+        tariff,
+        now,
+        current,
+        compute_bill(tariff, rows, now, "previous"),
+        price_now(tariff, current, now),
+    )
+
+
+def bills_window(tariff: Tariff, now: _dt.datetime) -> tuple[int, int]:
+    """``(since, until)``: the stored slot ends (Unix, inclusive) both bills need."""
+    return store_window(tariff, now, "previous")[0], store_window(tariff, now, "current")[1]
 
 
 # -- periods and days ----------------------------------------------------------------------
@@ -390,6 +423,7 @@ def bill_document(tariff: Tariff, bill: Bill) -> dict[str, Any]:
             "end": _rfc3339(bill.period.end),
         },
         "counted_until": _rfc3339(bill.counted_until),
+        "sell_price": _number(tariff.sell_price),
         "counted_half_hours": bill.known_half_hours,
         "missing_half_hours": bill.missing_half_hours,
         "missing_sold_half_hours": bill.missing_sold_half_hours,

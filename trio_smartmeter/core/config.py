@@ -137,6 +137,8 @@ class Config:
     demo: bool = False
     #: exporter-toolkit's web configuration file (TLS, basic auth), read by the CLI.
     web_config_file: Path | None = None
+    #: The electricity bill's tariff (issue 21): no bill while None.
+    tariff_file: Path | None = None
     #: MQTT for Home Assistant (issue 23): off while None; the password file is merged in.
     mqtt_url: MqttBroker | None = None
     mqtt_ca_file: Path | None = None

@@ -89,6 +89,7 @@ def missing_slots(
     *,
     oldest_known_end: int | None,
     unavailable: Set[int] = frozenset(),
+    reach_back_to: _dt.datetime | None = None,
 ) -> list[Slot]:
     """The slots up to ``newest_boundary`` (meter time) that are not complete, newest first.
 
@@ -98,12 +99,17 @@ def missing_slots(
 
     The window covers at least the last :data:`FIRST_FILL` and reaches back to the
     oldest stored slot, never past what the meter keeps; ``unavailable`` are slots the
-    meter answered "not collected" for.
+    meter answered "not collected" for. ``reach_back_to`` (meter time) widens the window
+    to the slot starting then: with a tariff, the start of the previous billing period
+    (:func:`trio_smartmeter.core.bill.backfill_oldest_slot`), so both bills become complete;
+    newest first still, so the current period is complete first.
     """
     newest = Slot.ending_at(newest_boundary)
     start = newest_boundary - FIRST_FILL
     if oldest_known_end is not None:
         start = min(start, _from_unix(oldest_known_end, newest))
+    if reach_back_to is not None:
+        start = min(start, reach_back_to)
     start = max(start, newest_boundary - LOOKBACK_LIMIT)
     out = []
     slot = newest

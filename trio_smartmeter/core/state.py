@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import enum
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
@@ -28,6 +28,9 @@ from trio_smartmeter.core.model import (
     Reading,
     SessionState,
 )
+
+if TYPE_CHECKING:  # the bill's module (and its holiday table) loads only with a tariff
+    from trio_smartmeter.core.bill import Bills
 
 
 class ErrorType(enum.StrEnum):
@@ -97,6 +100,9 @@ class ExporterState:
     history_slots: int | None = None
     history_missing: int | None = None
     scaling: MeterScaling | None = None
+    #: The bills from the store (issue 21): None without a tariff or a meter clock yet;
+    #: replaced whole by the service's bill keeper after each store change.
+    bills: Bills | None = None
     meter_info: MeterInfo | None = None
     module_info: ModuleInfo | None = None
     rssi_dbm: float | None = None

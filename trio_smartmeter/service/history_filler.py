@@ -84,6 +84,9 @@ class HistoryFiller:
         self._planned_for: _dt.datetime | None = None
         self._retry = StepRetry()
         self._live: list[HalfHour] = []
+        #: Meter time -> the oldest slot start the bills need (issue 21; set by the
+        #: composition root when a tariff is configured): the backfill reaches back to it.
+        self.reach_back: Callable[[_dt.datetime], _dt.datetime] | None = None
 
     @property
     def frame_deadline(self) -> float:
@@ -160,7 +163,11 @@ class HistoryFiller:
         reverse |= self._no_reverse
         complete = forward & reverse if scaling.has_reverse else forward
         missing = missing_slots(
-            boundary, complete, oldest_known_end=oldest, unavailable=self._unavailable
+            boundary,
+            complete,
+            oldest_known_end=oldest,
+            unavailable=self._unavailable,
+            reach_back_to=None if self.reach_back is None else self.reach_back(boundary),
         )
         capabilities = Capabilities(history2=scaling.history2, reverse=scaling.has_reverse)
         steps = plan(

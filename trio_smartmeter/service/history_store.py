@@ -94,6 +94,9 @@ class HistoryStore:
         self._failures = 0  # failed writes since the last one that succeeded
         self._retry_at = 0.0
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
+        #: Called after each :meth:`put` (from the putting thread; each must return at
+        #: once): the bill keeper recomputes from the store when it changes.
+        self.changed: list[Callable[[], None]] = []
 
     @property
     def holding(self) -> int:
@@ -139,6 +142,8 @@ class HistoryStore:
                 oldest_kept = max(self._held) - RETENTION_SECONDS
                 self._held = {e: r for e, r in self._held.items() if e >= oldest_kept}
             self.retry()
+        for notify in self.changed:
+            notify()
         return len(new)
 
     def retry_in(self) -> float:

@@ -22,6 +22,7 @@ import math
 import random
 import ssl
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -101,6 +102,8 @@ def sample_of(state: ExporterState, reading: Reading, now: float) -> MeterSample
         fixed_sold_joules=None if reverse is None else reverse.joules,
         rssi_dbm=state.rssi_dbm,
         session_state=state.session_state,
+        bill_yen=None if state.bills is None else Decimal(state.bills.current.charges.total),
+        price_yen_per_kwh=None if state.bills is None else state.bills.price.total,
     )
 
 
@@ -117,6 +120,7 @@ def identity_of(state: ExporterState, reading: Reading, three_wire: bool) -> Met
         stick_firmware=None if module is None else module.firmware,
         has_reverse=has_reverse,
         three_wire=three_wire,
+        bill=state.bills is not None,  # the bill keeper's (issue 21): with a tariff
     )
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import attrs
 import prometheus_client
@@ -47,6 +47,9 @@ from prometheus_client.registry import Collector
 from trio_smartmeter._version import __version__
 from trio_smartmeter.core.model import FixedTimeEnergy, MinuteEnergy, Reading, SessionState
 from trio_smartmeter.core.state import ERROR_TYPES, Counter, ExporterState
+
+if TYPE_CHECKING:
+    from trio_smartmeter.core.bill import Charges
 
 __all__ = ["METRICS", "MODULE_EVENTS", "SmartmeterCollector", "build_registry", "render"]
 
@@ -192,6 +195,52 @@ def _module(scrape: Scrape) -> Mapping[str, str] | None:
     }
 
 
+#: ``smartmeter_bill_yen{component}``: the unrounded components that add up to the bill.
+BILL_COMPONENTS: Final = ("basic", "energy", "fuel_cost_adjustment", "renewable_energy")
+_BILL = "from the history store and the tariff file, recomputed when the store changes"
+
+
+def _bills(get: Callable[[Charges], Decimal | int | None]) -> Callable[[Scrape], Samples]:
+    """``{period}`` samples of both bills (none without a tariff or a meter clock yet)."""
+
+    def samples(scrape: Scrape) -> Samples:
+        bills = scrape.state.bills
+        if bills is None:
+            return {}
+        pairs = (("current", bills.current.charges), ("previous", bills.previous.charges))
+        return {(which,): float(v) for which, c in pairs if (v := get(c)) is not None}
+
+    return samples
+
+
+def _bill_components(scrape: Scrape) -> Samples:
+    bills = scrape.state.bills
+    if bills is None:
+        return {}
+    return {
+        (which, component): float(getattr(bill.charges, component)) + 0.0  # not -0.0
+        for which, bill in (("current", bills.current), ("previous", bills.previous))
+        for component in BILL_COMPONENTS
+    }
+
+
+def _missing_half_hours(scrape: Scrape) -> Samples:
+    bills = scrape.state.bills
+    if bills is None:
+        return {}
+    return {
+        ("current",): bills.current.missing_half_hours,
+        ("previous",): bills.previous.missing_half_hours,
+    }
+
+
+def _projected(scrape: Scrape) -> Decimal | int | None:
+    bills = scrape.state.bills
+    if bills is None or bills.current.projection is None:
+        return None
+    return bills.current.projection.total
+
+
 _CACHED = "values are cached between polls, see smartmeter_last_scrape_timestamp_seconds"
 _BUILD: Final = {"version": __version__, "python_version": platform.python_version()}
 
@@ -295,6 +344,54 @@ METRICS: Final[tuple[Desc | HistogramDesc | InfoDesc, ...]] = (
         "Half-hours known to be missing from the history store and still to be read "
         "from the meter (one frame between polls).",
         _value(lambda s: s.state.history_missing),
+    ),
+    Desc(
+        "smartmeter_bill_yen",
+        "gauge",
+        "The billing period's charges in yen by component, unrounded (current: the "
+        "half-hours so far and the whole basic charge); the amount due is "
+        f"smartmeter_bill_due_yen; {_BILL}.",
+        _bill_components,
+        labels=("period", "component"),
+    ),
+    Desc(
+        "smartmeter_bill_due_yen",
+        "gauge",
+        "The billing period's bill in whole yen, rounded as retailers do: "
+        "floor(basic + energy + fuel_cost_adjustment) + floor(renewable_energy); "
+        f"sold energy is not subtracted; {_BILL}.",
+        _bills(lambda c: c.total),
+        labels=("period",),
+    ),
+    Desc(
+        "smartmeter_bill_sold_yen",
+        "gauge",
+        "Sold (reverse) energy of the billing period times the tariff's sell price, in "
+        f"yen, paid separately; absent when the tariff buys nothing back; {_BILL}.",
+        _bills(lambda c: c.sold),
+        labels=("period",),
+    ),
+    Desc(
+        "smartmeter_bill_missing_slots",
+        "gauge",
+        "Half-hour slots of the billing period whose bought energy is unknown (not in "
+        "the history store yet): not counted in the bill, never as zero.",
+        _missing_half_hours,
+        labels=("period",),
+    ),
+    Desc(
+        "smartmeter_bill_projected_yen",
+        "gauge",
+        "The current billing period's bill projected to its end in whole yen (each "
+        "band's average known half-hour over the whole period, priced as the bill is).",
+        _value(_projected),
+    ),
+    Desc(
+        "smartmeter_price_yen_per_kwh",
+        "gauge",
+        "Yen per kWh bought now: the band or tier price of the meter's current "
+        "half-hour plus the surcharges of the current billing period (from the tariff file).",
+        _value(lambda s: None if s.state.bills is None else s.state.bills.price.total),
     ),
     Desc(
         "smartmeter_last_scrape_timestamp_seconds",

@@ -9,6 +9,7 @@ Routes (GET and HEAD; anything else on them is 405 with ``Allow``; other paths 4
 ``/``            self-contained status page (:mod:`trio_smartmeter.web.page`)
 ``/api/status``  the same facts as JSON (:mod:`trio_smartmeter.web.status`)
 ``/api/history`` the stored half-hours, JSON or OpenMetrics (:mod:`trio_smartmeter.web.history`)
+``/api/bill``    the bill of ``period=current|previous`` as JSON (issue 21; 404 without a tariff)
 
 A new route is one row of :data:`ROUTES` and one ``async def handler(app, request) ->
 Response``. What goes around every route is :meth:`ExporterApp.__call__`: the header
@@ -27,6 +28,7 @@ Nothing here touches the serial port or polls the meter: everything is read from
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import time
 import urllib.parse
@@ -125,6 +127,8 @@ class ExporterApp:
     readings the page charts (by default one that follows ``state`` from now on).
     ``history_wait``: how long the page waits for the store's bars (the root's
     ``Timing.history_read``; a store slow to answer gives a page without them).
+    ``billing``: a tariff is configured (``/api/bill`` answers; the bills themselves are
+    ``state.bills``, kept by the service).
     """
 
     def __init__(
@@ -142,6 +146,7 @@ class ExporterApp:
         max_requests: int = DEFAULT_WEB_MAX_REQUESTS,
         power_log: PowerLog | None = None,
         device: str | None = None,
+        billing: bool = False,
     ) -> None:
         self.state = state
         self.power_log = power_log if power_log is not None else PowerLog.following(state)
@@ -154,6 +159,7 @@ class ExporterApp:
         self.history_wait = history_wait
         self.max_requests = max_requests
         self.device = device
+        self.billing = billing  # a tariff is configured: ``state.bills`` will come
         self.in_flight = 0
         self._added: Headers = tuple(
             (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
@@ -306,6 +312,26 @@ async def api_history(app: ExporterApp, request: Request) -> Response:
     return Response(200, history_view.as_json(rows, since, until), JSON)
 
 
+async def api_bill(app: ExporterApp, request: Request) -> Response:
+    if not app.billing:
+        return text(404, "no bill: no tariff file configured (SMARTMETER_TARIFF_FILE)")
+    which = request.query().get("period", ["current"])[-1]
+    if which not in ("current", "previous"):
+        return text(400, "period: expected current or previous")
+    bills = app.state.bills
+    if bills is None:
+        return Response(
+            503,
+            b"no bill yet: waiting for the meter's clock (its first fixed-time value)\n",
+            headers=_RETRY,
+        )
+    from trio_smartmeter.core.bill import bill_document  # loaded with a tariff only
+
+    bill = bills.current if which == "current" else bills.previous
+    body = json.dumps(bill_document(bills.tariff, bill), ensure_ascii=False).encode()
+    return Response(200, body, JSON)
+
+
 #: Path -> handler. Every route answers GET and HEAD.
 ROUTES: Final[dict[str, Handler]] = {
     "/metrics": metrics,
@@ -314,4 +340,5 @@ ROUTES: Final[dict[str, Handler]] = {
     "/": index,
     "/api/status": api_status,
     "/api/history": api_history,
+    "/api/bill": api_bill,
 }
