@@ -3,9 +3,13 @@ a store file written by the exporter's own ``HistoryStore``, as a 検針票 and 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import http.server
 import json
 import os
+import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +17,7 @@ import pytest
 
 from trio_smartmeter.cli import entry
 from trio_smartmeter.cli.deploy_files import _files
+from trio_smartmeter.core.bill import bill_document
 from trio_smartmeter.core.jst import meter_time_to_unix
 from trio_smartmeter.core.model import HalfHour
 from trio_smartmeter.core.tariff import load_tariff
@@ -232,3 +237,67 @@ def test_a_surcharge_without_a_value_says_so(
     assert "0 円 (no value in force for this period)" in out
     assert "途中" not in out
     assert "見込み" not in out  # a closed period has no projection shown
+
+
+@pytest.fixture
+def exporter(clean_env: Path) -> Iterator[tuple[str, list[str]]]:
+    """A stand-in exporter on loopback: /api/bill answers the example bill's document
+    (with basic auth user ``u``, password ``p``); it records the paths asked for."""
+    from tests.web.test_metrics import example_bills
+
+    bills = example_bills()
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            if self.headers.get("authorization") != "Basic " + base64.b64encode(b"u:p").decode():
+                self.send_response(401)
+                self.end_headers()
+                return
+            which = "previous" if "period=previous" in self.path else "current"
+            bill = bills.current if which == "current" else bills.previous
+            body = json.dumps(bill_document(bills.tariff, bill)).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_url_asks_a_running_exporter_with_historys_client(
+    capsys: pytest.CaptureFixture[str],
+    exporter: tuple[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, asked = exporter
+    monkeypatch.setenv("SMARTMETER_WEB_PASSWORD", "p")
+    status, out, err = run(capsys, "--url", url, "--user", "u")
+    assert (status, err) == (0, "")
+    assert asked == ["/api/bill?period=current"]
+    assert "2026年12月15日 〜 2027年1月14日 (31日間)" in out
+    assert "2.0 kWh × 29.80 円 = 59.60 円" in out
+    assert next(ln for ln in out.splitlines() if ln.startswith("ご請求金額")).endswith("1,309 円")
+    assert "1.0 kWh × 16.00 円 = 16.00 円" in out  # sold, with the exporter's sell price
+    status, out, _ = run(capsys, "--url", url, "--user", "u", "--period", "previous", "--json")
+    assert status == 0
+    assert json.loads(out)["missing_half_hours"] == 30 * 48
+    monkeypatch.delenv("SMARTMETER_WEB_PASSWORD")
+    status, _, err = run(capsys, "--url", url, "--user", "u:wrong")
+    assert status == 1
+    assert "answered 401" in err and "check --user" in err
+    status, _, err = run(capsys, "--url", url, "--tariff", "x.yaml")
+    assert status == 2
+    assert "own tariff" in err

@@ -518,3 +518,29 @@ def test_the_history_clients_password_variable_is_not_an_unknown_one() -> None:
     must not refuse it as a typo (nor take it as an option)."""
     cfg = load_config([], {**ENV, "SMARTMETER_WEB_PASSWORD": "hunter2"})
     assert "hunter2" not in repr(cfg)
+
+
+def test_a_tariff_file_is_checked_at_start_one_problem_a_line_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("billing_day: 15\nbasic: {monthly: 0}\nenergy: {tiers: [{price: 10}]}\n")
+    cfg = load_config(["-tariff-file", str(good)], SIM_DEFAULTS_ENV)
+    assert cfg.tariff_file == good
+    assert load_config([], SIM_DEFAULTS_ENV).tariff_file is None  # nothing of the bill
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("billing_day: 31\nbasic: {monthly: 0}\nenergy: {tiers: [{price: x}]}\n")
+    found = problems([], {**SIM_DEFAULTS_ENV, "SMARTMETER_TARIFF_FILE": str(bad)})
+    assert len(found) == 2
+    assert all(p.startswith(f"SMARTMETER_TARIFF_FILE (flag -tariff-file) {bad}: ") for p in found)
+    assert any("billing_day" in p for p in found)
+    assert any("energy.tiers" in p for p in found)
+    (missing,) = problems(["-tariff-file", str(tmp_path / "absent.yaml")], SIM_DEFAULTS_ENV)
+    assert "cannot read the file" in missing
+
+
+SIM_DEFAULTS_ENV = {
+    "SMARTMETER_ID": SIM_DEFAULTS["id"],
+    "SMARTMETER_PASSWORD": SIM_DEFAULTS["password"],
+    "SMARTMETER_DEVICE": "/dev/ttyUSB0",
+}

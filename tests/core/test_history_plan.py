@@ -87,3 +87,13 @@ def test_the_newest_slot_alone_is_one_get_of_ea_or_eb() -> None:
     assert steps == (GetLatest(forward=False, reverse=True),)
     steps = plan([newest], both, NOW.date(), newest=newest)
     assert steps == (GetLatest(forward=True, reverse=True),)
+
+
+def test_with_a_tariff_the_fill_reaches_back_to_the_previous_billing_period() -> None:
+    opened = datetime(2026, 11, 1)  # the previous period's start (billing day 1)
+    missing = missing_slots(
+        NOW, set(), oldest_known_end=None, reach_back_to=Slot.ending_at(opened).start
+    )
+    assert missing[0] == Slot.ending_at(NOW)  # newest first: the current period first
+    assert missing[-1] == Slot.ending_at(opened)  # its register opens the previous period
+    assert len(missing) == (NOW - opened) // timedelta(minutes=30) + 1

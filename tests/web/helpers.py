@@ -81,11 +81,12 @@ async def call(
     async def send(message: Any) -> None:
         sent.append(dict(message))
 
+    path, _, query = path.partition("?")
     scope = {
         "type": "http",
         "method": method,
         "path": path,
-        "query_string": b"",
+        "query_string": query.encode(),
         "headers": headers or [],
     }
     await app(scope, receive, send)

@@ -25,6 +25,7 @@ from trio_smartmeter.core.bill import Bills, backfill_oldest_slot, bills_window,
 from trio_smartmeter.core.jst import unix_to_meter_time
 from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.core.tariff import Tariff
+from trio_smartmeter.service.history_filler import Offload, in_thread
 from trio_smartmeter.service.history_store import HistoryStore
 
 __all__ = ["BillKeeper", "meter_now"]
@@ -47,11 +48,14 @@ class BillKeeper:
         state: ExporterState,
         *,
         monotonic: Callable[[], float] = trio.current_time,
+        offload: Offload = in_thread,
     ) -> None:
+        """``offload``: how the computation runs (a worker thread; inline under a test clock)."""
         self.tariff = tariff
         self.store = store
         self.state = state
         self.monotonic = monotonic
+        self._offload = offload
         self._wake = trio.Event()
         self._wake.set()  # the store may hold bills already
 
@@ -75,7 +79,7 @@ class BillKeeper:
                 now = meter_now(self.state, self.monotonic())
                 if now is None:
                     continue  # the first EA value is stored too: it wakes us
-                self.state.bills = await trio.to_thread.run_sync(self._compute, now)
+                self.state.bills = await self._offload(self._compute, now)
         finally:
             self.store.changed.remove(changed)
 
