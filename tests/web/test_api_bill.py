@@ -44,3 +44,24 @@ async def test_a_bad_period_then_no_bill_yet_then_the_bill() -> None:
     assert doc["yen"]["sold"] == 16.0
     status, _, body = await call(billing, "/api/bill?period=previous")
     assert json.loads(body)["missing_half_hours"] == 30 * 48
+
+
+async def test_the_status_page_shows_this_periods_bill_only_with_one() -> None:
+    state = ExporterState()
+    page = app(state, billing=True)
+    _, _, body = await call(page, "/")
+    assert b"api/bill" not in body  # nothing of the bill without one
+    state.bills = example_bills()
+    _, _, body = await call(page, "/")
+    text = body.decode()
+    assert "<h2>This period&#x27;s bill</h2>" in text
+    assert "15 Dec 2026 \N{EN DASH} 14 Jan 2027" in text
+    assert "1,309 yen, 2.0 kWh bought (until 01:00 JST, meter clock)" in text
+    assert "about 57,593 yen" in text  # the projection (as on /metrics)
+    assert "31.80 yen/kWh (tier 1)" in text
+    assert "16 yen" in text  # sold, paid separately
+    _, _, body = await call(page, "/?lang=ja")
+    text = body.decode()
+    assert "<h2>今期の電気料金</h2>" in text
+    assert "2026年12月15日 \N{EN DASH} 2027年1月14日" in text
+    assert "1,309 円、買電 2.0 kWh" in text

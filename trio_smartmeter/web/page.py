@@ -19,16 +19,20 @@ import gettext
 import html
 import importlib.resources
 import string
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from trio_smartmeter.core.jst import JST
 from trio_smartmeter.i18n import translation
 from trio_smartmeter.web.charts import half_hour_chart, power_chart
 
-__all__ = ["day_label", "status_page"]
+if TYPE_CHECKING:
+    from trio_smartmeter.core.bill import Bills, Charges
+
+__all__ = ["bill_section", "day_label", "status_page"]
 
 _NONE: Final = "\N{EN DASH}"
 _NBSP: Final = "\N{NO-BREAK SPACE}"
+_TO: Final = " \N{EN DASH} "
 _MONTHS: Final = (
     "Jan",
     "Feb",
@@ -206,9 +210,70 @@ def _texts(t: gettext.NullTranslations, status: dict[str, Any], lang: str) -> di
     }
 
 
-def status_page(status: dict[str, Any], *, now_unix: float, language: str = "en") -> bytes:
+def bill_section(t: gettext.NullTranslations, bills: Bills | None, lang: str) -> str:
+    """This period's bill so far, its projection and the price now (issue 21); nothing
+    without a tariff (or before the meter's clock is known). Every value is escaped."""
+    if bills is None:
+        return ""
+    _ = t.gettext
+    bill, charges = bills.current, bills.current.charges
+    last_day = (bill.period.end - datetime.timedelta(days=1)).date().isoformat()
+    period = day_label(bill.period.start.date().isoformat(), lang) + _TO
+    rows = [
+        (_("Billing period"), f"{period}{day_label(last_day, lang)} ({bills.tariff.name})"),
+        (
+            _("So far"),
+            _("{yen} yen, {kwh} kWh bought (until {time} JST, meter clock)").format(
+                yen=f"{charges.total:,}",
+                kwh=f"{charges.bought_kwh:,.1f}",
+                time=f"{bill.counted_until:%H:%M}",
+            ),
+        ),
+        (_("Projection to the period's end"), _projection(t, bill.projection)),
+        (
+            _("Price now"),
+            _("{price} yen/kWh ({band})").format(
+                price=f"{bills.price.total:.2f}",
+                band=_("tier {n}").format(n=bills.price.tier)
+                if bills.tariff.tiered
+                else bills.price.band,
+            ),
+        ),
+        (
+            _("Half-hours missing"),
+            _("{n} (not counted, never as zero)").format(n=bill.missing_half_hours),
+        ),
+    ]
+    if charges.sold is not None:
+        rows.insert(
+            2, (_("Sold (paid separately)"), _("{yen} yen").format(yen=f"{charges.sold:,.0f}"))
+        )
+    cells = "".join(
+        f"<tr><th>{html.escape(th)}</th><td>{html.escape(td)}</td></tr>\n" for th, td in rows
+    )
+    heading = html.escape(_("This period's bill"))
+    link = html.escape(_("bill JSON"))
+    return f'<h2>{heading}</h2>\n<table>\n{cells}</table>\n<p><a href="api/bill">{link}</a></p>'
+
+
+def _projection(t: gettext.NullTranslations, projection: Charges | None) -> str:
+    if projection is None:
+        return _NONE
+    return t.gettext("about {yen} yen, {kwh} kWh (each band's average half-hour so far)").format(
+        yen=f"{projection.total:,}", kwh=f"{projection.bought_kwh:,.0f}"
+    )
+
+
+def status_page(
+    status: dict[str, Any],
+    *,
+    now_unix: float,
+    language: str = "en",
+    bills: Bills | None = None,
+) -> bytes:
     """The HTML page for a :func:`~trio_smartmeter.web.status.status_dict`, in ``language``
-    (one of :data:`~trio_smartmeter.web.language.LANGUAGES`)."""
+    (one of :data:`~trio_smartmeter.web.language.LANGUAGES`); ``bills``
+    (``ExporterState.bills``) adds the bill section."""
     t = translation((language,))
     values = {name: html.escape(value) for name, value in _texts(t, status, language).items()}
     values["lang"] = language
@@ -220,5 +285,5 @@ def status_page(status: dict[str, Any], *, now_unix: float, language: str = "en"
     today = status["today"]
     date = "" if today is None else day_label(today["date"], language)
     values["half_hour_chart"] = half_hour_chart(t, today, date)
-    values["bill"] = ""  # the bill section (core/bill.py) fills this when there is one
+    values["bill"] = bill_section(t, bills, language)
     return _template().substitute(values).encode()

@@ -286,7 +286,7 @@ async def ready(app: ExporterApp, request: Request) -> Response:
 async def index(app: ExporterApp, request: Request) -> Response:
     facts, now_unix = await app.status()
     lang = negotiate(request.header(b"accept-language"), request.query().get("lang", [""])[-1])
-    page = status_page(facts, now_unix=now_unix, language=lang)
+    page = status_page(facts, now_unix=now_unix, language=lang, bills=app.state.bills)
     return Response(200, page, HTML, ((b"content-language", lang.encode()), _VARY_LANGUAGE))
 
 
