@@ -12,13 +12,17 @@ import datetime as dt
 import json
 import math
 from decimal import Decimal
+from pathlib import Path
 
 import trio
 import trio.testing
+from loguru import logger
 
 from tests.support.exposition import key
 from tests.support.rig import WALL_EPOCH, inline, start_rig, wait_until
 from tests.web.helpers import call
+from trio_smartmeter.core.model import FixedTimeEnergy
+from trio_smartmeter.core.state import ExporterState
 from trio_smartmeter.core.tariff import load_tariff
 from trio_smartmeter.service.bill_keeper import BillKeeper
 from trio_smartmeter.service.history_store import HistoryStore
@@ -138,3 +142,42 @@ async def test_api_bill_equals_the_hand_computation_once_the_backfill_completes(
     metrics = rig.metrics()
     assert metrics[key("smartmeter_bill_due_yen", period="current")] == hand_now["total"]
     assert metrics[key("smartmeter_bill_missing_slots", period="previous")] == 0
+
+
+async def test_a_computation_that_fails_keeps_the_last_bill_and_the_service(
+    tmp_path: Path,
+) -> None:
+    """A bill is derived data: a store read that raises is one warning, never a crash."""
+
+    store = HistoryStore(tmp_path / "history.sqlite")
+    state = ExporterState(interval=60.0)
+    state.set_fixed(
+        forward=FixedTimeEnergy(
+            joules=Decimal(0), meter_timestamp_unix=WALL_EPOCH, received_monotonic=0.0
+        )
+    )
+    keeper = BillKeeper(load_tariff(TARIFF), store, state, offload=inline)
+    failures = 0
+
+    def broken(since: dt.datetime, until: dt.datetime) -> list[object]:
+        nonlocal failures
+        failures += 1
+        raise OSError("disk I/O error")
+
+    store.between = broken  # type: ignore[method-assign]
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING")
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(keeper.run)
+            await wait_until(lambda: failures == 1)
+            for callback in list(store.changed):  # two more changes, the same failure
+                callback()
+            await wait_until(lambda: failures >= 2)
+            nursery.cancel_scope.cancel()
+    finally:
+        logger.remove(sink)
+        store.close()
+    assert state.bills is None
+    assert [line for line in lines if "bill could not be computed" in line] != []
+    assert sum("bill could not be computed" in line for line in lines) == 1

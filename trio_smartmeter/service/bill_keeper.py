@@ -58,6 +58,7 @@ class BillKeeper:
         self._offload = offload
         self._wake = trio.Event()
         self._wake.set()  # the store may hold bills already
+        self._failure: str | None = None
 
     def reach_back(self, boundary: _dt.datetime) -> _dt.datetime:
         """The oldest slot start the bills need as of the meter time ``boundary`` (the
@@ -79,9 +80,21 @@ class BillKeeper:
                 now = meter_now(self.state, self.monotonic())
                 if now is None:
                     continue  # the first EA value is stored too: it wakes us
-                self.state.bills = await self._offload(self._compute, now)
+                try:
+                    self.state.bills = await self._offload(self._compute, now)
+                except Exception as exc:  # a bill is derived data: never a reason to stop
+                    self._failed(exc)
+                else:
+                    self._failure = None
         finally:
             self.store.changed.remove(changed)
+
+    def _failed(self, exc: Exception) -> None:
+        """One warning per kind of failure; the last bills stay until a computation works."""
+        kind = f"{type(exc).__name__}: {exc}"
+        if kind != self._failure:
+            logger.warning("the bill could not be computed ({}); keeping the last one", kind)
+        self._failure = kind
 
     def _compute(self, now: _dt.datetime) -> Bills:
         since, until = bills_window(self.tariff, now)
