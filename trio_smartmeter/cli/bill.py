@@ -34,14 +34,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from trio_smartmeter.cli.commands import Usage, add_url_arguments
-from trio_smartmeter.cli.history import Failure, fetch, read_store
-from trio_smartmeter.cli.options import ConfigError, HelpRequested, VersionRequested, load_config
-from trio_smartmeter.cli.simulator import simulator
+from trio_smartmeter.cli.history import Failure, fetch, read_store, store_path
 from trio_smartmeter.core.bill import Bill, PeriodChoice, bill_document, compute_bill
+from trio_smartmeter.core.errors import InvalidInput
 from trio_smartmeter.core.jst import unix_to_meter_time
-from trio_smartmeter.core.tariff import SURCHARGES, Tariff, TariffError
+from trio_smartmeter.core.tariff import SURCHARGES, Tariff
 from trio_smartmeter.i18n import _
-from trio_smartmeter.service.settings import history_file
 from trio_smartmeter.service.tariff_file import read_tariff
 
 PROG = "trio-smartmeter bill"
@@ -105,7 +103,7 @@ def bill_main(args: list[str]) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         print(_("{prog}: see --help").format(prog=PROG), file=sys.stderr)
         return 2
-    except (TariffError, ConfigError) as exc:
+    except InvalidInput as exc:  # the tariff file or the options
         for line in exc.problems:
             print(f"{PROG}: {line}", file=sys.stderr)
         return 2
@@ -144,7 +142,7 @@ def _from_store(ours: argparse.Namespace, rest: list[str]) -> dict[str, Any]:
         _no_more(rest, _("--store names the store; unexpected {arguments}"))
         store = Path(ours.store)
     else:
-        store = _store_path(rest)
+        store = store_path(rest, _("name one with --store FILE"))
     return bill_document(tariff, _bill(tariff, store, ours.period))
 
 
@@ -166,22 +164,6 @@ def describe(tariff: Tariff) -> str:
     return (
         name + _("billing day {day}, {energy}").format(day=tariff.billing_day, energy=energy) + sell
     )
-
-
-def _store_path(rest: list[str]) -> Path:
-    try:
-        cfg = load_config(rest, os.environ, simulator=simulator, require_credentials=False)
-    except (HelpRequested, VersionRequested):
-        raise Usage(_("see --help for this command's options")) from None
-    path = history_file(cfg)
-    if path is None or not path.is_file():
-        raise Failure(
-            _(
-                "no history store at {path} (the exporter keeps it beside its state file,"
-                " -state-file); name one with --store FILE"
-            ).format(path=path)
-        )
-    return path
 
 
 def _bill(tariff: Tariff, store: Path, which: PeriodChoice) -> Bill:

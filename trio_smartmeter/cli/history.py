@@ -87,7 +87,7 @@ def history_main(ours: argparse.Namespace, rest: list[str]) -> int:
         else:
             if ours.cacert or ours.user or ours.password_file:
                 raise Usage(_("--cacert, --user and --password-file go with --url"))
-            body = _from_store(_store_path(rest), since, until, ours.format)
+            body = _from_store(store_path(rest), since, until, ours.format)
     except (Usage, history_view.BadParameter) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         print(_("{prog}: see {prog} --help").format(prog=PROG), file=sys.stderr)
@@ -197,20 +197,25 @@ def _credentials(
 
 
 # -- from the store file -------------------------------------------------------------------
-def _store_path(rest: list[str]) -> Path:
+def store_path(rest: list[str], instead: str | None = None) -> Path:
     """The store the exporter with these options writes (``history.sqlite`` beside the
-    state file). Credentials are not needed to read it."""
+    state file). Credentials are not needed to read it. ``instead``: the way forward when
+    there is none (default: ask a running exporter)."""
     try:
         cfg = load_config(rest, os.environ, simulator=simulator, require_credentials=False)
     except (HelpRequested, VersionRequested):
         raise Usage(_("see --help for this command's options")) from None
     path = history_file(cfg)
     if path is None or not path.is_file():
+        if instead is None:
+            instead = _("ask a running exporter instead: {command}").format(
+                command=f"{PROG} --url http://HOST:9102"
+            )
         raise Failure(
             _(
                 "no history store at {path} (the exporter keeps it beside its state file,"
-                " -state-file); ask a running exporter instead: {command}"
-            ).format(path=path, command=f"{PROG} --url http://HOST:9102")
+                " -state-file); {instead}"
+            ).format(path=path, instead=instead)
         )
     return path
 

@@ -48,6 +48,7 @@ from trio_smartmeter.core.config import (
     default_state_file,
     parse_device,
 )
+from trio_smartmeter.core.errors import InvalidInput
 from trio_smartmeter.core.mqtt_broker import BrokerUrlError, MqttBroker, parse_broker_url
 from trio_smartmeter.core.secret import Secret
 from trio_smartmeter.core.skstack import CHANNELS
@@ -75,12 +76,10 @@ ENV_PREFIX: Final = "SMARTMETER_"
 WEB_PASSWORD_ENV: Final = ENV_PREFIX + "WEB_PASSWORD"
 
 
-class ConfigError(Exception):
-    """The configuration is invalid. ``problems``: one line each, never a secret's value."""
+class ConfigError(InvalidInput):
+    """The configuration is invalid."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
-        self.problems = problems
+    what = "configuration"
 
 
 class HelpRequested(Exception):

@@ -12,6 +12,17 @@ from typing import TypeVar
 E = TypeVar("E", bound=BaseException)
 
 
+class InvalidInput(Exception):
+    """A file or the options a user wrote are invalid: ``problems``, one line each, the key
+    first and never a secret's value (the configuration, the web configuration, a tariff)."""
+
+    what = "input"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"invalid {self.what}:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
 class ExporterError(Exception):
     """Base class of every failure the supervisor knows how to recover from."""
 

@@ -33,6 +33,8 @@ from typing import Any, Final, Literal
 import attrs
 import yaml
 
+from trio_smartmeter.core.errors import InvalidInput
+
 __all__ = [
     "DAY_KINDS",
     "HALF_HOURS_PER_DAY",
@@ -65,12 +67,10 @@ _KNOWN: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-class TariffError(Exception):
-    """The tariff file is invalid: ``problems``, one line each, key first."""
+class TariffError(InvalidInput):
+    """The tariff file is invalid."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid tariff file:\n  " + "\n  ".join(problems))
-        self.problems = problems
+    what = "tariff file"
 
 
 @attrs.frozen

@@ -36,6 +36,8 @@ from typing import Any, Final, Literal, cast
 import attrs
 import yaml
 
+from trio_smartmeter.core.errors import InvalidInput
+
 __all__ = [
     "ClientAuth",
     "RateLimit",
@@ -119,12 +121,10 @@ BCRYPT_MISSING: Final = (
 )
 
 
-class WebConfigError(Exception):
-    """The web configuration file is invalid: ``problems``, one line each, key first."""
+class WebConfigError(InvalidInput):
+    """The web configuration file is invalid."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid web configuration file:\n  " + "\n  ".join(problems))
-        self.problems = problems
+    what = "web configuration file"
 
 
 @attrs.frozen
