@@ -49,6 +49,13 @@ class Event(enum.IntEnum):
     RATE_RELEASED = 0x33  # the transmit-time limit is released
 
 
+#: The EVENT numbers counted each under its own number (smartmeter_module_events_total):
+#: the ones the session acts on, and the module's own notices of protocol.md §3.1 (01 NS
+#: received, 02 NA received, 05 echo request, 1F ED scan done, 20 beacon received); every
+#: other number is counted together.
+COUNTED_EVENTS: tuple[int, ...] = (0x01, 0x02, 0x05, 0x1F, 0x20, *sorted(Event))
+
+
 class SessionSignal(enum.Enum):
     SESSION_UP = "session_up"  # EVENT 25 (after SKJOIN, SKREJOIN or automatic re-auth)
     AUTH_FAILED = "auth_failed"  # EVENT 24

@@ -46,6 +46,7 @@ from prometheus_client.registry import Collector
 
 from trio_smartmeter._version import __version__
 from trio_smartmeter.core.model import FixedTimeEnergy, MinuteEnergy, Reading, SessionState
+from trio_smartmeter.core.session import COUNTED_EVENTS
 from trio_smartmeter.core.state import ERROR_TYPES, Counter, ExporterState
 
 if TYPE_CHECKING:
@@ -152,12 +153,9 @@ def _count(counter: Counter) -> Callable[[Scrape], Samples]:
     return _value(lambda s: s.state.counters[counter])
 
 
-#: ``smartmeter_module_events_total{event}`` label values, each from start at 0: the EVENT
-#: numbers the session acts on as 2 hex digits, every other number as "other".
-MODULE_EVENTS: Final = (
-    "01", "02", "05", "1F", "20", "21", "22", "24", "25", "26", "27", "28", "29", "32", "33",
-    "other",
-)  # fmt: skip
+#: ``smartmeter_module_events_total{event}`` label values, each from start at 0: the
+#: counted EVENT numbers (core/session.py) as 2 hex digits, every other number as "other".
+MODULE_EVENTS: Final = (*(f"{code:02X}" for code in COUNTED_EVENTS), "other")
 
 
 def _module_events(scrape: Scrape) -> Samples:
