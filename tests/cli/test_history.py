@@ -220,3 +220,13 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0
     for word in ("--since", "--until", "--format", "--url", "-state-file"):
         assert word in out
+
+
+def test_a_mistyped_url_is_refused_without_its_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The refusal names the URL the user typed, less its credentials."""
+    status, out, err = run(capsys, "--url", "htps://prometheus:s3cret-pw@host:9102")
+    assert status == 2
+    assert "host:9102" in err
+    assert "s3cret-pw" not in out + err

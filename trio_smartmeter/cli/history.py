@@ -116,9 +116,10 @@ def fetch(ours: argparse.Namespace, endpoint: str, query: dict[str, str]) -> str
     :class:`Failure` says what it answered or why it could not be reached."""
     url: str = ours.url
     parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]  # credentials go to the auth handler, never shown
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Usage(_("--url: expected http(s)://HOST:PORT, got {url}").format(url=repr(url)))
-    netloc = parts.netloc.rpartition("@")[2]  # credentials go to the auth handler
+        shown = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        raise Usage(_("--url: expected http(s)://HOST:PORT, got {url}").format(url=repr(shown)))
     target = urllib.parse.urlunsplit(
         (parts.scheme, netloc, parts.path.rstrip("/") + endpoint, urllib.parse.urlencode(query), "")
     )
